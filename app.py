@@ -1,0 +1,37 @@
+"""Huashu (话术) Streamlit entry point: login, then a menu built from the user's role."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.common import USER_KEY, current_user, role_label
+from training.models import Role
+
+st.set_page_config(page_title="话术 Huashu", page_icon="💬", layout="wide")
+
+LOGIN = st.Page("pages/login.py", title="登录", icon="🔑")
+HOME = st.Page("pages/home.py", title="首页", icon="🏠", default=True)
+LOOKUP = st.Page("pages/script_lookup.py", title="话术查询", icon="🔎")
+BANK = st.Page("pages/script_bank.py", title="话术库", icon="📚")
+USERS = st.Page("pages/admin_users.py", title="用户管理", icon="👥")
+COHORTS = st.Page("pages/admin_cohorts.py", title="班组管理", icon="🗂️")
+ACCOUNT = st.Page("pages/account.py", title="我的账号", icon="⚙️")
+
+MENUS: dict[Role, dict[str, list[st.Page]]] = {
+    Role.ADMIN: {"": [HOME], "话术": [BANK, LOOKUP], "管理": [USERS, COHORTS], "账号": [ACCOUNT]},
+    Role.TRAINER: {"": [HOME], "话术": [BANK, LOOKUP], "账号": [ACCOUNT]},
+    Role.AGENT: {"": [HOME], "话术": [LOOKUP], "账号": [ACCOUNT]},
+    Role.NEW_HIRE: {"": [HOME], "话术": [LOOKUP], "账号": [ACCOUNT]},
+}
+
+user = current_user()
+if user is None:
+    navigation = st.navigation([LOGIN], position="hidden")
+else:
+    with st.sidebar:
+        st.caption(f"{user.display_name}（{role_label(user.role)}）")
+        if st.button("退出登录", key="logout"):
+            st.session_state.pop(USER_KEY, None)
+            st.rerun()
+    navigation = st.navigation(MENUS[Role(user.role)])
+navigation.run()

@@ -1,0 +1,85 @@
+"""Shared UI plumbing for the pages: cached resources, the logged-in user, error display."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from training.config import get_settings
+from training.db import make_engine
+from training.embeddings import DbEmbeddingStore, Embedder
+from training.models import ROLE_LABELS, Role, User
+
+T = TypeVar("T")
+USER_KEY = "user_id"
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(url: str) -> Engine:
+    return make_engine(url)
+
+
+def engine() -> Engine:
+    """The process-wide engine for the configured database."""
+    return _engine(get_settings().resolved_database_url)
+
+
+@contextmanager
+def db_session() -> Iterator[Session]:
+    """A short-lived session for one page action."""
+    with Session(engine(), expire_on_commit=False) as session:
+        yield session
+
+
+@st.cache_resource(show_spinner="正在加载语义模型（首次启动需要约一分钟）……")
+def _embedder(url: str, model: str) -> Embedder:
+    from training.encoder import load_encoder
+
+    return Embedder(load_encoder(model), DbEmbeddingStore(_engine(url)))
+
+
+def embedder() -> Embedder:
+    """The sentence encoder with the database embedding cache, loaded once per process."""
+    settings = get_settings()
+    return _embedder(settings.resolved_database_url, settings.model)
+
+
+def current_user() -> User | None:
+    """The logged-in user, re-read from the database on every run (so disabling bites at once)."""
+    user_id = st.session_state.get(USER_KEY)
+    if user_id is None:
+        return None
+    with db_session() as session:
+        user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        st.session_state.pop(USER_KEY, None)
+        return None
+    return user
+
+
+def role_label(role: str) -> str:
+    """Chinese name of a role."""
+    return ROLE_LABELS.get(Role(role), role)
+
+
+def run_action(action: Callable[[], T], *, success: str | None = None) -> T | None:
+    """Run a service call; show its user-facing error in Chinese instead of a traceback."""
+    from training.accounts import AccountError
+    from training.permissions import PermissionDenied
+    from training.tables import TableError
+
+    from scripts_bank.service import ScriptError
+
+    try:
+        result = action()
+    except (AccountError, PermissionDenied, TableError, ScriptError) as exc:
+        st.error(str(exc))
+        return None
+    if success:
+        st.success(success)
+    return result

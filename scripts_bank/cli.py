@@ -1,0 +1,182 @@
+"""`huashu` batch CLI (see shared/CONTRACT.md): parse JSONL, call the domain, write JSONL."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from scripts_bank.lookup import BankEntry, ScriptIndex
+from training.config import get_settings
+from training.embeddings import DiskEmbeddingStore, Embedder
+from training.jsonl import InputError, atomic_output, read_objects, require_str, write_line
+from training.ranking import ChatTurn, RankGroup, RankWeights, rank_answers
+from training.similarity import similarity_scores
+
+
+def _embedder(model: str | None) -> Embedder:
+    from training.encoder import load_encoder  # deferred: torch loads only when needed
+
+    settings = get_settings()
+    return Embedder(load_encoder(model), DiskEmbeddingStore(settings.cache_dir / "cli-embeddings.sqlite"))
+
+
+def _id(obj: dict[str, Any], path: Path, line: int, seen: dict[str, int]) -> str:
+    value = require_str(obj, "id", path, line)
+    assert value is not None
+    if value in seen:
+        raise InputError(path, line, f"id \"{value}\" 与第 {seen[value]} 行重复")
+    seen[value] = line
+    return value
+
+
+def _text(obj: dict[str, Any], key: str, path: Path, line: int) -> str:
+    value = require_str(obj, key, path, line)
+    assert value is not None
+    return value
+
+
+def _parse_pairs(path: Path) -> list[tuple[str, tuple[str, str]]]:
+    seen: dict[str, int] = {}
+    return [(_id(o, path, n, seen), (_text(o, "a", path, n), _text(o, "b", path, n)))
+            for n, o in read_objects(path)]
+
+
+def _parse_context(value: Any, path: Path, line: int) -> list[ChatTurn]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InputError(path, line, "字段 \"context\" 应为数组")
+    turns = []
+    for i, turn in enumerate(value):
+        if not isinstance(turn, dict) or not isinstance(turn.get("text"), str):
+            raise InputError(path, line, f"context[{i}] 应为含字符串 \"text\" 的对象")
+        role = turn.get("role", "customer")
+        if not isinstance(role, str):
+            raise InputError(path, line, f"context[{i}].role 应为字符串")
+        turns.append(ChatTurn(role=role, text=turn["text"]))
+    return turns
+
+
+def _parse_reviews(value: Any, n_answers: int, path: Path, line: int) -> list[list[float] | None] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != n_answers:
+        raise InputError(path, line, f"字段 \"reviews\" 应为与 answers 等长（{n_answers}）的数组")
+    reviews: list[list[float] | None] = []
+    for i, scores in enumerate(value):
+        if scores is None:
+            reviews.append(None)
+            continue
+        if not isinstance(scores, list) or not all(
+            isinstance(s, int | float) and not isinstance(s, bool) and 0 <= s <= 1 for s in scores
+        ):
+            raise InputError(path, line, f"reviews[{i}] 应为 null 或 [0, 1] 之间的数字数组")
+        reviews.append([float(s) for s in scores])
+    return reviews
+
+
+def _parse_groups(path: Path) -> list[tuple[str, RankGroup]]:
+    seen: dict[str, int] = {}
+    groups = []
+    for n, obj in read_objects(path):
+        gid = _id(obj, path, n, seen)
+        answers = obj.get("answers")
+        if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+            raise InputError(path, n, "字段 \"answers\" 应为字符串数组")
+        groups.append((gid, RankGroup(
+            question=_text(obj, "question", path, n),
+            answers=answers,
+            context=_parse_context(obj.get("context"), path, n),
+            reference=require_str(obj, "reference", path, n, optional=True),
+            reviews=_parse_reviews(obj.get("reviews"), len(answers), path, n),
+        )))
+    return groups
+
+
+def _parse_bank(path: Path) -> list[BankEntry]:
+    seen: dict[str, int] = {}
+    return [BankEntry(_id(o, path, n, seen), _text(o, "question", path, n),
+                      require_str(o, "answer", path, n, optional=True) or "")
+            for n, o in read_objects(path)]
+
+
+def _parse_queries(path: Path) -> list[tuple[str, str]]:
+    seen: dict[str, int] = {}
+    return [(_id(o, path, n, seen), _text(o, "query", path, n)) for n, o in read_objects(path)]
+
+
+def cmd_similarity(args: argparse.Namespace) -> None:
+    """Score pairs of texts."""
+    pairs = _parse_pairs(args.input)
+    scores = similarity_scores([p for _, p in pairs], embedder=_embedder(args.model),
+                               show_progress=True)
+    with atomic_output(args.output) as out:
+        for (pid, _), score in zip(pairs, scores, strict=True):
+            write_line(out, {"id": pid, "score": round(score, 6)})
+
+
+def cmd_rank(args: argparse.Namespace) -> None:
+    """Score every answer of every group."""
+    groups = _parse_groups(args.input)
+    ranked = rank_answers([g for _, g in groups], embedder=_embedder(args.model),
+                          weights=RankWeights.from_settings(get_settings()), show_progress=True)
+    with atomic_output(args.output) as out:
+        for (gid, _), scores in zip(groups, ranked, strict=True):
+            write_line(out, {"id": gid, "scores": [round(s.score, 6) for s in scores]})
+
+
+def cmd_lookup(args: argparse.Namespace) -> None:
+    """Search the bank for each query."""
+    if args.k < 1:
+        raise InputError(args.input, None, "--k 必须是正整数")
+    bank = _parse_bank(args.bank)
+    queries = _parse_queries(args.input)
+    index = ScriptIndex(bank, embedder=_embedder(args.model),
+                        semantic_weight=get_settings().lookup_semantic_weight, show_progress=True)
+    hits = index.search([q for _, q in queries], k=args.k, show_progress=True)
+    with atomic_output(args.output) as out:
+        for (qid, _), found in zip(queries, hits, strict=True):
+            write_line(out, {"id": qid, "hits": [h.id for h in found]})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for all subcommands."""
+    parser = argparse.ArgumentParser(prog="huashu", description="话术 Huashu 批处理工具")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--input", type=Path, required=True)
+        p.add_argument("--output", type=Path, required=True)
+        p.add_argument("--model", default=None,
+                       help="sentence-transformers 模型名称或本地路径（默认：内置模型）")
+        return p
+
+    add("similarity", "两段文本的语义相似度").set_defaults(func=cmd_similarity)
+    add("rank", "对同一问题的多个回答打分").set_defaults(func=cmd_rank)
+    lookup = add("lookup", "在话术库中检索")
+    lookup.add_argument("--bank", type=Path, required=True)
+    lookup.add_argument("--k", type=int, default=10)
+    lookup.set_defaults(func=cmd_lookup)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``huashu`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except InputError as exc:
+        print(f"huashu {args.command}: 输入错误：{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("huashu: 已中断，未写出输出文件。", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

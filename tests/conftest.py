@@ -1,0 +1,95 @@
+"""Shared fixtures: a migrated database per test (SQLite or PostgreSQL) and the real encoder."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session
+
+from training.config import EMBEDDED_MODEL, get_settings
+from training.db import get_engine, make_engine
+from training.embeddings import Embedder
+from training.migrate import upgrade_database
+
+PG_URL = os.environ.get("HUASHU_TEST_DATABASE_URL")
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the database so CI can re-run them on PostgreSQL."""
+    for item in items:
+        if "db_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
+def _reset_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A freshly migrated database; the app's settings point at it for the test."""
+    if PG_URL:
+        _reset_postgres(PG_URL)
+        url = PG_URL
+    else:
+        url = f"sqlite:///{tmp_path / 'huashu-test.db'}"
+    upgrade_database(url)
+    monkeypatch.setenv("HUASHU_DATABASE_URL", url)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    yield url
+    get_engine().dispose()
+    get_engine.cache_clear()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """The engine of the test database."""
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session on the test database."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+def real_encoder():  # type: ignore[no-untyped-def]
+    """The embedded sentence encoder, built/loaded once per test session."""
+    from training.encoder import load_encoder
+
+    return load_encoder(EMBEDDED_MODEL)
+
+
+@pytest.fixture(scope="session")
+def embedder(real_encoder) -> Embedder:  # type: ignore[no-untyped-def]
+    """The real encoder without a persistent cache."""
+    return Embedder(real_encoder)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """Path of the licensed benchmark data beside the repo (never copied into it)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is not present")
+    return SHARED_DATA
+
+
+def is_postgres(url: str) -> bool:
+    """True if ``url`` is a PostgreSQL URL."""
+    return make_url(url).get_backend_name() == "postgresql"

@@ -1,0 +1,311 @@
+"""Accounts: password hashing, login with lockout, users and cohorts (role-checked)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, col, select
+
+from training import audit
+from training.models import Cohort, Role, User, UserPublic, utcnow
+from training.permissions import PermissionDenied, require_role
+from training.tables import read_table, require_columns
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so timing does not reveal which usernames exist.
+_DUMMY_HASH = _hasher.hash("huashu-dummy-password")
+
+MIN_PASSWORD_LENGTH = 8
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
+
+
+class AccountError(ValueError):
+    """A user-facing account problem (bad input, duplicate name, wrong password)."""
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with argon2id."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True if ``password`` matches ``password_hash``."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def generate_password() -> str:
+    """A random 16-character password for new or reset accounts."""
+    return secrets.token_urlsafe(12)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。")
+
+
+def _check_role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise AccountError(f"未知角色「{role}」，可选：admin、trainer、agent、new_hire。") from None
+
+
+def public(user: User) -> UserPublic:
+    """The page-safe view of a user."""
+    return UserPublic.model_validate(user, from_attributes=True)
+
+
+def authenticate(*, session: Session, username: str, password: str) -> User:
+    """Return the user for valid credentials; raise AccountError otherwise (with lockout)."""
+    user = session.exec(select(User).where(User.username == username.strip())).first()
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        raise AccountError("用户名或密码错误。")
+    now = utcnow()
+    if user.locked_until is not None and user.locked_until > now:
+        raise AccountError("登录失败次数过多，账号已临时锁定，请 15 分钟后再试或联系管理员。")
+    if not verify_password(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = now + LOCKOUT
+            user.failed_logins = 0
+            audit.record(session=session, actor=None, action="login.locked", target=user.username)
+        session.add(user)
+        session.commit()
+        raise AccountError("用户名或密码错误。")
+    if not user.is_active:
+        raise AccountError("该账号已停用，请联系管理员。")
+    user.failed_logins = 0
+    user.locked_until = None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    session.add(user)
+    audit.record(session=session, actor=user, action="login", target=user.username)
+    session.commit()
+    session.refresh(user)
+    return user
+
+
+def ensure_admin(*, session: Session, password: str | None) -> str | None:
+    """Create the first admin if none exists; return the generated password, if one was made."""
+    if session.exec(select(User).where(User.role == Role.ADMIN.value)).first() is not None:
+        return None
+    generated = None if password else generate_password()
+    chosen = password or generated
+    assert chosen is not None
+    _check_password(chosen)
+    admin = User(username="admin", display_name="管理员", role=Role.ADMIN.value,
+                 password_hash=hash_password(chosen))
+    session.add(admin)
+    audit.record(session=session, actor=None, action="user.create_admin", target="admin")
+    session.commit()
+    return generated
+
+
+def create_user(
+    *, session: Session, actor: User | None, username: str, display_name: str, role: str,
+    password: str, cohort_id: int | None = None,
+) -> User:
+    """Create a user (admin only)."""
+    require_role(actor, Role.ADMIN)
+    username = username.strip()
+    if not USERNAME_RE.match(username):
+        raise AccountError("用户名只能包含字母、数字、下划线、点和短横线，长度 2–64。")
+    if not display_name.strip():
+        raise AccountError("请填写姓名。")
+    _check_role(role)
+    _check_password(password)
+    if session.exec(select(User).where(User.username == username)).first() is not None:
+        raise AccountError(f"用户名「{username}」已存在。")
+    if cohort_id is not None and session.get(Cohort, cohort_id) is None:
+        raise AccountError("所选班组不存在。")
+    user = User(username=username, display_name=display_name.strip(), role=role,
+                password_hash=hash_password(password), cohort_id=cohort_id)
+    session.add(user)
+    audit.record(session=session, actor=actor, action="user.create", target=username,
+                 detail={"role": role})
+    session.commit()
+    session.refresh(user)
+    return user
+
+
+def list_users(*, session: Session, actor: User | None) -> list[UserPublic]:
+    """All users, without password hashes (admin and trainers)."""
+    require_role(actor, Role.ADMIN, Role.TRAINER)
+    users = session.exec(select(User).order_by(col(User.id))).all()
+    return [public(u) for u in users]
+
+
+def _target(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise AccountError("用户不存在。")
+    return user
+
+
+def set_user_active(*, session: Session, actor: User | None, user_id: int, active: bool) -> User:
+    """Enable or disable an account (admin only; an admin cannot disable themself)."""
+    admin = require_role(actor, Role.ADMIN)
+    user = _target(session, user_id)
+    if user.id == admin.id and not active:
+        raise AccountError("不能停用当前登录的管理员账号。")
+    user.is_active = active
+    session.add(user)
+    audit.record(session=session, actor=actor, action="user.enable" if active else "user.disable",
+                 target=user.username)
+    session.commit()
+    session.refresh(user)
+    return user
+
+
+def reset_password(
+    *, session: Session, actor: User | None, user_id: int, new_password: str | None = None,
+) -> str:
+    """Set a new password for a user (admin only); returns it so it can be handed over."""
+    require_role(actor, Role.ADMIN)
+    user = _target(session, user_id)
+    password = new_password or generate_password()
+    _check_password(password)
+    user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    session.add(user)
+    audit.record(session=session, actor=actor, action="user.reset_password", target=user.username)
+    session.commit()
+    return password
+
+
+def change_own_password(*, session: Session, actor: User | None, old: str, new: str) -> None:
+    """Let any logged-in user change their own password."""
+    if actor is None or actor.id is None:
+        raise PermissionDenied("请先登录。")
+    user = _target(session, actor.id)
+    if not verify_password(user.password_hash, old):
+        raise AccountError("原密码不正确。")
+    _check_password(new)
+    user.password_hash = hash_password(new)
+    session.add(user)
+    audit.record(session=session, actor=user, action="user.change_password", target=user.username)
+    session.commit()
+
+
+# --- cohorts ------------------------------------------------------------------------------
+
+
+def list_cohorts(*, session: Session, actor: User | None) -> list[Cohort]:
+    """All cohorts (admin and trainers)."""
+    require_role(actor, Role.ADMIN, Role.TRAINER)
+    return list(session.exec(select(Cohort).order_by(col(Cohort.name))).all())
+
+
+def create_cohort(*, session: Session, actor: User | None, name: str, description: str = "") -> Cohort:
+    """Create a cohort (admin only)."""
+    require_role(actor, Role.ADMIN)
+    name = name.strip()
+    if not name:
+        raise AccountError("请填写班组名称。")
+    if session.exec(select(Cohort).where(Cohort.name == name)).first() is not None:
+        raise AccountError(f"班组「{name}」已存在。")
+    cohort = Cohort(name=name, description=description.strip())
+    session.add(cohort)
+    audit.record(session=session, actor=actor, action="cohort.create", target=name)
+    session.commit()
+    session.refresh(cohort)
+    return cohort
+
+
+def assign_cohort(
+    *, session: Session, actor: User | None, user_id: int, cohort_id: int | None,
+) -> User:
+    """Move a user into a cohort, or out of any (admin only)."""
+    require_role(actor, Role.ADMIN)
+    user = _target(session, user_id)
+    if cohort_id is not None and session.get(Cohort, cohort_id) is None:
+        raise AccountError("所选班组不存在。")
+    user.cohort_id = cohort_id
+    session.add(user)
+    audit.record(session=session, actor=actor, action="user.assign_cohort", target=user.username,
+                 detail={"cohort_id": cohort_id})
+    session.commit()
+    session.refresh(user)
+    return user
+
+
+# --- bulk creation ------------------------------------------------------------------------
+
+BULK_COLUMNS = ["username", "display_name", "role", "cohort"]
+
+
+@dataclass
+class BulkResult:
+    """Outcome of a bulk import: created accounts with their one-time passwords, or errors."""
+
+    created: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def bulk_create_users(
+    *, session: Session, actor: User | None, raw: bytes, file_name: str,
+) -> BulkResult:
+    """Create users from a CSV/XLSX file; all rows or none (errors name the row)."""
+    require_role(actor, Role.ADMIN)
+    frame = read_table(raw, file_name=file_name, limit_bytes=5 * 1024 * 1024)
+    require_columns(frame, BULK_COLUMNS[:3], file_name=file_name)
+    result = BulkResult()
+    existing = set(session.exec(select(User.username)).all())
+    cohorts = {c.name: c for c in session.exec(select(Cohort)).all()}
+    seen: set[str] = set()
+    pending: list[tuple[User, Cohort | None]] = []
+    for index, row in frame.iterrows():
+        line = int(str(index)) + 2  # header is row 1 in the spreadsheet
+        username = row["username"]
+        if not USERNAME_RE.match(username):
+            result.errors.append(f"第 {line} 行：用户名「{username}」不合法。")
+            continue
+        if username in existing or username in seen:
+            result.errors.append(f"第 {line} 行：用户名「{username}」已存在。")
+            continue
+        if row["role"] not in {r.value for r in Role}:
+            result.errors.append(f"第 {line} 行：未知角色「{row['role']}」。")
+            continue
+        if not row["display_name"]:
+            result.errors.append(f"第 {line} 行：姓名为空。")
+            continue
+        seen.add(username)
+        cohort_name = str(row.get("cohort", "")) if "cohort" in frame.columns else ""
+        cohort = None
+        if cohort_name:
+            cohort = cohorts.get(cohort_name)
+            if cohort is None:
+                cohort = Cohort(name=cohort_name)
+                cohorts[cohort_name] = cohort
+                session.add(cohort)
+        password = generate_password()
+        user = User(username=username, display_name=row["display_name"], role=row["role"],
+                    password_hash=hash_password(password))
+        pending.append((user, cohort))
+        result.created.append((username, password))
+    if result.errors or not pending:
+        if not pending and not result.errors:
+            result.errors.append(f"文件「{file_name}」没有数据行。")
+        session.rollback()
+        result.created.clear()
+        return result
+    session.flush()  # gives new cohorts their ids
+    for user, cohort in pending:
+        user.cohort_id = cohort.id if cohort is not None else None
+        session.add(user)
+    audit.record(session=session, actor=actor, action="user.bulk_create", target=file_name,
+                 detail={"count": len(pending)})
+    session.commit()
+    return result

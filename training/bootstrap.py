@@ -1,0 +1,40 @@
+"""Start-up: migrate, make sure an admin exists, optionally seed the demo (``python -m``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from training.accounts import ensure_admin
+from training.config import get_settings
+from training.db import get_engine, session_scope
+from training.migrate import upgrade_database
+from training.seed import seed_demo
+
+
+def bootstrap(*, demo: bool) -> None:
+    """Bring the configured database up to date and ready to log in."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.resolved_database_url)
+    with session_scope(get_engine()) as session:
+        generated = ensure_admin(session=session, password=settings.admin_password)
+        if generated:
+            # Printed once, on the console of whoever started the server; never logged or stored.
+            print(f"已创建管理员账号 admin，初始密码：{generated}（仅显示这一次，请登录后修改）",
+                  file=sys.stderr)
+        if demo:
+            added = seed_demo(session)
+            if added:
+                print(f"已写入演示数据：{added}", file=sys.stderr)
+
+
+def main() -> None:
+    """CLI entry: ``python -m training.bootstrap [--demo]``."""
+    parser = argparse.ArgumentParser(description="迁移数据库、创建管理员、写入演示数据")
+    parser.add_argument("--demo", action="store_true", help="空库时写入演示数据")
+    bootstrap(demo=parser.parse_args().demo)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Chinese keyword tokenisation (jieba) and a small BM25 index."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import jieba
+
+STOPWORDS = frozenset(
+    "的 了 吗 呢 啊 吧 呀 哦 嘛 么 是 我 你 您 他 她 它 们 这 那 有 在 和 就 也 都 还 要 会 能 "
+    "可以 一下 一个 请问 亲 好 呢 嗯 哈 什么 怎么 为什么 多少 几 个 下 吗 呗 哪 哪里".split()
+)
+_TOKEN_RE = re.compile(r"[\w\u4e00-\u9fff]+")
+
+
+@functools.cache
+def get_tokenizer() -> jieba.Tokenizer:
+    """jieba's dictionary, loaded once per process."""
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+def keywords(text: str) -> list[str]:
+    """Search-mode jieba tokens of ``text`` without punctuation and stopwords."""
+    tokens = get_tokenizer().lcut_for_search(text.lower())
+    return [t for t in tokens if _TOKEN_RE.fullmatch(t) and t not in STOPWORDS]
+
+
+class BM25Index:
+    """Okapi BM25 over pre-tokenised documents."""
+
+    def __init__(self, documents: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75):
+        self.k1, self.b = k1, b
+        self.doc_freqs = [Counter(doc) for doc in documents]
+        self.lengths = [len(doc) for doc in documents]
+        self.avg_length = (sum(self.lengths) / len(documents)) if documents else 0.0
+        df: Counter[str] = Counter()
+        for freqs in self.doc_freqs:
+            df.update(freqs.keys())
+        n = len(documents)
+        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+
+    def scores(self, query: Sequence[str]) -> list[float]:
+        """BM25 score of every document for ``query`` tokens."""
+        out = [0.0] * len(self.doc_freqs)
+        avg = self.avg_length or 1.0
+        for term in set(query):
+            idf = self.idf.get(term)
+            if idf is None:
+                continue
+            for i, freqs in enumerate(self.doc_freqs):
+                tf = freqs.get(term)
+                if tf:
+                    norm = self.k1 * (1 - self.b + self.b * self.lengths[i] / avg)
+                    out[i] += idf * tf * (self.k1 + 1) / (tf + norm)
+        return out

@@ -1,0 +1,74 @@
+"""Home-page figures for each role, read from the database (nothing invented)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, select
+
+from training.models import (
+    Certificate,
+    ChatImport,
+    Cohort,
+    ExamAssignment,
+    ExamPaper,
+    KnowledgeItem,
+    MinedQuestion,
+    Role,
+    Script,
+    User,
+    utcnow,
+)
+from training.permissions import EVERYONE, require_role
+
+
+@dataclass
+class HomeSummary:
+    """Counts a role's home page shows, and the next steps that follow from them."""
+
+    figures: dict[str, int] = field(default_factory=dict)
+    next_steps: list[str] = field(default_factory=list)
+
+
+def _count(session: Session, statement: object) -> int:
+    return int(session.exec(statement).one())  # type: ignore[call-overload]
+
+
+def home_summary(*, session: Session, actor: User | None) -> HomeSummary:
+    """What the acting user's home page shows."""
+    user = require_role(actor, *EVERYONE)
+    summary = HomeSummary()
+    scripts = _count(session, select(func.count()).select_from(Script)
+                     .where(Script.status == "approved"))
+    summary.figures["已审定话术"] = scripts
+    if user.role == Role.ADMIN.value:
+        summary.figures["启用的账号"] = _count(
+            session, select(func.count()).select_from(User).where(User.is_active))
+        summary.figures["班组"] = _count(session, select(func.count()).select_from(Cohort))
+        summary.next_steps = ["在「用户管理」中创建培训师、客服和新人账号，或从 CSV/Excel 批量导入。",
+                              "在「班组管理」中建立班组并分配成员。"]
+    elif user.role == Role.TRAINER.value:
+        summary.figures["聊天记录导入"] = _count(session, select(func.count()).select_from(ChatImport))
+        summary.figures["挖掘出的问题"] = _count(
+            session, select(func.count()).select_from(MinedQuestion))
+        summary.figures["知识题"] = _count(session, select(func.count()).select_from(KnowledgeItem))
+        summary.figures["试卷"] = _count(session, select(func.count()).select_from(ExamPaper))
+        summary.next_steps = ["在「话术库」中维护最佳话术，每次修改都会保存为新版本。",
+                              "在「话术查询」中试一试客服会怎样检索话术。"]
+    else:
+        now = utcnow()
+        summary.figures["待参加的考试"] = _count(
+            session, select(func.count()).select_from(ExamAssignment).where(
+                or_(ExamAssignment.user_id == user.id,
+                    ExamAssignment.cohort_id == user.cohort_id if user.cohort_id else False),
+                or_(ExamAssignment.closes_at.is_(None),  # type: ignore[union-attr]
+                    ExamAssignment.closes_at > now)))  # type: ignore[operator]
+        summary.figures["有效证书"] = _count(
+            session, select(func.count()).select_from(Certificate).where(
+                Certificate.user_id == user.id, Certificate.expires_at > now,
+                Certificate.revoked_at.is_(None)))  # type: ignore[union-attr]
+        summary.next_steps = ["遇到顾客提问时，在「话术查询」中输入顾客的话，复制审定的最佳话术。"]
+        if user.role == Role.NEW_HIRE.value and summary.figures["有效证书"] == 0:
+            summary.next_steps.append("你还没有上岗证书：通过培训师发布的资格考试后才能上岗接待。")
+    return summary

@@ -1,0 +1,76 @@
+"""Reading uploaded CSV/XLSX tables with encoding detection and Chinese error messages."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+
+import pandas as pd
+
+
+class TableError(ValueError):
+    """An uploaded table cannot be read; the message is shown to the user as is."""
+
+
+ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+def decode_text(raw: bytes, *, file_name: str) -> str:
+    """Decode UTF-8 (with or without BOM) or GBK/GB18030 bytes, else raise a TableError."""
+    for encoding in ENCODINGS:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise TableError(f"文件「{file_name}」的编码无法识别：请另存为 UTF-8 或 GBK 编码后重试。")
+
+
+def read_table(raw: bytes, *, file_name: str, limit_bytes: int | None = None) -> pd.DataFrame:
+    """Read a CSV/TSV/XLSX upload into a DataFrame of strings (empty cells become "")."""
+    if not raw:
+        raise TableError(f"文件「{file_name}」是空的。")
+    if limit_bytes is not None and len(raw) > limit_bytes:
+        raise TableError(
+            f"文件「{file_name}」超过大小上限 {limit_bytes // (1024 * 1024)} MB，请拆分后再上传。"
+        )
+    lower = file_name.lower()
+    try:
+        if lower.endswith((".xlsx", ".xlsm")):
+            frame = pd.read_excel(io.BytesIO(raw), dtype=str, engine="openpyxl")
+        else:
+            text = decode_text(raw, file_name=file_name)
+            sep = "\t" if lower.endswith(".tsv") else ","
+            frame = pd.read_csv(io.StringIO(text), dtype=str, sep=sep, keep_default_na=False,
+                                quoting=csv.QUOTE_MINIMAL)
+    except TableError:
+        raise
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise TableError(f"文件「{file_name}」不是有效的 Excel (.xlsx) 文件：{exc}") from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise TableError(f"文件「{file_name}」格式有误，无法解析：{exc}") from exc
+    frame = frame.fillna("")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame.map(lambda v: str(v).strip())
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], *, file_name: str) -> None:
+    """Raise a TableError naming the columns missing from ``frame``."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise TableError(f"文件「{file_name}」缺少列：{'、'.join(missing)}（需要：{'、'.join(columns)}）。")
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """Neutralise spreadsheet formula injection in an exported cell."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def safe_export(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells cannot run as formulas in Excel/WPS."""
+    return frame.map(safe_cell)
