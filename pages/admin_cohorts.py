@@ -18,7 +18,7 @@ for u in users:
     members[u.cohort_id] = members.get(u.cohort_id, 0) + 1
 st.dataframe(pd.DataFrame([{"ID": c.id, "班组": c.name, "说明": c.description,
                             "成员数": members.get(c.id, 0)} for c in cohorts]),
-             hide_index=True, use_container_width=True)
+             hide_index=True, width="stretch")
 
 st.subheader("新建班组")
 with st.form("create_cohort", clear_on_submit=True):

@@ -27,7 +27,7 @@ st.dataframe(
     pd.DataFrame([{"ID": u.id, "用户名": u.username, "姓名": u.display_name,
                    "角色": role_label(u.role), "班组": cohort_names.get(u.cohort_id, ""),
                    "状态": "启用" if u.is_active else "停用"} for u in users]),
-    hide_index=True, use_container_width=True,
+    hide_index=True, width="stretch",
 )
 
 st.subheader("新建用户")

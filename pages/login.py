@@ -1,27 +1,29 @@
-"""Login page."""
+"""Login page (a function page: app.py shows it to anyone not logged in)."""
 
 import streamlit as st
 
 from pages.common import USER_KEY, db_session
 from training.accounts import AccountError, authenticate
 
-st.title("话术 Huashu · 客服培训与话术优化平台")
-st.caption("请使用管理员分配的账号登录。")
 
-with st.form("login"):
-    username = st.text_input("用户名", key="login_username")
-    password = st.text_input("密码", type="password", key="login_password")
-    submitted = st.form_submit_button("登录", type="primary")
-
-if submitted:
+def render() -> None:
+    """Draw the login form and log the user in."""
+    st.title("话术 Huashu · 客服培训与话术优化平台")
+    st.caption("请使用管理员分配的账号登录。")
+    with st.form("login"):
+        username = st.text_input("用户名", key="login_username")
+        password = st.text_input("密码", type="password", key="login_password")
+        submitted = st.form_submit_button("登录", type="primary")
+    if not submitted:
+        return
     if not username.strip() or not password:
         st.error("请输入用户名和密码。")
-    else:
-        try:
-            with db_session() as session:
-                user = authenticate(session=session, username=username, password=password)
-        except AccountError as exc:
-            st.error(str(exc))
-        else:
-            st.session_state[USER_KEY] = user.id
-            st.rerun()
+        return
+    try:
+        with db_session() as session:
+            user = authenticate(session=session, username=username, password=password)
+    except AccountError as exc:
+        st.error(str(exc))
+        return
+    st.session_state[USER_KEY] = user.id
+    st.rerun()

@@ -20,7 +20,8 @@ def _embedder(model: str | None) -> Embedder:
     from training.encoder import load_encoder  # deferred: torch loads only when needed
 
     settings = get_settings()
-    return Embedder(load_encoder(model), DiskEmbeddingStore(settings.cache_dir / "cli-embeddings.sqlite"))
+    store = DiskEmbeddingStore(settings.cache_dir / "cli-embeddings.sqlite")
+    return Embedder(load_encoder(model or settings.model), store)
 
 
 def _id(obj: dict[str, Any], path: Path, line: int, seen: dict[str, int]) -> str:

@@ -17,12 +17,12 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
+import math
 import os
 import shutil
 import struct
 import tempfile
-import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,7 +85,17 @@ class _Packed:
     pad: int
     unk: int
     norm_map: dict[int, str]
-    tensors: dict[str, npt.NDArray[np.float32]]
+    #: name -> (dtype byte, element count, raw bytes); dequantised only when written out.
+    tensors: dict[str, tuple[int, int, memoryview]]
+
+    def tensor(self, name: str) -> npt.NDArray[np.float32]:
+        """Tensor ``name`` as flat float32 (dtype 0 = float32, 1 = Q4_0)."""
+        dtype, count, raw = self.tensors[name]
+        if dtype == 0:
+            return np.frombuffer(raw, np.float32, count)
+        if dtype == 1:
+            return _dequant_q4_0(raw, count)
+        raise ValueError(f"tensor {name} has unknown dtype {dtype}")
 
 
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
@@ -94,10 +104,14 @@ _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 def _dequant_q4_0(raw: memoryview, count: int) -> npt.NDArray[np.float32]:
     """Q4_0 -> float32: byte j of a block holds weight j (low nibble) and j+16 (high nibble)."""
     blocks = np.frombuffer(raw, dtype=_Q4_BLOCK, count=count // _QK)
-    qs = blocks["qs"]
-    q = np.concatenate([qs & 0x0F, qs >> 4], axis=1).astype(np.int8) - np.int8(8)
-    # (q - 8) * d is exact in float32, so this equals e5.c's deq_row bit for bit.
-    out = q.astype(np.float32) * blocks["d"].astype(np.float32)[:, None]
+    out = np.empty((len(blocks), _QK), dtype=np.float32)
+    step = 1 << 16  # chunked: the word embeddings alone are 8M blocks
+    for a in range(0, len(blocks), step):
+        chunk = blocks[a : a + step]
+        qs = chunk["qs"].astype(np.int8)
+        q = np.concatenate([qs & 0x0F, (qs >> 4) & 0x0F], axis=1) - np.int8(8)
+        # (q - 8) * d is exact in float32, so this equals e5.c's deq_row bit for bit.
+        np.multiply(q, chunk["d"].astype(np.float32)[:, None], out=out[a : a + step])
     return out.reshape(-1)
 
 
@@ -138,20 +152,14 @@ def _read_packed(path: Path) -> _Packed:
         norm_map[cp] = "".join(chr(c) for c in take(f"{n_out}I"))
     pos = end
 
-    tensors: dict[str, npt.NDArray[np.float32]] = {}
+    tensors: dict[str, tuple[int, int, memoryview]] = {}
     (n_dir,) = take("i")
     for _ in range(n_dir):
         (name_len,) = take("H")
         name = bytes(buf[pos : pos + name_len]).decode()
         pos += name_len
         dtype, count, offset, nbytes = take("BIQQ")
-        raw = buf[offset : offset + nbytes]
-        if dtype == 0:
-            tensors[name] = np.frombuffer(raw, np.float32, count).copy()
-        elif dtype == 1:
-            tensors[name] = _dequant_q4_0(raw, count)
-        else:
-            raise ValueError(f"{path}: tensor {name} has unknown dtype {dtype}")
+        tensors[name] = (dtype, count, buf[offset : offset + nbytes])
 
     return _Packed(
         hidden=hidden,
@@ -176,22 +184,28 @@ def _read_packed(path: Path) -> _Packed:
 # --------------------------------------------------------------------------- model weights
 
 
-def _bert_state_dict(p: _Packed) -> dict[str, npt.NDArray[np.float32]]:
-    """Rename e5.c tensors to ``BertModel`` parameter names, with their shapes."""
-    h, t = p.hidden, p.tensors
+_Lazy = tuple[tuple[int, ...], Callable[[], npt.NDArray[np.float32]]]
 
-    def mat(name: str, rows: int) -> npt.NDArray[np.float32]:
+
+def _bert_tensors(p: _Packed) -> dict[str, _Lazy]:
+    """``BertModel`` parameter name -> (shape, loader) for every e5.c tensor."""
+    h = p.hidden
+
+    def vec(name: str) -> _Lazy:
+        return (p.tensors[name][1],), functools.partial(p.tensor, name)
+
+    def mat(name: str, rows: int) -> _Lazy:
         # Q4 rows are output features, i.e. already nn.Linear's [out, in] layout.
-        return t[name].reshape(rows, -1)
+        return (rows, p.tensors[name][1] // rows), functools.partial(p.tensor, name)
 
-    sd: dict[str, npt.NDArray[np.float32]] = {
+    sd: dict[str, _Lazy] = {
         "embeddings.word_embeddings.weight": mat("emb.word", p.vocab),
         # e5.c gives the first token position 0 and indexes this table directly; the converter
         # already dropped XLM-R's two padding-offset rows, so BERT's absolute positions match.
         "embeddings.position_embeddings.weight": mat("emb.pos", p.max_pos),
         "embeddings.token_type_embeddings.weight": mat("emb.type", p.type_vocab),
-        "embeddings.LayerNorm.weight": t["emb.ln.w"],
-        "embeddings.LayerNorm.bias": t["emb.ln.b"],
+        "embeddings.LayerNorm.weight": vec("emb.ln.w"),
+        "embeddings.LayerNorm.bias": vec("emb.ln.b"),
     }
     parts = {
         "attention.self.query": ("q", h),
@@ -206,15 +220,43 @@ def _bert_state_dict(p: _Packed) -> dict[str, npt.NDArray[np.float32]]:
         pre = f"encoder.layer.{i}."
         for hf, (short, rows) in parts.items():
             sd[pre + hf + ".weight"] = mat(f"l{i}.{short}.w", rows)
-            sd[pre + hf + ".bias"] = t[f"l{i}.{short}.b"]
+            sd[pre + hf + ".bias"] = vec(f"l{i}.{short}.b")
         for hf, short in norms.items():
-            sd[pre + hf + ".weight"] = t[f"l{i}.{short}.w"]
-            sd[pre + hf + ".bias"] = t[f"l{i}.{short}.b"]
+            sd[pre + hf + ".weight"] = vec(f"l{i}.{short}.w")
+            sd[pre + hf + ".bias"] = vec(f"l{i}.{short}.b")
     # e5 has no trained pooler (sentence-transformers mean-pools token states); an identity
     # pooler keeps BertModel from logging "newly initialized" weights and stays deterministic.
-    sd["pooler.dense.weight"] = np.eye(h, dtype=np.float32)
-    sd["pooler.dense.bias"] = np.zeros(h, dtype=np.float32)
+    sd["pooler.dense.weight"] = (h, h), lambda: np.eye(h, dtype=np.float32)
+    sd["pooler.dense.bias"] = (h,), lambda: np.zeros(h, dtype=np.float32)
     return sd
+
+
+def _save_safetensors(path: Path, tensors: dict[str, _Lazy], metadata: dict[str, str]) -> None:
+    """Write float32 tensors in the safetensors format, one tensor in memory at a time.
+
+    ``safetensors.numpy.save_file`` needs every array up front and copies them all into one
+    buffer (~1 GB peak here); streaming keeps the build near the size of the largest tensor.
+    """
+    header: dict[str, Any] = {"__metadata__": metadata}
+    offset = 0
+    for name, (shape, _) in tensors.items():
+        nbytes = 4 * math.prod(shape)
+        header[name] = {
+            "dtype": "F32",
+            "shape": list(shape),
+            "data_offsets": [offset, offset + nbytes],
+        }
+        offset += nbytes
+    blob = json.dumps(header, separators=(",", ":")).encode()
+    blob += b" " * (-len(blob) % 8)  # data starts 8-byte aligned, as the reference writer does
+    with path.open("wb") as fh:
+        fh.write(struct.pack("<Q", len(blob)))
+        fh.write(blob)
+        for name, (shape, load) in tensors.items():
+            arr = np.ascontiguousarray(load(), dtype="<f4")
+            if arr.size != math.prod(shape):
+                raise ValueError(f"{name}: expected {shape}, got {arr.size} values")
+            fh.write(arr.data)  # the array's own buffer: no copy
 
 
 def _bert_config(p: _Packed) -> dict[str, Any]:
@@ -282,9 +324,10 @@ def _normalizer_rules(norm_map: dict[int, str]) -> tuple[list[Any], dict[str, in
     rules: list[Any] = [
         normalizers.Replace(Regex(_char_class(chars)), out) for out, chars in before.items()
     ]
-    rules += [normalizers.Replace(ch, park) for (ch, _), park in zip(protect, parking, strict=False)]
+    parked = [(ch, want, parking[i]) for i, (ch, want) in enumerate(protect)]
+    rules += [normalizers.Replace(ch, park) for ch, _, park in parked]
     rules.append(normalizers.NFKC())
-    rules += [normalizers.Replace(park, want) for (_, want), park in zip(protect, parking, strict=False)]
+    rules += [normalizers.Replace(park, want) for _, want, park in parked]
     # e5.c collapses runs of spaces after the map (it does not strip leading/trailing ones).
     rules.append(normalizers.Replace(Regex(" {2,}"), " "))
     stats = {
@@ -297,8 +340,15 @@ def _normalizer_rules(norm_map: dict[int, str]) -> tuple[list[Any], dict[str, in
 
 def _build_tokenizer(p: _Packed) -> tuple[Any, dict[str, int]]:
     """A ``tokenizers`` Unigram pipeline equivalent to e5.c's ``tok_content``."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers
-    from tokenizers import processors
+    from tokenizers import (
+        AddedToken,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
 
     vocab = [(piece, float(score)) for piece, score in zip(p.pieces, p.scores, strict=True)]
     tok = Tokenizer(models.Unigram(vocab, unk_id=p.unk, byte_fallback=False))
@@ -398,46 +448,56 @@ def _write_json(path: Path, data: Any) -> None:
 
 def _write_folder(folder: Path) -> None:
     """Write the whole sentence-transformers folder (marker last) into an empty ``folder``."""
-    from safetensors.numpy import save_file
-
     packed = _read_packed(_source_path())
+    _write_json(folder / "config.json", _bert_config(packed))
+    _save_safetensors(folder / "model.safetensors", _bert_tensors(packed), {"format": "pt"})
+
+    # After the weights, so the Unigram model (~300 MB while built) and the largest dequantised
+    # tensor are never in memory together.
     tok, norm_stats = _build_tokenizer(packed)
     tok.save(str(folder / "tokenizer.json"))
-    _write_json(folder / "tokenizer_config.json", _tokenizer_config(packed))
-    _write_json(folder / "special_tokens_map.json", {
-        k: v for k, v in _tokenizer_config(packed).items() if k.endswith("_token")
-    })
-
-    _write_json(folder / "config.json", _bert_config(packed))
-    state = _bert_state_dict(packed)
-    packed.tensors.clear()  # drop the source arrays before safetensors copies the renamed ones
-    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
-    del state
+    del tok
+    tok_config = _tokenizer_config(packed)
+    _write_json(folder / "tokenizer_config.json", tok_config)
+    _write_json(
+        folder / "special_tokens_map.json",
+        {k: v for k, v in tok_config.items() if k.endswith("_token")},
+    )
 
     # The classic layout of sentence-transformers model folders (as on the hub for
     # intfloat/multilingual-e5-small); current versions load it without warnings.
-    _write_json(folder / "modules.json", [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize",
-         "type": "sentence_transformers.models.Normalize"},
-    ])
-    _write_json(folder / "sentence_bert_config.json",
-                {"max_seq_length": _MAX_SEQ_LENGTH, "do_lower_case": False})
-    _write_json(folder / "1_Pooling" / "config.json", {
-        "word_embedding_dimension": packed.hidden,
-        "pooling_mode_cls_token": False,
-        "pooling_mode_mean_tokens": True,
-        "pooling_mode_max_tokens": False,
-        "pooling_mode_mean_sqrt_len_tokens": False,
-    })
+    modules = [("", "Transformer"), ("1_Pooling", "Pooling"), ("2_Normalize", "Normalize")]
+    _write_json(
+        folder / "modules.json",
+        [
+            {"idx": i, "name": str(i), "path": path, "type": f"sentence_transformers.models.{cls}"}
+            for i, (path, cls) in enumerate(modules)
+        ],
+    )
+    _write_json(
+        folder / "sentence_bert_config.json",
+        {"max_seq_length": _MAX_SEQ_LENGTH, "do_lower_case": False},
+    )
+    _write_json(
+        folder / "1_Pooling" / "config.json",
+        {
+            "word_embedding_dimension": packed.hidden,
+            "pooling_mode_cls_token": False,
+            "pooling_mode_mean_tokens": True,
+            "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+        },
+    )
     (folder / "2_Normalize").mkdir()
-    _write_json(folder / "config_sentence_transformers.json", {
-        "prompts": _PROMPTS,
-        # e5 expects "query: " on both sides for symmetric similarity, our main use.
-        "default_prompt_name": "query",
-        "similarity_fn_name": "cosine",
-    })
+    _write_json(
+        folder / "config_sentence_transformers.json",
+        {
+            "prompts": _PROMPTS,
+            # e5 expects "query: " on both sides for symmetric similarity, our main use.
+            "default_prompt_name": "query",
+            "similarity_fn_name": "cosine",
+        },
+    )
     _write_json(folder / _MARKER, {**_expected_marker(), "normaliser": norm_stats})
 
 
@@ -450,6 +510,9 @@ def build_embedded_model(target: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-", dir=target.parent))
     try:
         _write_folder(tmp)
+        # mkdtemp makes the folder private (0700); the cache may be shared by the app and the CLI.
+        for path in [tmp, *tmp.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
         for _ in range(5):
             try:
                 os.rename(tmp, target)

@@ -88,7 +88,9 @@ def _score_group(
     reference_vec: Vectors | None, weights: RankWeights,
 ) -> list[AnswerScore]:
     n = len(group.answers)
-    blank = np.array([not a.strip() for a in group.answers])
+    if n == 0:
+        return []
+    blank = np.array([not a.strip() for a in group.answers], dtype=bool)
     signals: dict[str, Vectors] = {}
     raw: dict[str, Vectors] = {}
     live = ~blank
