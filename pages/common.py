@@ -69,11 +69,10 @@ def role_label(role: str) -> str:
 
 def run_action(action: Callable[[], T], *, success: str | None = None) -> T | None:
     """Run a service call; show its user-facing error in Chinese instead of a traceback."""
+    from scripts_bank.service import ScriptError
     from training.accounts import AccountError
     from training.permissions import PermissionDenied
     from training.tables import TableError
-
-    from scripts_bank.service import ScriptError
 
     try:
         result = action()

@@ -32,9 +32,8 @@ for script in scripts:
                 note = st.text_input("修改说明", key=f"revise_note_{script.id}")
                 if st.form_submit_button("保存新版本"):
                     with db_session() as session:
-                        run_action(lambda: revise_script(session=session, actor=user,
-                                                         script_id=script.id, answer=text,
-                                                         note=note),
+                        run_action(lambda s=session, i=script.id, t=text, n=note: revise_script(
+                                       session=s, actor=user, script_id=i, answer=t, note=n),
                                    success="已保存新版本。")
             with db_session() as session:
                 history = script_history(session=session, actor=user, script_id=script.id)

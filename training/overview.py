@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from training.models import (
     Certificate,
@@ -58,16 +58,17 @@ def home_summary(*, session: Session, actor: User | None) -> HomeSummary:
                               "在「话术查询」中试一试客服会怎样检索话术。"]
     else:
         now = utcnow()
+        mine = col(ExamAssignment.user_id) == user.id
+        if user.cohort_id is not None:
+            mine = or_(mine, col(ExamAssignment.cohort_id) == user.cohort_id)
         summary.figures["待参加的考试"] = _count(
             session, select(func.count()).select_from(ExamAssignment).where(
-                or_(ExamAssignment.user_id == user.id,
-                    ExamAssignment.cohort_id == user.cohort_id if user.cohort_id else False),
-                or_(ExamAssignment.closes_at.is_(None),  # type: ignore[union-attr]
-                    ExamAssignment.closes_at > now)))  # type: ignore[operator]
+                mine, or_(col(ExamAssignment.closes_at).is_(None),
+                          col(ExamAssignment.closes_at) > now)))
         summary.figures["有效证书"] = _count(
             session, select(func.count()).select_from(Certificate).where(
-                Certificate.user_id == user.id, Certificate.expires_at > now,
-                Certificate.revoked_at.is_(None)))  # type: ignore[union-attr]
+                col(Certificate.user_id) == user.id, col(Certificate.expires_at) > now,
+                col(Certificate.revoked_at).is_(None)))
         summary.next_steps = ["遇到顾客提问时，在「话术查询」中输入顾客的话，复制审定的最佳话术。"]
         if user.role == Role.NEW_HIRE.value and summary.figures["有效证书"] == 0:
             summary.next_steps.append("你还没有上岗证书：通过培训师发布的资格考试后才能上岗接待。")

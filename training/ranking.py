@@ -67,7 +67,8 @@ def _relative(values: Vectors) -> Vectors:
         return np.full(len(values), 0.5, dtype=np.float32)
     spread = max(float(values.std()), MIN_SPREAD)
     z = (values - values.mean()) / spread
-    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+    standing: Vectors = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+    return standing
 
 
 def _context_text(group: RankGroup) -> str:
