@@ -8,18 +8,18 @@ from pages import login
 from pages.common import USER_KEY, current_user, role_label
 from training.models import Role
 
-st.set_page_config(page_title="话术 Huashu", page_icon="💬", layout="wide")
+st.set_page_config(page_title="话术 Huashu", page_icon=":material/forum:", layout="wide")
 
 # URL paths differ from the file names on purpose: Streamlit's legacy pages/ discovery would
 # otherwise run a page file directly, skipping this script. The login page shares the home
 # page's URL, so logging in lands on the home page.
-LOGIN = st.Page(login.render, title="登录", icon="🔑", url_path="main")
-HOME = st.Page("pages/home.py", title="首页", icon="🏠", url_path="main", default=True)
-LOOKUP = st.Page("pages/script_lookup.py", title="话术查询", icon="🔎", url_path="lookup")
-BANK = st.Page("pages/script_bank.py", title="话术库", icon="📚", url_path="bank")
-USERS = st.Page("pages/admin_users.py", title="用户管理", icon="👥", url_path="users")
-COHORTS = st.Page("pages/admin_cohorts.py", title="班组管理", icon="🗂️", url_path="cohorts")
-ACCOUNT = st.Page("pages/account.py", title="我的账号", icon="⚙️", url_path="me")
+LOGIN = st.Page(login.render, title="登录", icon=":material/login:", url_path="main")
+HOME = st.Page("pages/home.py", title="首页", icon=":material/home:", url_path="main", default=True)
+LOOKUP = st.Page("pages/script_lookup.py", title="话术查询", icon=":material/search:", url_path="lookup")
+BANK = st.Page("pages/script_bank.py", title="话术库", icon=":material/menu_book:", url_path="bank")
+USERS = st.Page("pages/admin_users.py", title="用户管理", icon=":material/group:", url_path="users")
+COHORTS = st.Page("pages/admin_cohorts.py", title="班组管理", icon=":material/groups:", url_path="cohorts")
+ACCOUNT = st.Page("pages/account.py", title="我的账号", icon=":material/settings:", url_path="me")
 
 MENUS: dict[Role, dict[str, list[st.Page]]] = {
     Role.ADMIN: {"": [HOME], "话术": [BANK, LOOKUP], "管理": [USERS, COHORTS], "账号": [ACCOUNT]},
