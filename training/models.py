@@ -163,20 +163,26 @@ class ExamPaper(SQLModel, table=True):
     status: str = Field(default="draft", max_length=16)
     time_limit_minutes: int = 60
     pass_mark: float = 0.8
+    shuffle: bool = True
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
     published_at: datetime | None = None
 
 
 class ExamItem(SQLModel, table=True):
-    """One question on a paper, referring to a mined question or a knowledge item."""
+    """One slot on a paper: a fixed mined question or knowledge item, or a random draw.
+
+    ``kind`` is "scenario" or "objective" (fixed), or "random_scenario" / "random_objective":
+    each candidate then gets their own question from ``draw_category`` (any category if null).
+    """
 
     __table_args__ = (UniqueConstraint("paper_id", "position"),)
 
     id: int | None = Field(default=None, primary_key=True)
     paper_id: int = Field(foreign_key="exampaper.id", index=True)
     position: int
-    kind: str = Field(max_length=16)  # "scenario" or "objective"
+    kind: str = Field(max_length=16)
+    draw_category: str | None = Field(default=None, max_length=32)
     mined_question_id: int | None = Field(default=None, foreign_key="minedquestion.id")
     knowledge_item_id: int | None = Field(default=None, foreign_key="knowledgeitem.id")
     prompt: str = Field(sa_type=Text)

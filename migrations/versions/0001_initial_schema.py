@@ -186,9 +186,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("chatmessage", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_chatmessage_import_id"), ["import_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_chatmessage_session_key"), ["session_key"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_chatmessage_session_key"), ["session_key"], unique=False)
 
     op.create_table(
         "examassignment",
@@ -266,9 +264,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("attempt", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_attempt_assignment_id"), ["assignment_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_attempt_assignment_id"), ["assignment_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_attempt_user_id"), ["user_id"], unique=False)
 
     op.create_table(

@@ -1,0 +1,162 @@
+"""Objective product-knowledge items: validation, creation, CSV/XLSX import, grading."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, col, select
+
+from training import audit
+from training.models import KnowledgeItem, Role, User
+from training.permissions import STAFF, require_role
+from training.tables import read_table, require_columns
+
+KINDS = {"single": "单选题", "multiple": "多选题", "truefalse": "判断题"}
+TRUE_FALSE = ("对", "错")
+IMPORT_COLUMNS = ["kind", "stem", "options", "answer", "explanation", "sku", "tags"]
+_LETTERS = "ABCDEFGH"
+
+
+class KnowledgeError(ValueError):
+    """A user-facing problem with a knowledge item; names the field or row."""
+
+
+@dataclass(frozen=True)
+class KnowledgeDraft:
+    """An item as typed in the page or read from one spreadsheet row."""
+
+    kind: str
+    stem: str
+    options: list[str] = field(default_factory=list)
+    answer: str = ""
+    explanation: str = ""
+    sku: str = ""
+    tags: list[str] = field(default_factory=list)
+
+
+def option_letter(option: str, index: int) -> str:
+    """The letter of an option: its own ``A.`` prefix if present, else by position."""
+    match = re.match(r"^\s*([A-H])[.．、)）]", option)
+    return match.group(1) if match else _LETTERS[index]
+
+
+def validate(draft: KnowledgeDraft) -> KnowledgeDraft:
+    """Check kind, stem, options and answer; return a normalised copy or raise KnowledgeError."""
+    if draft.kind not in KINDS:
+        raise KnowledgeError(f"题型「{draft.kind}」无效，应为 single、multiple 或 truefalse。")
+    if not draft.stem.strip():
+        raise KnowledgeError("题干不能为空。")
+    options = [o.strip() for o in draft.options if o.strip()]
+    answer = draft.answer.strip().upper().replace(",", "").replace(" ", "")
+    if draft.kind == "truefalse":
+        mapped = {"对": "对", "错": "错", "正确": "对", "错误": "错", "TRUE": "对", "FALSE": "错",
+                  "T": "对", "F": "错", "√": "对", "×": "错"}.get(answer)
+        if mapped is None:
+            raise KnowledgeError("判断题答案应为「对」或「错」。")
+        return KnowledgeDraft("truefalse", draft.stem.strip(), [], mapped,
+                              draft.explanation.strip(), draft.sku.strip(), draft.tags)
+    if len(options) < 2:
+        raise KnowledgeError("选择题至少需要两个选项（用 | 分隔）。")
+    if len(options) > len(_LETTERS):
+        raise KnowledgeError(f"选项最多 {len(_LETTERS)} 个。")
+    letters = [option_letter(o, i) for i, o in enumerate(options)]
+    if len(set(letters)) != len(letters):
+        raise KnowledgeError("选项字母重复。")
+    if not answer or any(a not in letters for a in answer) or len(set(answer)) != len(answer):
+        raise KnowledgeError(f"答案「{draft.answer}」不在选项 {''.join(letters)} 之中。")
+    if draft.kind == "single" and len(answer) != 1:
+        raise KnowledgeError("单选题只能有一个正确答案。")
+    if draft.kind == "multiple" and len(answer) < 2:
+        raise KnowledgeError("多选题至少需要两个正确答案。")
+    return KnowledgeDraft(draft.kind, draft.stem.strip(), options, "".join(sorted(answer)),
+                          draft.explanation.strip(), draft.sku.strip(), draft.tags)
+
+
+def grade(item: KnowledgeItem, choice: str) -> float:
+    """1.0 for the exact answer, else 0.0 (multiple choice has no partial credit)."""
+    given = "".join(sorted(choice.strip().upper())) if item.kind != "truefalse" else choice.strip()
+    return 1.0 if given and given == item.answer else 0.0
+
+
+def create_item(*, session: Session, actor: User | None, draft: KnowledgeDraft) -> KnowledgeItem:
+    """Validate and store one item (trainers and admins)."""
+    editor = require_role(actor, *STAFF)
+    clean = validate(draft)
+    item = KnowledgeItem(kind=clean.kind, stem=clean.stem, options=clean.options or None,
+                         answer=clean.answer, explanation=clean.explanation, sku=clean.sku,
+                         tags=[t for t in clean.tags if t], created_by=editor.id)
+    session.add(item)
+    session.flush()
+    audit.record(session=session, actor=editor, action="knowledge.create", target=str(item.id))
+    session.commit()
+    session.refresh(item)
+    return item
+
+
+@dataclass
+class KnowledgeImport:
+    """Outcome of an import: how many were created, or the errors per row."""
+
+    created: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def import_items(
+    *, session: Session, actor: User | None, raw: bytes, file_name: str, limit_bytes: int,
+) -> KnowledgeImport:
+    """Import items from CSV/XLSX; every row must be valid or nothing is stored.
+
+    Args:
+        raw: the uploaded file's bytes; columns kind, stem, options (``|``-separated),
+            answer, explanation, sku, tags (``|``-separated).
+        limit_bytes: reject larger files before parsing.
+
+    Returns:
+        The number created, or the list of row errors (then nothing was stored).
+    """
+    editor = require_role(actor, *STAFF)
+    frame = read_table(raw, file_name=file_name, limit_bytes=limit_bytes)
+    require_columns(frame, IMPORT_COLUMNS[:4], file_name=file_name)
+    result = KnowledgeImport()
+    drafts: list[KnowledgeDraft] = []
+    for index, row in enumerate(frame.to_dict("records")):
+        try:
+            drafts.append(validate(KnowledgeDraft(
+                kind=str(row["kind"]).strip().lower(), stem=str(row["stem"]),
+                options=str(row["options"]).split("|"), answer=str(row["answer"]),
+                explanation=str(row.get("explanation", "")), sku=str(row.get("sku", "")),
+                tags=[t.strip() for t in str(row.get("tags", "")).split("|") if t.strip()],
+            )))
+        except KnowledgeError as exc:
+            result.errors.append(f"第 {index + 2} 行：{exc}")
+    if not drafts and not result.errors:
+        result.errors.append(f"文件「{file_name}」没有数据行。")
+    if result.errors:
+        return result
+    session.add_all([KnowledgeItem(kind=d.kind, stem=d.stem, options=d.options or None,
+                                   answer=d.answer, explanation=d.explanation, sku=d.sku,
+                                   tags=d.tags, created_by=editor.id) for d in drafts])
+    audit.record(session=session, actor=editor, action="knowledge.import", target=file_name,
+                 detail={"count": len(drafts)})
+    session.commit()
+    result.created = len(drafts)
+    return result
+
+
+def list_items(
+    *, session: Session, actor: User | None, tag: str | None = None, search: str = "",
+    kinds: Sequence[str] | None = None,
+) -> list[KnowledgeItem]:
+    """Items for trainers to browse (answers included, so staff only)."""
+    require_role(actor, Role.ADMIN, Role.TRAINER)
+    query = select(KnowledgeItem).order_by(col(KnowledgeItem.id))
+    if kinds:
+        query = query.where(col(KnowledgeItem.kind).in_(list(kinds)))
+    if search.strip():
+        query = query.where(col(KnowledgeItem.stem).contains(search.strip()))
+    items = list(session.exec(query).all())
+    if tag:
+        items = [i for i in items if tag in (i.tags or [])]
+    return items
