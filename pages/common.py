@@ -13,7 +13,9 @@ from sqlmodel import Session
 from training.config import get_settings
 from training.db import make_engine
 from training.embeddings import DbEmbeddingStore, Embedder
+from training.errors import UserError
 from training.models import ROLE_LABELS, Role, User
+from training.permissions import PermissionDenied
 
 T = TypeVar("T")
 USER_KEY = "user_id"
@@ -69,14 +71,9 @@ def role_label(role: str) -> str:
 
 def run_action(action: Callable[[], T], *, success: str | None = None) -> T | None:
     """Run a service call; show its user-facing error in Chinese instead of a traceback."""
-    from scripts_bank.service import ScriptError
-    from training.accounts import AccountError
-    from training.permissions import PermissionDenied
-    from training.tables import TableError
-
     try:
         result = action()
-    except (AccountError, PermissionDenied, TableError, ScriptError) as exc:
+    except (UserError, PermissionDenied) as exc:
         st.error(str(exc))
         return None
     if success:

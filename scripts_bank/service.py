@@ -9,11 +9,12 @@ from sqlmodel import Session, col, select
 from scripts_bank.lookup import BankEntry, ScriptIndex
 from training import audit
 from training.embeddings import Embedder
+from training.errors import UserError
 from training.models import Category, Role, Script, ScriptVersion, User, utcnow
 from training.permissions import EVERYONE, STAFF, require_role
 
 
-class ScriptError(ValueError):
+class ScriptError(UserError):
     """A user-facing problem with a script (empty text, unknown category, …)."""
 
 

@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
 from training import audit
+from training.errors import UserError
 from training.models import Cohort, Role, User, UserPublic, utcnow
 from training.permissions import PermissionDenied, require_role
 from training.tables import read_table, require_columns
@@ -26,7 +27,7 @@ LOCKOUT = timedelta(minutes=15)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
 
 
-class AccountError(ValueError):
+class AccountError(UserError):
     """A user-facing account problem (bad input, duplicate name, wrong password)."""
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 from training import audit
+from training.errors import UserError
 from training.models import KnowledgeItem, Role, User
 from training.permissions import STAFF, require_role
 from training.tables import read_table, require_columns
@@ -19,7 +20,7 @@ IMPORT_COLUMNS = ["kind", "stem", "options", "answer", "explanation", "sku", "ta
 _LETTERS = "ABCDEFGH"
 
 
-class KnowledgeError(ValueError):
+class KnowledgeError(UserError):
     """A user-facing problem with a knowledge item; names the field or row."""
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 from training import audit
+from training.errors import UserError
 from training.models import Category, ExamItem, ExamPaper, KnowledgeItem, MinedQuestion, User
 from training.permissions import STAFF, require_role
 
@@ -15,7 +16,7 @@ SCENARIO, OBJECTIVE = "scenario", "objective"
 RANDOM = {SCENARIO: "random_scenario", OBJECTIVE: "random_objective"}
 
 
-class PaperError(ValueError):
+class PaperError(UserError):
     """A user-facing problem with a paper."""
 
 

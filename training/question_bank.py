@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from training import audit
 from training.embeddings import Embedder
+from training.errors import UserError
 from training.models import (
     Category,
     ChatImport,
@@ -25,7 +26,7 @@ from training.permissions import STAFF, require_role
 COVERAGE_THRESHOLD = 0.92
 
 
-class BankError(ValueError):
+class BankError(UserError):
     """A user-facing problem with a question-bank operation."""
 
 

@@ -8,8 +8,10 @@ import zipfile
 
 import pandas as pd
 
+from training.errors import UserError
 
-class TableError(ValueError):
+
+class TableError(UserError):
     """An uploaded table cannot be read; the message is shown to the user as is."""
 
 

@@ -1,0 +1,87 @@
+"""Trainer: mined question clusters — filter, edit, merge, split, hide, promote to the bank."""
+
+import pandas as pd
+import streamlit as st
+
+from pages.common import current_user, db_session, run_action
+from training.models import Category
+from training.question_bank import list_clusters, merge_clusters, split_cluster, update_cluster
+
+user = current_user()
+st.title("问题库")
+st.caption("从聊天记录中挖掘出的顾客问题（近义问法已合并并计数）。加入题库后可用于组卷。")
+
+categories = [c.value for c in Category]
+a, b, c, d = st.columns(4)
+category = a.selectbox("分类", ["全部", *categories], key="qb_category")
+min_frequency = b.number_input("最低频次", min_value=1, value=1, key="qb_min_frequency")
+coverage = c.selectbox("话术覆盖", ["全部", "未覆盖", "已覆盖"], key="qb_coverage")
+scope = d.selectbox("范围", ["全部", "已入题库", "未入题库"], key="qb_scope")
+search = st.text_input("搜索问题", key="qb_search")
+show_hidden = st.checkbox("显示已隐藏的问题", key="qb_hidden")
+
+with db_session() as session:
+    clusters = run_action(lambda: list_clusters(
+        session=session, actor=user, category=None if category == "全部" else category,
+        min_frequency=int(min_frequency), search=search, include_hidden=show_hidden,
+        covered={"全部": None, "未覆盖": False, "已覆盖": True}[coverage],
+        in_bank={"全部": None, "已入题库": True, "未入题库": False}[scope])) or []
+
+st.dataframe(pd.DataFrame([{"ID": q.id, "问题": q.question, "频次": q.frequency, "分类": q.category,
+                            "已入题库": "是" if q.in_question_bank else "",
+                            "话术覆盖": "已覆盖" if q.covered_by_script_id else "",
+                            "隐藏": "是" if q.hidden else ""} for q in clusters]),
+             hide_index=True, width="stretch")
+st.caption(f"共 {len(clusters)} 个问题，合计 {sum(q.frequency for q in clusters)} 次提问")
+
+labels = {q.id: f"#{q.id} {q.question}（{q.frequency}次）" for q in clusters}
+chosen = st.multiselect("选择问题进行批量操作", list(labels), format_func=labels.__getitem__,
+                        key="qb_selected")
+cols = st.columns(4)
+for column, (label, change) in zip(cols, [("加入题库", {"in_bank": True}),
+                                          ("移出题库", {"in_bank": False}),
+                                          ("隐藏", {"hidden": True}),
+                                          ("取消隐藏", {"hidden": False})], strict=True):
+    if column.button(label, key=f"qb_bulk_{label}", disabled=not chosen):
+        with db_session() as session:
+            for cluster_id in chosen:
+                run_action(lambda i=cluster_id, ch=change: update_cluster(
+                    session=session, actor=user, cluster_id=i, **ch))
+        st.success(f"已{label} {len(chosen)} 个问题。")
+if st.button("合并所选问题", key="qb_merge", disabled=len(chosen) < 2):
+    with db_session() as session:
+        run_action(lambda: merge_clusters(session=session, actor=user, cluster_ids=chosen),
+                   success="已合并到频次最高的问题。")
+
+st.subheader("查看与编辑")
+if labels:
+    current = st.selectbox("问题", list(labels), format_func=labels.__getitem__, key="qb_current")
+    cluster = next(q for q in clusters if q.id == current)
+    st.markdown("**真实对话上下文**")
+    for turn in cluster.context or []:
+        with st.chat_message("user" if turn.get("role") == "customer" else "assistant"):
+            st.text(turn.get("text", ""))
+    with st.chat_message("user"):
+        st.text(cluster.question)
+    st.markdown("**同类问法**")
+    st.text("\n".join(cluster.examples or []) or "（无）")
+    st.markdown("**客服实际回复**")
+    st.text("\n".join(cluster.agent_replies or []) or "（无）")
+    with st.form(f"qb_edit_{current}"):
+        wording = st.text_input("问题措辞", value=cluster.question, key=f"qb_wording_{current}")
+        new_category = st.selectbox("分类", categories, index=categories.index(cluster.category)
+                                    if cluster.category in categories else len(categories) - 1,
+                                    key=f"qb_cat_{current}")
+        if st.form_submit_button("保存修改"):
+            with db_session() as session:
+                run_action(lambda: update_cluster(session=session, actor=user, cluster_id=current,
+                                                  question=wording, category=new_category),
+                           success="已保存。")
+    moving = st.multiselect("拆分：把这些问法移到一个新问题", cluster.examples or [],
+                            key=f"qb_split_{current}")
+    if st.button("拆分", key="qb_split", disabled=not moving):
+        with db_session() as session:
+            run_action(lambda: split_cluster(session=session, actor=user, cluster_id=current,
+                                             examples=moving), success="已拆分。")
+else:
+    st.info("还没有挖掘出的问题：请先在「聊天记录导入」中导入聊天记录。")
