@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +138,10 @@ def test_failed_run_leaves_previous_output_untouched(tmp_path: Path) -> None:
 
 def test_console_script_keeps_stdout_clean_and_shows_progress(tmp_path: Path) -> None:
     exe = Path(sys.executable).parent / "huashu"
+    run = uuid.uuid4().hex[:8]  # fresh texts, so the embedding cache cannot skip the encoder
     source = write_jsonl(tmp_path / "p.jsonl", [
-        {"id": f"x{i}", "a": f"第{i}个订单什么时候发货", "b": f"订单{i}号能退货吗"} for i in range(70)
+        {"id": f"x{i}", "a": f"第{i}个订单{run}什么时候发货", "b": f"订单{i}号{run}能退货吗"}
+        for i in range(70)
     ])
     out = tmp_path / "s.jsonl"
     done = subprocess.run([str(exe), "similarity", "--input", str(source), "--output", str(out)],
