@@ -19,6 +19,8 @@ LOOKUP = st.Page("pages/script_lookup.py", title="话术查询", icon=":material
 BANK = st.Page("pages/script_bank.py", title="话术库", icon=":material/menu_book:", url_path="bank")
 USERS = st.Page("pages/admin_users.py", title="用户管理", icon=":material/group:", url_path="users")
 COHORTS = st.Page("pages/admin_cohorts.py", title="班组管理", icon=":material/groups:", url_path="cohorts")
+IMPORTS = st.Page("pages/chat_import.py", title="聊天记录导入", icon=":material/upload_file:",
+                  url_path="imports")
 QUESTIONS = st.Page("pages/question_bank.py", title="问题库", icon=":material/quiz:",
                     url_path="questions")
 KNOWLEDGE = st.Page("pages/knowledge_items.py", title="知识题库", icon=":material/school:",
@@ -28,9 +30,9 @@ PAPERS = st.Page("pages/paper_builder.py", title="组卷", icon=":material/assig
 ACCOUNT = st.Page("pages/account.py", title="我的账号", icon=":material/settings:", url_path="me")
 
 MENUS: dict[Role, dict[str, list[st.Page]]] = {
-    Role.ADMIN: {"": [HOME], "培训": [QUESTIONS, KNOWLEDGE, PAPERS], "话术": [BANK, LOOKUP],
+    Role.ADMIN: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS], "话术": [BANK, LOOKUP],
                  "管理": [USERS, COHORTS], "账号": [ACCOUNT]},
-    Role.TRAINER: {"": [HOME], "培训": [QUESTIONS, KNOWLEDGE, PAPERS], "话术": [BANK, LOOKUP],
+    Role.TRAINER: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS], "话术": [BANK, LOOKUP],
                    "账号": [ACCOUNT]},
     Role.AGENT: {"": [HOME], "话术": [LOOKUP], "账号": [ACCOUNT]},
     Role.NEW_HIRE: {"": [HOME], "话术": [LOOKUP], "账号": [ACCOUNT]},

@@ -11,9 +11,14 @@ from typing import Any
 from scripts_bank.lookup import BankEntry, ScriptIndex
 from training.config import get_settings
 from training.embeddings import DiskEmbeddingStore, Embedder
+from training.errors import UserError
 from training.jsonl import InputError, atomic_output, read_objects, require_str, write_line
+from training.permissions import PermissionDenied
 from training.ranking import ChatTurn, RankGroup, RankWeights, rank_answers
 from training.similarity import similarity_scores
+
+#: The CLI is for batch jobs on the trainer's own files: a far larger cap than web uploads.
+CLI_FILE_LIMIT = 2 * 1024**3
 
 
 def _embedder(model: str | None) -> Embedder:
@@ -143,6 +148,61 @@ def cmd_lookup(args: argparse.Namespace) -> None:
             write_line(out, {"id": qid, "hits": [h.id for h in found]})
 
 
+def cmd_mine_questions(args: argparse.Namespace) -> None:
+    """Mine the customer questions of a chat-log file (reads no database)."""
+    from training.chatlog import parse_chat_log
+    from training.importer import stderr_progress
+    from training.mining import mine_questions
+
+    raw = _read_bytes(args.input)
+    try:
+        with stderr_progress("读取聊天记录") as progress:
+            log = parse_chat_log(raw, file_name=args.input.name, file_format=args.format,
+                                 progress=progress, limit_bytes=CLI_FILE_LIMIT)
+    except UserError as exc:
+        raise InputError(args.input, None, str(exc)) from exc
+    embedder = _embedder(args.model)
+    with stderr_progress("挖掘问题") as progress:
+        clusters = mine_questions(log.lines, embedder=embedder, progress=progress)
+    with atomic_output(args.output) as out:
+        for number, cluster in enumerate(clusters, start=1):
+            write_line(out, {"id": f"c{number}", "question": cluster.question,
+                             "frequency": cluster.frequency, "category": cluster.category,
+                             "examples": cluster.examples, "context": cluster.context,
+                             "agent_replies": cluster.agent_replies})
+
+
+def cmd_import_chats(args: argparse.Namespace) -> None:
+    """Import a chat-log file into the configured database as a trainer or admin."""
+    from sqlmodel import select
+
+    from training.db import get_engine, session_scope
+    from training.importer import import_chat_log, stderr_progress
+    from training.models import User
+
+    raw = _read_bytes(args.file)
+    with session_scope(get_engine()) as session:
+        actor = session.exec(select(User).where(User.username == args.as_user)).first()
+        if actor is None:
+            raise InputError(args.file, None, f"用户「{args.as_user}」不存在（--as）")
+        try:
+            with stderr_progress() as progress:
+                result = import_chat_log(session=session, actor=actor, raw=raw,
+                                         file_name=args.file.name, file_format=args.format,
+                                         progress=progress)
+        except (UserError, PermissionDenied) as exc:
+            raise InputError(args.file, None, str(exc)) from exc
+    print(f"已导入 #{result.import_id}：{result.session_count} 个会话，{result.message_count} 条消息；"
+          f"脱敏 {sum(result.masked.values())} 处", file=sys.stderr)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, None, f"无法读取文件（{exc.strerror}）") from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for all subcommands."""
     parser = argparse.ArgumentParser(prog="huashu", description="话术 Huashu 批处理工具")
@@ -162,6 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
     lookup.add_argument("--bank", type=Path, required=True)
     lookup.add_argument("--k", type=int, default=10)
     lookup.set_defaults(func=cmd_lookup)
+    formats = ["auto", "jddc", "csv", "tsv", "xlsx", "jsonl"]
+    mine = add("mine-questions", "从聊天记录中挖掘顾客问题")
+    mine.add_argument("--format", choices=formats, default="auto")
+    mine.set_defaults(func=cmd_mine_questions)
+    chats = sub.add_parser("import-chats", help="把聊天记录导入数据库（需要培训师或管理员账号）")
+    chats.add_argument("file", type=Path)
+    chats.add_argument("--as", dest="as_user", required=True, help="以哪个用户的身份导入")
+    chats.add_argument("--format", choices=formats, default="auto")
+    chats.set_defaults(func=cmd_import_chats)
     return parser
 
 
@@ -171,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.func(args)
     except InputError as exc:
-        print(f"huashu {args.command}: 输入错误：{exc}", file=sys.stderr)
+        print(f"huashu {args.command}: 输入错误：{exc}".replace("\n", " "), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("huashu: 已中断，未写出输出文件。", file=sys.stderr)

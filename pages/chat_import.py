@@ -1,0 +1,86 @@
+"""Trainer: import a chat-log export, then mine its customer questions into the question bank."""
+
+import pandas as pd
+import streamlit as st
+
+from pages.common import current_user, db_session, embedder, run_action
+from training.chatlog import MAPPED_FORMATS, ColumnMapping, detect_format, propose_mapping, read_header
+from training.config import get_settings
+from training.importer import import_chat_log, list_imports
+from training.mining_service import mine_import
+
+user = current_user()
+st.title("聊天记录导入")
+st.caption("支持京东 7 列 TSV 导出、CSV / Excel（需指定列）、JSONL；UTF-8 或 GBK 编码。"
+           "手机号、身份证号、邮箱、银行卡号和详细地址会在保存前脱敏。同一文件不会重复导入。")
+
+limit = get_settings().upload_limit_mb
+upload = st.file_uploader(f"选择聊天记录文件（不超过 {limit} MB）",
+                          type=["txt", "tsv", "csv", "xlsx", "jsonl"], key="ci_upload")
+mapping = None
+if upload is not None:
+    raw = upload.getvalue()
+    file_format = run_action(lambda: detect_format(raw, upload.name))
+    if file_format in MAPPED_FORMATS:
+        columns = run_action(lambda: read_header(raw, file_name=upload.name)) or []
+        if columns:
+            st.markdown("**指定各列的含义**")
+            proposed = propose_mapping(columns)
+            choices = ["（无）", *columns]
+
+            def pick(label: str, field: str, key: str) -> str:
+                value = proposed.get(field)
+                index = choices.index(value) if value in choices else 0
+                return str(st.selectbox(label, choices, index=index, key=key))
+
+            a, b, c, d = st.columns(4)
+            session_col = pick("会话 ID 列", "session", "ci_map_session")
+            role_col = pick("发送方列", "role", "ci_map_role")
+            text_col = pick("消息内容列", "text", "ci_map_text")
+            time_col = pick("时间列（可选）", "time", "ci_map_time")
+            if "（无）" not in (session_col, role_col, text_col):
+                mapping = ColumnMapping(session_col, role_col, text_col,
+                                        None if time_col == "（无）" else time_col)
+    if file_format and st.button("开始导入", type="primary", key="ci_import",
+                                 disabled=file_format in MAPPED_FORMATS and mapping is None):
+        bar = st.progress(0.0, text="正在读取并脱敏……")
+        with db_session() as session:
+            result = run_action(lambda: import_chat_log(
+                session=session, actor=user, raw=raw, file_name=upload.name, mapping=mapping,
+                progress=lambda f: bar.progress(min(max(f, 0.0), 1.0), text="正在导入……")))
+        bar.empty()
+        if result is not None:
+            st.success(f"已导入「{result.file_name}」：{result.session_count} 个会话、"
+                       f"{result.message_count} 条消息，用时 {result.seconds:.1f} 秒。")
+            masked = {k: v for k, v in result.masked.items() if v}
+            st.info("已脱敏：" + ("、".join(f"{k} {v} 处" for k, v in masked.items())
+                                  if masked else "未发现需要脱敏的个人信息"))
+            if result.truncated_rows:
+                st.warning(f"{len(result.truncated_rows)} 条超长消息已截断（行号："
+                           f"{', '.join(map(str, result.truncated_rows[:20]))}）。")
+
+st.subheader("导入记录")
+with db_session() as session:
+    imports = run_action(lambda: list_imports(session=session, actor=user)) or []
+st.dataframe(pd.DataFrame([{"ID": i.id, "文件": i.file_name, "格式": i.file_format,
+                            "导入时间": f"{i.imported_at:%Y-%m-%d %H:%M}", "导入人": i.imported_by,
+                            "会话": i.session_count, "消息": i.message_count,
+                            "已挖掘问题": i.question_count} for i in imports]),
+             hide_index=True, width="stretch")
+
+pending = [i for i in imports if i.question_count == 0]
+if pending:
+    st.subheader("挖掘顾客问题")
+    target = st.selectbox("选择导入记录", [i.id for i in pending], key="ci_mine_target",
+                          format_func=lambda i: next(f"#{x.id} {x.file_name}" for x in pending
+                                                     if x.id == i))
+    if st.button("开始挖掘", key="ci_mine"):
+        bar = st.progress(0.0, text="正在提取问题、计算语义相似度并聚类……")
+        with db_session() as session:
+            rows = run_action(lambda: mine_import(
+                session=session, actor=user, import_id=target, embedder=embedder(),
+                progress=lambda f: bar.progress(min(max(f, 0.0), 1.0), text="正在挖掘……")))
+        bar.empty()
+        if rows is not None:
+            st.success(f"挖掘出 {len(rows)} 个问题（合计 {sum(r.frequency for r in rows)} 次提问），"
+                       "已放入「问题库」。")
