@@ -12,6 +12,7 @@ the rebuilt model is to that engine.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
@@ -22,7 +23,7 @@ import os
 import shutil
 import struct
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -356,9 +357,10 @@ def _build_tokenizer(p: _Packed) -> tuple[Any, dict[str, int]]:
     tok.normalizer = normalizers.Sequence(rules)
     # e5.c turns spaces into U+2581 and prepends one unless the text already starts with a space.
     # No piece has U+2581 past its first char, so splitting into words before the Viterbi search
-    # cannot change the result and lets the Unigram model cache per word.
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=_META, prepend_scheme="always")
-    tok.decoder = decoders.Metaspace(replacement=_META, prepend_scheme="always")
+    # cannot change the result and lets the Unigram model cache per word. "first" rather than
+    # "always": e5.c prepends once per text, not again after a literal "<s>"/"<mask>" in it.
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=_META, prepend_scheme="first")
+    tok.decoder = decoders.Metaspace(replacement=_META, prepend_scheme="first")
     specials = [p.pieces[i] for i in (p.bos, p.pad, p.eos, p.unk)]
     if p.pieces[-1] == "<mask>":
         specials.append(p.pieces[-1])
@@ -428,6 +430,20 @@ _REQUIRED_FILES = (
 )
 
 
+_SIZED_FILES = ("model.safetensors", "tokenizer.json")
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush every file to disk, so the rename below never publishes data still in flight."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
 def _is_complete(folder: Path) -> bool:
     try:
         marker = json.loads((folder / _MARKER).read_text(encoding="utf-8"))
@@ -438,7 +454,16 @@ def _is_complete(folder: Path) -> bool:
     expected = _expected_marker()
     if any(marker.get(k) != v for k, v in expected.items()):
         return False
-    return all((folder / name).exists() for name in _REQUIRED_FILES)
+    if not all((folder / name).exists() for name in _REQUIRED_FILES):
+        return False
+    # Sizes catch a file truncated after the build (e.g. a crash before the data hit the disk).
+    sizes = marker.get("file_sizes")
+    if not isinstance(sizes, dict):
+        return False
+    try:
+        return all((folder / name).stat().st_size == size for name, size in sizes.items())
+    except OSError:
+        return False
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -498,7 +523,10 @@ def _write_folder(folder: Path) -> None:
             "similarity_fn_name": "cosine",
         },
     )
-    _write_json(folder / _MARKER, {**_expected_marker(), "normaliser": norm_stats})
+    sizes = {name: (folder / name).stat().st_size for name in _SIZED_FILES}
+    _write_json(
+        folder / _MARKER, {**_expected_marker(), "file_sizes": sizes, "normaliser": norm_stats}
+    )
 
 
 def build_embedded_model(target: Path) -> None:
@@ -513,6 +541,7 @@ def build_embedded_model(target: Path) -> None:
         # mkdtemp makes the folder private (0700); the cache may be shared by the app and the CLI.
         for path in [tmp, *tmp.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
+        _fsync_tree(tmp)
         for _ in range(5):
             try:
                 os.rename(tmp, target)
@@ -550,7 +579,9 @@ class Encoder:
     def __init__(self, model: Any, model_id: str) -> None:
         self._model = model
         self.model_id: str = model_id
-        dim = model.get_embedding_dimension()
+        # get_embedding_dimension is the sentence-transformers 6 name of the v5 method
+        get_dim = getattr(model, "get_embedding_dimension", None)
+        dim = get_dim() if get_dim else model.get_sentence_embedding_dimension()
         if dim is None:
             raise ValueError(f"{model_id}: embedding dimension unknown")
         self.dim: int = int(dim)
@@ -584,6 +615,31 @@ class Encoder:
         return np.ascontiguousarray(out, dtype=np.float32)
 
 
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Hide load-time chatter that is noise for a local, known folder.
+
+    transformers draws a "Loading weights" bar, and sentence-transformers logs a warning that a
+    default prompt is set, which we did on purpose. Both would land on the CLI's stderr.
+    """
+    import logging
+
+    from transformers.utils import logging as hf_logging_module
+
+    hf_logging: Any = hf_logging_module  # its toggles are untyped
+    st_logger = logging.getLogger("sentence_transformers.base.model")
+    level = st_logger.level
+    bar = hf_logging.is_progress_bar_enabled()
+    st_logger.setLevel(logging.ERROR)
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        st_logger.setLevel(level)
+        if bar:
+            hf_logging.enable_progress_bar()
+
+
 @functools.cache
 def load_encoder(model: str | None = None) -> Encoder:
     """The process-wide encoder for ``model`` (default: the configured one), loaded once."""
@@ -594,6 +650,7 @@ def load_encoder(model: str | None = None) -> Encoder:
 
     if model == EMBEDDED_MODEL:
         folder = embedded_model_dir(get_settings().cache_dir)
-        st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        with _quiet_loading():
+            st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
         return Encoder(st, embedded_model_id())
     return Encoder(SentenceTransformer(model), model)
