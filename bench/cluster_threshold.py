@@ -7,17 +7,19 @@ treats "cos >= t" as the prediction "same question" and prints, for each candida
 recall, F1 and F0.5 against the labels, plus the share of pairs the category gate would block.
 
 Picking the default. These sets are built from hard negatives (same product, one word apart),
-and e5-small's cosines bunch high, so F1 keeps rising as t falls towards the point where almost
-everything is called a paraphrase (on AFQMC and PAWS-X, F1 at t = 0.90 is the all-positive
+and e5-small's cosines bunch high, so on AFQMC, BQ and PAWS-X F1 is highest at the lowest t,
+where almost every pair is called a paraphrase (on AFQMC and PAWS-X that is the all-positive
 baseline). For clustering a wrong merge costs more than a missed one: it hides a distinct
 question inside another's count, while a missed merge leaves a near-duplicate that the trainer
-sees in the list. So the default maximises F0.5 (precision weighted twice as much as recall),
-averaged over BQ (bank customer-service questions) and LCQMC (general questions). AFQMC and
-PAWS-X are printed but not used: no threshold lifts their precision above 0.5, so they cannot
-rank thresholds.
+sees in the list. So the default maximises F0.5 (precision weighted twice as much as
+recall) on BQ, the one set of customer-service questions whose precision actually varies with
+t. LCQMC (general web questions) is the robustness check: its F0.5 keeps rising to t = 0.98
+because its negatives are easier, and the mean over BQ and LCQMC is flat between 0.92 and 0.945
+(within 0.01 of its best), so both are printed. AFQMC and PAWS-X are printed but cannot rank
+thresholds: no t lifts their precision above 0.5.
 
-The last table checks the jieba-keyword alternative: also requiring a shared keyword (as
-``training.keywords`` tokenises) between the two questions.
+The next table checks two extra conditions at the picked t: a shared jieba keyword (as
+``training.keywords`` tokenises) and the category gate that mining applies.
 
 Then a sanity check on the raw JD chat-log sample: cluster counts at the picked threshold and
 its neighbours, and the top clusters at the picked one.
@@ -58,8 +60,9 @@ from bench.datasets import (  # noqa: E402
 from bench.mining import JD_SAMPLE, read_jddc_tsv  # noqa: E402
 
 SETS = {"afqmc": load_afqmc, "bq_corpus": load_bq_corpus, "lcqmc": load_lcqmc, "paws-x-zh": load_pawsx}
-#: Sets whose precision decides the default (see the module docstring).
-DECIDING = ("bq_corpus", "lcqmc")
+#: The set whose F0.5 decides the default, and the one averaged with it as a check (docstring).
+DECIDING = "bq_corpus"
+CHECK = "lcqmc"
 Mask = npt.NDArray[np.bool_]
 THRESHOLDS = [round(0.90 + 0.005 * i, 3) for i in range(17)]  # 0.900 … 0.980
 
@@ -143,23 +146,30 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     rows = []
+    deciding: dict[float, float] = {}
     mean_f05: dict[float, float] = {}
     for t in THRESHOLDS:
         row = [f"{t:.3f}"]
-        deciding = []
+        f05s: dict[str, float] = {}
         for name, (cos, gold, _, _) in scores.items():
             p, r, f1, f05 = prf(cos >= t, gold)
             row += [fmt(p, 2), fmt(r, 2), fmt(f1, 2), fmt(f05, 2)]
-            if name in DECIDING:
-                deciding.append(f05)
-        mean_f05[t] = float(np.mean(deciding))
+            f05s[name] = f05
+        deciding[t] = f05s[DECIDING]
+        mean_f05[t] = (f05s[DECIDING] + f05s[CHECK]) / 2
         rows.append(row + [fmt(mean_f05[t])])
     header = ["t"] + [f"{n} {m}" for n in scores for m in ("P", "R", "F1", "F0.5")]
     print('\n### Pairs with cos >= t predicted "same question"\n')
-    print(markdown_table(header + [f"mean F0.5 {'+'.join(DECIDING)}"], rows))
-    choice = max(THRESHOLDS, key=lambda t: (mean_f05[t], t))
-    print(f"\nPicked: t = {choice} (highest mean F0.5 over {' and '.join(DECIDING)}); "
-          f"DEFAULT_THRESHOLD is {DEFAULT_THRESHOLD}.")
+    print(markdown_table(header + [f"mean F0.5 {DECIDING}+{CHECK}"], rows))
+    choice = max(THRESHOLDS, key=lambda t: (deciding[t], t))
+    best_mean = max(THRESHOLDS, key=lambda t: (mean_f05[t], t))
+    plateau = [t for t in THRESHOLDS if mean_f05[t] >= mean_f05[best_mean] - 0.01]
+    print(
+        f"\nPicked: t = {choice} (highest F0.5 on {DECIDING}: {deciding[choice]:.4f}). "
+        f"Mean F0.5 with {CHECK}: best {mean_f05[best_mean]:.4f} at t = {best_mean}, "
+        f"within 0.01 of it for t = {plateau[0]}…{plateau[-1]}; at t = {choice}: {mean_f05[choice]:.4f}. "
+        f"DEFAULT_THRESHOLD is {DEFAULT_THRESHOLD}."
+    )
 
     print(f"\n### At t = {choice}: cosine alone vs cosine and a shared jieba keyword\n")
     rows = []

@@ -237,6 +237,7 @@ def test_embedding_text_drops_words_that_ask_nothing() -> None:
     assert embedding_text("请问这个订单什么时候发货？谢谢") == "什么时候发货?"
     assert embedding_text("那[订单x]到哪了") == embedding_text("[订单号]到哪了") == "到哪了"
     assert embedding_text("[数字x]号能到吗") == "数字号能到吗"
+    assert embedding_text("好的，好用吗") == "好用吗"
     assert embedding_text("这个订单") == "这个订单"  # nothing left: keep the text
     assert dedupe_key("麻烦问下我的订单什么时候发货") == dedupe_key("什么时候发货")
 

@@ -12,6 +12,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from training.categories import PRECEDENCE, categorise, majority_category
 from training.chat import AGENT, CUSTOMER, ChatLine
 from training.embeddings import Embedder
@@ -22,12 +24,14 @@ from training.mining_text import (
     content_segments,
     dedupe_key,
     embedding_text,
+    is_interrogative,
     is_question,
 )
 from training.models import Category
 
-#: Cosine threshold of "same question" for the embedded multilingual-e5-small; tuned on
-#: LCQMC and BQ by ``bench/cluster_threshold.py`` (highest mean F0.5; figures there).
+#: Cosine threshold of "same question" for the embedded multilingual-e5-small: the best F0.5 on
+#: BQ (customer-service paraphrases), inside the flat optimum of BQ + LCQMC; measured by
+#: ``bench/cluster_threshold.py``. With another model, re-run that bench.
 DEFAULT_THRESHOLD = 0.92
 #: Turns of chat (both roles) kept before each question as its context.
 CONTEXT_TURNS = 4
@@ -36,6 +40,7 @@ MAX_REPLIES = 5
 # Members whose centrality is this close to the best are equally typical: the most frequent,
 # then the shortest of them represents the cluster.
 _TYPICAL_MARGIN = 0.01
+_SHORT_FORM = 15
 
 
 @dataclass
@@ -195,14 +200,19 @@ def _build_cluster(
     """One cluster from its distinct-text rows: representative, examples, replies, category."""
     row_weights = [weights[r] for r in rows]
     central = centrality(vectors[rows], row_weights)
-    best = float(central.max())
-    # Most typical first: central, then frequent, then short, then first seen.
+    lengths = [len(shown[keys[r]]) for r in rows]
+    # Long turns that tell a whole story sit near the middle of a cluster too, but a trainer
+    # wants the short form: only members up to the median length (at least 15 chars) may lead.
+    short = [j for j, n in enumerate(lengths) if n <= max(_SHORT_FORM, float(np.median(lengths)))]
+    best = max(float(central[j]) for j in short)
+    # Most typical first: short and central, then frequent, then phrased as a question, then short.
     order = sorted(
         range(len(rows)),
         key=lambda j: (
-            central[j] < best - _TYPICAL_MARGIN,
+            j not in short or central[j] < best - _TYPICAL_MARGIN,
             -row_weights[j],
-            len(shown[keys[rows[j]]]),
+            not is_interrogative(shown[keys[rows[j]]]),
+            lengths[j],
             -central[j],
             rows[j],
         ),

@@ -138,6 +138,11 @@ def content_segments(message: str) -> list[str]:
     return out
 
 
+def is_interrogative(text: str) -> bool:
+    """True if ``text`` is phrased as a question (not only as a request)."""
+    return bool(_QUESTION.search(unicodedata.normalize("NFKC", text)))
+
+
 def is_question(text: str) -> bool:
     """True if a customer turn asks something or requests an action."""
     text = unicodedata.normalize("NFKC", text)
@@ -160,9 +165,10 @@ _PLACEHOLDER_LABEL = re.compile(r"\[([a-z]+|[\u4e00-\u9fff]+)(?:x|_?\d+)?\]")
 _ORDER_REFERENCE = re.compile(
     r"\[(?:订单x?\d*|订单号|orderid_\d+)\]|(?:我的|我这个|我那个|我这|这个|那个|这笔|这|那)(?:订单|单子)(?:号)?"
 )
+# Politeness lead-ins go wherever they are; short words only before a pause ("好用吗" stays).
 _LEAD_IN = re.compile(
-    r"^(?:(?:那么|那个|那|哦|噢|嗯|额|好的|好|亲|你好|您好|请问|麻烦问下|我想问一下|我想问下|想问一下|问一下|问下|"
-    r"我想咨询一下|咨询一下|麻烦你|麻烦您|麻烦)[\s,，.。!！~～]*)+"
+    r"^(?:(?:你好|您好|请问|麻烦问下|我想问一下|我想问下|想问一下|问一下|问下|我想咨询一下|咨询一下|麻烦你|麻烦您|麻烦)"
+    r"[\s,，.。!！~～]*|(?:那么|那个|那|哦|噢|嗯|额|好的|好|亲)[\s,，.。!！~～]+)+"
 )
 
 
