@@ -34,6 +34,15 @@ st.dataframe(pd.DataFrame([{"ID": q.id, "问题": q.question, "频次": q.freque
              hide_index=True, width="stretch")
 st.caption(f"共 {len(clusters)} 个问题，合计 {sum(q.frequency for q in clusters)} 次提问")
 
+visible = [q.id for q in clusters if not q.in_question_bank and q.id is not None]
+if st.button(f"将筛选出的 {len(visible)} 个问题全部加入题库", key="qb_promote_filtered",
+             disabled=not visible):
+    with db_session() as session:
+        for cluster_id in visible:
+            run_action(lambda i=cluster_id: update_cluster(session=session, actor=user,
+                                                           cluster_id=i, in_bank=True))
+    st.success(f"已加入题库 {len(visible)} 个问题。")
+
 labels = {q.id: f"#{q.id} {q.question}（{q.frequency}次）" for q in clusters}
 chosen = st.multiselect("选择问题进行批量操作", list(labels), format_func=labels.__getitem__,
                         key="qb_selected")
