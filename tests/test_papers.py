@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pandas as pd
@@ -12,20 +11,10 @@ from sqlmodel import Session, select
 
 from training import paper_delivery as delivery
 from training import papers, question_bank
+from training.mining import QuestionCluster as Cluster
 from training.models import Cohort, ExamAssignment, ExamItem, MinedQuestion, Role, User, utcnow
 from training.permissions import PermissionDenied
 from training.seed import seed_demo
-
-
-@dataclass
-class Cluster:
-    question: str
-    frequency: int
-    category: str
-    examples: list[str] = field(default_factory=list)
-    context: list[dict[str, str]] = field(default_factory=list)
-    agent_replies: list[str] = field(default_factory=list)
-
 
 CLUSTERS = [
     Cluster("什么时候发货", 37, "物流配送", ["啥时候能发货", "几号发货"],
