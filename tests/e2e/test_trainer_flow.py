@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from sqlmodel import Session, create_engine, select
 
 from training.models import ChatImport, ExamAssignment, ExamItem, ExamPaper, MinedQuestion
@@ -64,12 +65,18 @@ def test_jd_sample_to_published_paper(server: str, browser_page, tmp_path: Path,
     page.get_by_text("显示预览").click()
     page.get_by_text("第 30 题").wait_for()
     snap("preview")
-    page.wait_for_timeout(2000)  # let the preview's rerun settle before opening the dropdown
-    page.locator('[data-testid="stMultiSelect"]').filter(has_text="发布给班组").click()
-    page.wait_for_timeout(500)
-    page.get_by_role("option", name="2026年11月新人班").click()
-    page.keyboard.press("Escape")
-    page.wait_for_timeout(700)
+    cohorts = page.locator('[data-testid="stMultiSelect"]').filter(has_text="发布给班组")
+    for _ in range(5):  # the page reruns while widgets settle; retry until the chip is there
+        page.wait_for_timeout(1500)
+        try:
+            cohorts.locator("input").fill("2026年11月新人班", timeout=10_000)
+            page.keyboard.press("Enter")
+            page.keyboard.press("Escape")
+            cohorts.get_by_text("2026年11月新人班").wait_for(timeout=5_000)
+            break
+        except PlaywrightError:
+            continue
+    page.wait_for_timeout(1000)
     page.get_by_role("button", name="发布", exact=True).click()
     page.get_by_text("已发布。").wait_for()
     snap("published")
