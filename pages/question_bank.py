@@ -5,7 +5,13 @@ import streamlit as st
 
 from pages.common import current_user, db_session, run_action
 from training.models import Category
-from training.question_bank import list_clusters, merge_clusters, split_cluster, update_cluster
+from training.question_bank import (
+    list_clusters,
+    merge_clusters,
+    set_flags,
+    split_cluster,
+    update_cluster,
+)
 
 user = current_user()
 st.title("问题库")
@@ -38,10 +44,8 @@ visible = [q.id for q in clusters if not q.in_question_bank and q.id is not None
 if st.button(f"将筛选出的 {len(visible)} 个问题全部加入题库", key="qb_promote_filtered",
              disabled=not visible):
     with db_session() as session:
-        for cluster_id in visible:
-            run_action(lambda i=cluster_id: update_cluster(session=session, actor=user,
-                                                           cluster_id=i, in_bank=True))
-    st.success(f"已加入题库 {len(visible)} 个问题。")
+        run_action(lambda: set_flags(session=session, actor=user, cluster_ids=visible,
+                                     in_bank=True), success=f"已加入题库 {len(visible)} 个问题。")
 
 labels = {q.id: f"#{q.id} {q.question}（{q.frequency}次）" for q in clusters}
 chosen = st.multiselect("选择问题进行批量操作", list(labels), format_func=labels.__getitem__,
@@ -53,10 +57,9 @@ for column, (label, change) in zip(cols, [("加入题库", {"in_bank": True}),
                                           ("取消隐藏", {"hidden": False})], strict=True):
     if column.button(label, key=f"qb_bulk_{label}", disabled=not chosen):
         with db_session() as session:
-            for cluster_id in chosen:
-                run_action(lambda i=cluster_id, ch=change: update_cluster(
-                    session=session, actor=user, cluster_id=i, **ch))
-        st.success(f"已{label} {len(chosen)} 个问题。")
+            run_action(lambda ch=change: set_flags(session=session, actor=user,
+                                                   cluster_ids=chosen, **ch),
+                       success=f"已{label} {len(chosen)} 个问题。")
 if st.button("合并所选问题", key="qb_merge", disabled=len(chosen) < 2):
     with db_session() as session:
         run_action(lambda: merge_clusters(session=session, actor=user, cluster_ids=chosen),

@@ -156,6 +156,26 @@ def update_cluster(
     return cluster
 
 
+def set_flags(
+    *, session: Session, actor: User | None, cluster_ids: Sequence[int],
+    hidden: bool | None = None, in_bank: bool | None = None,
+) -> int:
+    """Hide/unhide or promote/demote many clusters in one transaction; returns how many."""
+    editor = require_role(actor, *STAFF)
+    clusters = session.exec(select(MinedQuestion).where(
+        col(MinedQuestion.id).in_(list(cluster_ids)))).all()
+    for cluster in clusters:
+        if hidden is not None:
+            cluster.hidden = hidden
+        if in_bank is not None:
+            cluster.in_question_bank = in_bank
+        session.add(cluster)
+    audit.record(session=session, actor=editor, action="questions.bulk_update",
+                 detail={"count": len(clusters), "hidden": hidden, "in_bank": in_bank})
+    session.commit()
+    return len(clusters)
+
+
 def _union(first: list[str] | None, second: list[str] | None, limit: int) -> list[str]:
     return list(dict.fromkeys([*(first or []), *(second or [])]))[:limit]
 
