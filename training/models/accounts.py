@@ -1,0 +1,46 @@
+"""Accounts: users and the cohorts they belong to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Text
+from sqlmodel import Field, SQLModel
+
+from training.models.base import utcnow
+
+
+class Cohort(SQLModel, table=True):
+    """A group of agents trained and examined together (e.g. 2026年11月新人班)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    description: str = Field(default="", sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class UserBase(SQLModel):
+    username: str = Field(max_length=64, unique=True, index=True)
+    display_name: str = Field(max_length=100)
+    role: str = Field(max_length=16, index=True)
+    cohort_id: int | None = Field(default=None, foreign_key="cohort.id")
+
+
+class User(UserBase, table=True):
+    """A person who logs in; only the argon2 hash of the password is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    password_hash: str = Field(max_length=255)
+    is_active: bool = True
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    joined_at: datetime = Field(default_factory=utcnow)
+
+
+class UserPublic(UserBase):
+    """What pages may see of a user (never the hash)."""
+
+    id: int
+    is_active: bool
+    created_at: datetime
