@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import login
-from pages.common import USER_KEY, current_user, role_label
-from training.models import Role
+from pages.common import USER_KEY, current_user, db_session, role_label
+from training.certification import duty_status
+from training.models import Role, User
 
 st.set_page_config(page_title="话术 Huashu", page_icon=":material/forum:", layout="wide")
 
@@ -27,16 +28,33 @@ KNOWLEDGE = st.Page("pages/knowledge_items.py", title="知识题库", icon=":mat
                     url_path="knowledge")
 PAPERS = st.Page("pages/paper_builder.py", title="组卷", icon=":material/assignment:",
                  url_path="papers")
+MY_EXAMS = st.Page("pages/my_exams.py", title="我的考试", icon=":material/edit_note:", url_path="exams")
+# A new hire without the certificates required for duty lands on their exams (the on-duty gate).
+GATE = st.Page("pages/my_exams.py", title="上岗考试", icon=":material/lock:", url_path="main", default=True)
+MISTAKES = st.Page("pages/mistakes.py", title="错题本", icon=":material/replay:", url_path="mistakes")
+RESULTS = st.Page("pages/exam_results.py", title="考试与认证", icon=":material/workspace_premium:",
+                  url_path="results")
 ACCOUNT = st.Page("pages/account.py", title="我的账号", icon=":material/settings:", url_path="me")
 
 MENUS: dict[Role, dict[str, list[st.Page]]] = {
-    Role.ADMIN: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS], "话术": [BANK, LOOKUP],
-                 "管理": [USERS, COHORTS], "账号": [ACCOUNT]},
-    Role.TRAINER: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS], "话术": [BANK, LOOKUP],
-                   "账号": [ACCOUNT]},
-    Role.AGENT: {"": [HOME], "话术": [LOOKUP], "账号": [ACCOUNT]},
-    Role.NEW_HIRE: {"": [HOME], "话术": [LOOKUP], "账号": [ACCOUNT]},
+    Role.ADMIN: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS, RESULTS],
+                 "话术": [BANK, LOOKUP], "管理": [USERS, COHORTS], "账号": [ACCOUNT]},
+    Role.TRAINER: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS, RESULTS],
+                   "话术": [BANK, LOOKUP], "账号": [ACCOUNT]},
+    Role.AGENT: {"": [HOME], "考试": [MY_EXAMS, MISTAKES], "话术": [LOOKUP], "账号": [ACCOUNT]},
+    Role.NEW_HIRE: {"": [HOME], "考试": [MY_EXAMS, MISTAKES], "话术": [LOOKUP], "账号": [ACCOUNT]},
 }
+GATED_MENU: dict[str, list[st.Page]] = {"": [GATE], "考试": [MISTAKES], "话术": [LOOKUP], "账号": [ACCOUNT]}
+
+
+def menu(user: User) -> dict[str, list[st.Page]]:
+    """The user's menu; new hires not yet cleared for duty see their exams first."""
+    if user.role == Role.NEW_HIRE.value:
+        with db_session() as session:
+            if not duty_status(session=session, actor=user).on_duty:
+                return GATED_MENU
+    return MENUS[Role(user.role)]
+
 
 user = current_user()
 if user is None:
@@ -47,5 +65,5 @@ else:
         if st.button("退出登录", key="logout"):
             st.session_state.pop(USER_KEY, None)
             st.switch_page(HOME)
-    navigation = st.navigation(MENUS[Role(user.role)])
+    navigation = st.navigation(menu(user))
 navigation.run()

@@ -1,33 +1,82 @@
-"""How one exam question looks to a candidate (shared by the preview and the exam page)."""
+"""How one exam question looks to a candidate (shared by the preview, the exam and practice)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
 
 import streamlit as st
 
 from training.knowledge import KINDS
 from training.papers import SCENARIO, PaperQuestion
 
+MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>~:$")
 
-def render_question(question: PaperQuestion, *, key_prefix: str, disabled: bool = False) -> str:
-    """Draw a question and its answer widget; returns what the candidate entered."""
+
+def md_escape(text: str) -> str:
+    """User text made inert for st.markdown (no links, emphasis, colour directives or LaTeX)."""
+    return "".join("\\" + ch if ch in MARKDOWN_SPECIALS else ch for ch in text)
+
+
+def render_chat(question: PaperQuestion) -> None:
+    """The real chat context, then the customer's turn to answer, highlighted."""
+    for turn in question.context:
+        with st.chat_message("user" if turn.get("role") == "customer" else "assistant"):
+            st.text(turn.get("text", ""))
+    with st.chat_message("user", avatar=":material/priority_high:"):
+        st.markdown(":orange-background[**顾客（请回复这一句）：**]")
+        st.text(question.prompt)
+
+
+def choice_from_options(question: PaperQuestion, picked: list[str]) -> str:
+    """The stored answer code for the options picked (letters, or 对/错)."""
+    if question.question_type == "truefalse":
+        return picked[0] if picked else ""
+    return "".join(sorted(option.strip()[:1] for option in picked))
+
+
+def render_question(
+    question: PaperQuestion, *, key_prefix: str, disabled: bool = False,
+    on_change: Callable[[], None] | None = None,
+) -> str:
+    """Draw a question and its answer widget; returns what the candidate entered.
+
+    Widgets take their starting value from ``st.session_state`` under their key, so callers
+    pre-fill saved answers by setting those keys before calling.
+    """
     st.markdown(f"**第 {question.position} 题**")
     if question.kind == SCENARIO:
         st.caption("情景题：请以客服身份回复顾客的最后一句话。")
-        for turn in question.context:
-            with st.chat_message("user" if turn.get("role") == "customer" else "assistant"):
-                st.text(turn.get("text", ""))
-        with st.chat_message("user"):
-            st.markdown("**顾客：**")
-            st.text(question.prompt)
-        return st.text_area("你的回复", key=f"{key_prefix}_answer_{question.slot_id}",
-                            disabled=disabled, height=120)
+        render_chat(question)
+        return st.text_area("你的回复", key=answer_key(key_prefix, question), disabled=disabled,
+                            height=140, max_chars=5000, on_change=on_change,
+                            help="离开输入框或按 Ctrl+Enter 时自动保存。")
     st.caption(KINDS.get(question.question_type, "知识题"))
     st.text(question.prompt)
     if question.question_type == "multiple":
         picked = [option for option in question.options
-                  if st.checkbox(option, key=f"{key_prefix}_opt_{question.slot_id}_{option}",
-                                 disabled=disabled)]
-        return "".join(option.strip()[:1] for option in picked)
+                  if st.checkbox(option, key=f"{answer_key(key_prefix, question)}_{option}",
+                                 disabled=disabled, on_change=on_change)]
+        return choice_from_options(question, picked)
     choice = st.radio("选择答案", question.options, index=None, disabled=disabled,
-                      key=f"{key_prefix}_choice_{question.slot_id}")
-    if choice is None:
-        return ""
-    return choice if question.question_type == "truefalse" else choice.strip()[:1]
+                      key=answer_key(key_prefix, question), on_change=on_change)
+    return choice_from_options(question, [choice] if choice else [])
+
+
+def answer_key(key_prefix: str, question: PaperQuestion) -> str:
+    """The session-state key of a question's answer widget."""
+    return f"{key_prefix}_answer_{question.slot_id}"
+
+
+def prefill(key_prefix: str, question: PaperQuestion, text: str, choice: str) -> None:
+    """Put a saved answer into the widget state once (later reruns keep what is typed)."""
+    key = answer_key(key_prefix, question)
+    if question.kind == SCENARIO:
+        st.session_state.setdefault(key, text)
+    elif question.question_type == "multiple":
+        for option in question.options:
+            st.session_state.setdefault(f"{key}_{option}", option.strip()[:1] in choice)
+    else:
+        match = [o for o in question.options if (o if question.question_type == "truefalse"
+                                                 else o.strip()[:1]) == choice]
+        if match:
+            st.session_state.setdefault(key, match[0])

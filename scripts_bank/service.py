@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from scripts_bank.lookup import BankEntry, ScriptIndex
 from training import audit
+from training.certification import flag_for_recertification
 from training.embeddings import Embedder
 from training.errors import UserError
 from training.models import Category, Role, Script, ScriptVersion, User, utcnow
@@ -99,6 +100,9 @@ def revise_script(
                               editor_id=editor.id, note=note))
     audit.record(session=session, actor=editor, action="script.revise", target=str(script_id),
                  detail={"version": script.current_version})
+    # Holders were examined on the old wording: they re-certify (in this same transaction).
+    flag_for_recertification(session, script_id=script_id,
+                             reason=f"话术「{script.question[:30]}」已更新为第 {script.current_version} 版")
     session.commit()
     return _view(session, script)
 

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     rank_weight_reference: float = 0.25
     rank_weight_reviews: float = 0.40
 
+    # Exam scoring of a scenario answer: this share comes from the mean reviewer score when
+    # the answer was reviewed, the rest from the semantic ranking (see training.grading).
+    exam_review_weight: float = 0.7
+
     # Lookup fusion: weight of the semantic list against the BM25 keyword list.
     lookup_semantic_weight: float = 0.7
 

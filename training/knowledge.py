@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 from training import audit
+from training.certification import flag_for_recertification
 from training.errors import UserError
 from training.models import KnowledgeItem, Role, User
 from training.permissions import STAFF, require_role
@@ -91,6 +92,27 @@ def create_item(*, session: Session, actor: User | None, draft: KnowledgeDraft) 
     session.add(item)
     session.flush()
     audit.record(session=session, actor=editor, action="knowledge.create", target=str(item.id))
+    session.commit()
+    session.refresh(item)
+    return item
+
+
+def update_item(
+    *, session: Session, actor: User | None, item_id: int, draft: KnowledgeDraft,
+) -> KnowledgeItem:
+    """Validate and save an edit; certificates examined on the item are flagged (staff only)."""
+    editor = require_role(actor, *STAFF)
+    item = session.get(KnowledgeItem, item_id)
+    if item is None:
+        raise KnowledgeError("知识题不存在。")
+    clean = validate(draft)
+    item.kind, item.stem, item.options = clean.kind, clean.stem, clean.options or None
+    item.answer, item.explanation, item.sku = clean.answer, clean.explanation, clean.sku
+    item.tags = [t for t in clean.tags if t]
+    session.add(item)
+    audit.record(session=session, actor=editor, action="knowledge.update", target=str(item_id))
+    flag_for_recertification(session, knowledge_item_id=item_id,
+                             reason=f"知识题「{clean.stem[:30]}」已修改")
     session.commit()
     session.refresh(item)
     return item

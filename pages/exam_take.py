@@ -1,0 +1,169 @@
+"""The exam itself: chat-like questions, autosave on every change, flags, countdown, one submission."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import streamlit as st
+
+from pages.common import db_session, run_action
+from pages.exam_view import answer_key, choice_from_options, prefill, render_question
+from training.exams import AttemptView, open_attempt, save_answer, set_flag, submit_attempt
+from training.models import User, utcnow
+from training.papers import SCENARIO, PaperQuestion
+
+ATTEMPT_KEY = "exam_attempt_id"
+RESULT_KEY = "exam_result_id"
+
+
+def _prefix(attempt_id: int) -> str:
+    return f"exam{attempt_id}"
+
+
+def _elapsed(attempt_id: int, slot_id: int) -> float:
+    """Seconds on this question since it was shown or last saved (for time spent and typing speed)."""
+    key = f"{_prefix(attempt_id)}_shown"
+    now = time.monotonic()
+    shown_slot, since = st.session_state.get(key, (slot_id, now))
+    st.session_state[key] = (slot_id, now)
+    return now - since if shown_slot == slot_id else 0.0
+
+
+def _showing(attempt_id: int, slot_id: int) -> None:
+    """Start the clock for a question when it comes on screen (not while others are shown)."""
+    key = f"{_prefix(attempt_id)}_shown"
+    if st.session_state.get(key, (None, 0.0))[0] != slot_id:
+        st.session_state[key] = (slot_id, time.monotonic())
+
+
+def _autosave(user: User, attempt_id: int, question: PaperQuestion) -> None:
+    """Widget callback: store the answer as it now stands."""
+    key = answer_key(_prefix(attempt_id), question)
+    text: str | None = None
+    choice: str | None = None
+    if question.kind == SCENARIO:
+        text = st.session_state.get(key, "")
+    elif question.question_type == "multiple":
+        choice = choice_from_options(question, [o for o in question.options
+                                                if st.session_state.get(f"{key}_{o}")])
+    else:
+        picked = st.session_state.get(key)
+        choice = choice_from_options(question, [picked] if picked else [])
+    with db_session() as session:
+        saved = run_action(lambda: save_answer(
+            session=session, actor=user, attempt_id=attempt_id, slot_id=question.slot_id, text=text,
+            choice=choice, elapsed_seconds=_elapsed(attempt_id, question.slot_id)))
+    if saved is not None:
+        st.session_state[f"{_prefix(attempt_id)}_saved"] = utcnow()
+
+
+def _toggle_flag(user: User, attempt_id: int, slot_id: int) -> None:
+    flagged = bool(st.session_state.get(f"{_prefix(attempt_id)}_flag_{slot_id}"))
+    with db_session() as session:
+        run_action(lambda: set_flag(session=session, actor=user, attempt_id=attempt_id, slot_id=slot_id,
+                                    flagged=flagged))
+
+
+@st.fragment(run_every=timedelta(seconds=1))
+def _countdown(deadline: datetime) -> None:
+    left = int((deadline - utcnow()).total_seconds())
+    if left <= 0:
+        st.rerun()  # the full rerun reopens the attempt, which the server has submitted
+    minutes, seconds = divmod(left, 60)
+    st.metric("剩余时间", f"{minutes:02d}:{seconds:02d}")
+    if left <= 300:
+        st.caption(":red[不足 5 分钟，到时将按已保存的答案自动交卷。]")
+
+
+def _navigator(view: AttemptView, index_key: str) -> None:
+    """Question numbers: ✓ answered, ⚑ flagged; click to jump."""
+    per_row = 10
+    questions = view.questions
+    for start in range(0, len(questions), per_row):
+        columns = st.columns(per_row)
+        for column, question in zip(columns, questions[start:start + per_row], strict=False):
+            answer = view.answers.get(question.slot_id)
+            done = answer is not None and bool(answer.text.strip() or answer.choice)
+            mark = "⚑" if answer is not None and answer.flagged else ("✓" if done else "")
+            if column.button(f"{question.position}{mark}", key=f"nav_{view.attempt.id}_{question.slot_id}",
+                             type="primary" if st.session_state[index_key] == question.position - 1
+                             else "secondary", width="stretch"):
+                st.session_state[index_key] = question.position - 1
+                st.rerun()
+
+
+def render(user: User, attempt_id: int) -> None:
+    """Draw the running exam for its candidate, or send them back when it is over."""
+    with db_session() as session:
+        view = run_action(lambda: open_attempt(session=session, actor=user, attempt_id=attempt_id))
+    if view is None:
+        if st.button("返回我的考试"):
+            st.session_state.pop(ATTEMPT_KEY, None)
+            st.rerun()
+        return
+    if view.read_only:
+        st.session_state.pop(ATTEMPT_KEY, None)
+        note = "（考试时间到，已按保存的答案自动交卷）" if view.attempt.auto_submitted else ""
+        st.success(f"试卷已提交{note}。成绩发布后可在「我的考试」中查看。")
+        if st.button("返回我的考试", type="primary"):
+            st.rerun()
+        return
+    prefix = _prefix(attempt_id)
+    index_key = f"{prefix}_index"
+    st.session_state.setdefault(index_key, 0)
+    header, timer = st.columns([4, 1])
+    header.title(view.title)
+    answered = sum(1 for a in view.answers.values() if a.text.strip() or a.choice)
+    header.caption(f"共 {len(view.questions)} 题 · 已作答 {answered} 题 · 答案在修改时自动保存，"
+                   "刷新或断线后重新登录即可继续作答。")
+    with timer:
+        _countdown(view.attempt.deadline_at)
+    _navigator(view, index_key)
+    if not view.questions:
+        st.warning("这份试卷没有题目。")
+        return
+    index = min(st.session_state[index_key], len(view.questions) - 1)
+    question = view.questions[index]
+    saved = view.answers.get(question.slot_id)
+    prefill(prefix, question, saved.text if saved else "", saved.choice if saved else "")
+    _showing(attempt_id, question.slot_id)
+    with st.container(border=True):
+        render_question(question, key_prefix=prefix,
+                        on_change=lambda: _autosave(user, attempt_id, question))
+        st.session_state.setdefault(f"{prefix}_flag_{question.slot_id}", bool(saved and saved.flagged))
+        st.toggle("标记此题，交卷前再检查", key=f"{prefix}_flag_{question.slot_id}",
+                  on_change=lambda: _toggle_flag(user, attempt_id, question.slot_id))
+        last = st.session_state.get(f"{prefix}_saved")
+        if last is not None:
+            st.caption(f"已自动保存 {last.astimezone().strftime('%H:%M:%S')}")
+    back, forward = st.columns(2)
+    if back.button("上一题", key=f"prev_{attempt_id}", disabled=index == 0, width="stretch"):
+        st.session_state[index_key] = index - 1
+        st.rerun()
+    if forward.button("下一题", key=f"next_{attempt_id}", disabled=index >= len(view.questions) - 1,
+                      width="stretch"):
+        st.session_state[index_key] = index + 1
+        st.rerun()
+    _submit_box(user, view)
+
+
+def _submit_box(user: User, view: AttemptView) -> None:
+    unanswered = [q.position for q in view.questions
+                  if not ((a := view.answers.get(q.slot_id)) and (a.text.strip() or a.choice))]
+    flagged = [q.position for q in view.questions
+               if (a := view.answers.get(q.slot_id)) is not None and a.flagged]
+    st.divider()
+    if unanswered:
+        st.caption(f"未作答：第 {'、'.join(map(str, unanswered))} 题")
+    if flagged:
+        st.caption(f"已标记待检查：第 {'、'.join(map(str, flagged))} 题")
+    confirm = st.checkbox("我已检查完毕，确认交卷（交卷后不能修改）", key=f"confirm_{view.attempt.id}")
+    if st.button("交卷", type="primary", disabled=not confirm, key=f"submit_{view.attempt.id}"):
+        with db_session() as session:
+            done = run_action(lambda: submit_attempt(session=session, actor=user,
+                                                     attempt_id=view.attempt.id or 0))
+        if done is not None:
+            st.session_state.pop(ATTEMPT_KEY, None)
+            st.session_state[RESULT_KEY] = view.attempt.id
+            st.rerun()

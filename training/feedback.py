@@ -1,0 +1,244 @@
+"""What a candidate learns from a released attempt: script beside answer, key points, 错题本."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, col, select
+
+from training import audit
+from training.errors import UserError
+from training.exams import SUBMITTED, questions_of
+from training.grading import approved_script
+from training.keywords import STOPWORDS, get_tokenizer
+from training.knowledge import grade
+from training.models import Answer, Attempt, ExamAssignment, ExamPaper, KnowledgeItem, User
+from training.papers import OBJECTIVE, SCENARIO, PaperQuestion
+from training.permissions import EVERYONE, STAFF, PermissionDenied, require_role
+
+#: A scenario answer scoring below this goes into the 错题本.
+MISTAKE_BELOW = 0.6
+#: At most this many key points are taken from a script.
+MAX_KEY_POINTS = 12
+#: Courtesy words every reply has; they are not what a script teaches.
+COURTESY = frozenset("您好 你好 亲亲 谢谢 感谢 不好意思 抱歉 麻烦 稍等 欢迎 光临".split())
+
+
+class FeedbackError(UserError):
+    """A user-facing problem reading results."""
+
+
+@dataclass(frozen=True)
+class KeyPoints:
+    """The script's key points the answer covered and missed, and the script cut for highlighting."""
+
+    covered: list[str]
+    missed: list[str]
+    segments: list[tuple[str, bool | None]]  # (text, True covered / False missed / None plain)
+
+
+@dataclass(frozen=True)
+class QuestionFeedback:
+    """One question of a released attempt, as its candidate reviews it."""
+
+    question: PaperQuestion
+    answer_text: str
+    choice: str
+    score: float | None
+    script: str | None  # the approved script (scenario questions)
+    key_points: KeyPoints | None
+    correct_answer: str = ""  # objective items
+    explanation: str = ""
+    time_spent_seconds: float = 0.0
+    chars_per_minute: float | None = None
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AttemptFeedback:
+    """A released attempt: overall score, pass mark and per-question feedback."""
+
+    attempt: Attempt
+    title: str
+    pass_mark: float
+    questions: list[QuestionFeedback]
+
+    @property
+    def passed(self) -> bool:
+        """Whether the attempt reached the paper's pass mark."""
+        return (self.attempt.score or 0.0) >= self.pass_mark
+
+
+def key_points(script: str, answer: str) -> KeyPoints:
+    """Split a script into jieba words; content words of two+ characters are its key points.
+
+    Args:
+        script: the approved reply.
+        answer: the candidate's reply; a key point counts as covered if it appears in it.
+
+    Returns:
+        Covered and missed key points (script order) and the script as highlightable segments.
+    """
+    words = get_tokenizer().lcut(script)
+    points = [
+        w
+        for w in dict.fromkeys(w.strip() for w in words)
+        if len(w) >= 2 and w.lower() not in STOPWORDS | COURTESY and any(ch.isalnum() for ch in w)
+    ]
+    points = points[:MAX_KEY_POINTS]
+    lowered = answer.lower()
+    covered = [p for p in points if p.lower() in lowered]
+    missed = [p for p in points if p.lower() not in lowered]
+    segments: list[tuple[str, bool | None]] = []
+    for word in words:
+        mark = (word in covered) if word.strip() in points else None
+        if segments and segments[-1][1] is None and mark is None:
+            segments[-1] = (segments[-1][0] + word, None)
+        else:
+            segments.append((word, mark))
+    return KeyPoints(covered, missed, segments)
+
+
+def _viewable(session: Session, user: User, attempt_id: int) -> tuple[Attempt, ExamPaper]:
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is None:
+        raise FeedbackError("考试记录不存在。")
+    staff = user.role in {r.value for r in STAFF}
+    if attempt.user_id != user.id and not staff:
+        raise PermissionDenied("不能查看他人的考试。")
+    if not staff and attempt.released_at is None:
+        raise FeedbackError("成绩尚未发布：培训师评阅或发布后才能查看得分和参考话术。")
+    assignment = session.get(ExamAssignment, attempt.assignment_id)
+    paper = session.get(ExamPaper, assignment.paper_id) if assignment else None
+    if paper is None:
+        raise FeedbackError("试卷不存在。")
+    return attempt, paper
+
+
+def _question_feedback(session: Session, question: PaperQuestion, answer: Answer | None) -> QuestionFeedback:
+    text, choice = (answer.text, answer.choice) if answer else ("", "")
+    spent = answer.time_spent_seconds if answer else 0.0
+    speed = answer.chars_per_minute if answer else None
+    reasons = [str(r) for r in (answer.score_detail or {}).get("reasons", [])] if answer else []
+    score = answer.score if answer else 0.0
+    if question.kind == OBJECTIVE:
+        item = session.get(KnowledgeItem, question.knowledge_item_id) if question.knowledge_item_id else None
+        return QuestionFeedback(
+            question,
+            text,
+            choice,
+            score,
+            None,
+            None,
+            item.answer if item else "",
+            item.explanation if item else "",
+            spent,
+            speed,
+            reasons,
+        )
+    script = approved_script(session, question.mined_question_id)
+    points = key_points(script, text) if script else None
+    return QuestionFeedback(question, text, choice, score, script, points, "", "", spent, speed, reasons)
+
+
+def attempt_feedback(*, session: Session, actor: User | None, attempt_id: int) -> AttemptFeedback:
+    """Per-question feedback for a released attempt (its candidate) or any attempt (staff)."""
+    user = require_role(actor, *EVERYONE)
+    attempt, paper = _viewable(session, user, attempt_id)
+    answers = {
+        a.item_id: a for a in session.exec(select(Answer).where(Answer.attempt_id == attempt.id)).all()
+    }
+    return AttemptFeedback(
+        attempt,
+        paper.title,
+        paper.pass_mark,
+        [_question_feedback(session, q, answers.get(q.slot_id)) for q in questions_of(attempt)],
+    )
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """An entry of the 错题本: a question to practise, with what went wrong last time."""
+
+    key: str
+    question: PaperQuestion
+    your_answer: str
+    score: float
+    paper_title: str
+
+
+def mistakes(*, session: Session, actor: User | None) -> list[Mistake]:
+    """The acting user's wrong objective items and weak scenario answers from released results."""
+    user = require_role(actor, *EVERYONE)
+    attempts = session.exec(
+        select(Attempt)
+        .where(Attempt.user_id == user.id, Attempt.status == SUBMITTED, col(Attempt.released_at).is_not(None))
+        .order_by(col(Attempt.released_at).desc())
+    ).all()
+    found: dict[str, Mistake] = {}
+    latest: set[str] = set()
+    for attempt in attempts:
+        assignment = session.get(ExamAssignment, attempt.assignment_id)
+        paper = session.get(ExamPaper, assignment.paper_id) if assignment else None
+        answers = {
+            a.item_id: a for a in session.exec(select(Answer).where(Answer.attempt_id == attempt.id)).all()
+        }
+        for question in questions_of(attempt):
+            key = (
+                f"k{question.knowledge_item_id}"
+                if question.kind == OBJECTIVE
+                else f"m{question.mined_question_id or question.prompt}"
+            )
+            if key in latest:
+                continue  # the newest result for a question decides whether it is still a mistake
+            latest.add(key)
+            answer = answers.get(question.slot_id)
+            score = answer.score if answer and answer.score is not None else 0.0
+            wrong = score < 1.0 if question.kind == OBJECTIVE else score < MISTAKE_BELOW
+            if wrong:
+                found[key] = Mistake(
+                    key,
+                    question,
+                    (answer.choice if question.kind == OBJECTIVE else answer.text) if answer else "",
+                    score,
+                    paper.title if paper else "",
+                )
+    return list(found.values())
+
+
+@dataclass(frozen=True)
+class PracticeResult:
+    """Immediate feedback in practice mode (never stored as an attempt, never certified)."""
+
+    correct: bool
+    correct_answer: str
+    explanation: str
+    script: str | None
+    key_points: KeyPoints | None
+
+
+def practise(
+    *, session: Session, actor: User | None, key: str, text: str = "", choice: str = ""
+) -> PracticeResult:
+    """Answer a 错题本 question again and see at once how it went; nothing counts toward grades."""
+    user = require_role(actor, *EVERYONE)
+    entry = next((m for m in mistakes(session=session, actor=user) if m.key == key), None)
+    if entry is None:
+        raise FeedbackError("这道题不在你的错题本中。")
+    question = entry.question
+    audit.record(session=session, actor=user, action="practice.answer", target=key)
+    session.commit()
+    if question.kind == OBJECTIVE:
+        item = session.get(KnowledgeItem, question.knowledge_item_id) if question.knowledge_item_id else None
+        if item is None:
+            raise FeedbackError("知识题已删除。")
+        return PracticeResult(grade(item, choice) == 1.0, item.answer, item.explanation, None, None)
+    assert question.kind == SCENARIO
+    if not text.strip():
+        raise FeedbackError("请先写下你的回复。")
+    script = approved_script(session, question.mined_question_id)
+    points = key_points(script, text) if script else None
+    enough = points is not None and len(points.covered) >= max(
+        1, round(0.6 * (len(points.covered) + len(points.missed)))
+    )
+    return PracticeResult(enough, "", "", script, points)

@@ -1,0 +1,365 @@
+"""Grading submitted attempts: reviews, semantic scores of scenario answers, releasing results."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from training import audit
+from training.certification import evaluate_certificates
+from training.config import Settings, get_settings
+from training.embeddings import Embedder
+from training.errors import UserError
+from training.exams import SUBMITTED, expire_overdue, questions_of
+from training.models import (
+    Answer,
+    Attempt,
+    ExamAssignment,
+    ExamPaper,
+    MinedQuestion,
+    Review,
+    Script,
+    ScriptVersion,
+    User,
+    utcnow,
+)
+from training.papers import SCENARIO, PaperQuestion
+from training.permissions import STAFF, require_role
+from training.ranking import ChatTurn, RankGroup, RankWeights, rank_answers
+
+
+class GradingError(UserError):
+    """A user-facing problem while reviewing or releasing results."""
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One submitted (or running) attempt as the trainer's result table shows it."""
+
+    attempt_id: int
+    user_id: int
+    display_name: str
+    number: int
+    status: str
+    submitted_at: datetime | None
+    auto_submitted: bool
+    score: float | None
+    released: bool
+    passed: bool | None
+    reviewed: int
+    to_review: int
+
+
+def scoring_formula(settings: Settings | None = None) -> str:
+    """The scenario-answer formula in words, as trainers see it (reflects the configuration)."""
+    s = settings or get_settings()
+    w = s.exam_review_weight
+    return (
+        f"情景题得分 = {w:.0%} × 培训师评分均值 + {1 - w:.0%} × 语义排序分（未评阅时 = 语义排序分）；"
+        f"语义排序分 = 同题所有考生回答中的相对位置，加权：一致度 {s.rank_weight_agreement:g}、"
+        f"与顾客问题相关度 {s.rank_weight_relevance:g}、与现行话术接近度 {s.rank_weight_reference:g}。"
+        "知识题自动判分（对 1 分，错 0 分）。试卷得分 = 各题得分按分值加权平均。"
+        "可通过 HUASHU_EXAM_REVIEW_WEIGHT 与 HUASHU_RANK_WEIGHT_* 配置。"
+    )
+
+
+def _paper_id(session: Session, attempt: Attempt) -> int:
+    assignment = session.get(ExamAssignment, attempt.assignment_id)
+    assert assignment is not None
+    return assignment.paper_id
+
+
+def _answers(session: Session, attempt_ids: list[int]) -> dict[tuple[int, int], Answer]:
+    if not attempt_ids:
+        return {}
+    rows = session.exec(select(Answer).where(col(Answer.attempt_id).in_(attempt_ids))).all()
+    return {(a.attempt_id, a.item_id): a for a in rows}
+
+
+def _reviews(session: Session, answer_ids: list[int]) -> dict[int, list[float]]:
+    scores: dict[int, list[float]] = defaultdict(list)
+    if answer_ids:
+        for review in session.exec(select(Review).where(col(Review.answer_id).in_(answer_ids))).all():
+            scores[review.answer_id].append(review.score)
+    return scores
+
+
+def approved_script(session: Session, mined_question_id: int | None) -> str | None:
+    """The current text of the approved script covering a mined question, if any."""
+    question = session.get(MinedQuestion, mined_question_id) if mined_question_id else None
+    script = (
+        session.get(Script, question.covered_by_script_id)
+        if question and question.covered_by_script_id
+        else None
+    )
+    if script is None or script.status != "approved":
+        return None
+    version = session.exec(
+        select(ScriptVersion).where(
+            ScriptVersion.script_id == script.id, ScriptVersion.version == script.current_version
+        )
+    ).first()
+    return version.answer if version else None
+
+
+def _needs_review(question: PaperQuestion, answer: Answer | None) -> bool:
+    return question.kind == SCENARIO and answer is not None and bool(answer.text.strip())
+
+
+def _score(session: Session, targets: list[Attempt], embedder: Embedder | None, settings: Settings) -> None:
+    """Score every question of ``targets``; scenario answers are ranked against all submissions."""
+    if not targets:
+        return
+    paper_id = _paper_id(session, targets[0])
+    peers = list(
+        session.exec(
+            select(Attempt)
+            .join(ExamAssignment)
+            .where(ExamAssignment.paper_id == paper_id, Attempt.status == SUBMITTED)
+        ).all()
+    )
+    by_id = {a.id: a for a in [*peers, *targets]}
+    answers = _answers(session, [i for i in by_id if i is not None])
+    reviews = _reviews(session, [a.id for a in answers.values() if a.id is not None])
+    # One ranking group per customer question: every candidate's answer to it.
+    groups: dict[str, list[tuple[PaperQuestion, Answer | None]]] = defaultdict(list)
+    for attempt in by_id.values():
+        for question in questions_of(attempt):
+            if question.kind == SCENARIO:
+                key = f"m{question.mined_question_id}" if question.mined_question_id else question.prompt
+                groups[key].append((question, answers.get((attempt.id or 0, question.slot_id))))
+    keys = list(groups)
+    semantic: dict[int, tuple[float, list[str]]] = {}
+    if keys and embedder is not None:
+        rank_groups = []
+        for key in keys:
+            first = groups[key][0][0]
+            rank_groups.append(
+                RankGroup(
+                    question=first.prompt,
+                    answers=[a.text if a else "" for _, a in groups[key]],
+                    context=[ChatTurn(t.get("role", ""), t.get("text", "")) for t in first.context],
+                    reference=approved_script(session, first.mined_question_id),
+                )
+            )
+        weights = RankWeights.from_settings(settings)
+        for key, scores in zip(
+            keys,
+            rank_answers(rank_groups, embedder=embedder, weights=weights, show_progress=True),
+            strict=True,
+        ):
+            for (_, answer), result in zip(groups[key], scores, strict=True):
+                if answer is not None and answer.id is not None:
+                    semantic[answer.id] = (result.score, result.reasons)
+    target_ids = {a.id for a in targets}
+    for attempt in targets:
+        total = earned = 0.0
+        for question in questions_of(attempt):
+            answer = answers.get((attempt.id or 0, question.slot_id))
+            total += question.points
+            if answer is None:
+                continue
+            if question.kind == SCENARIO:
+                if not answer.text.strip():
+                    answer.score, answer.score_detail = 0.0, {"reasons": ["空白回答，得分为 0。"]}
+                else:
+                    sem, reasons = semantic.get(answer.id or 0, (0.5, ["未计算语义分（取中位 0.5）。"]))
+                    mine = reviews.get(answer.id or 0)
+                    review = sum(mine) / len(mine) if mine else None
+                    w = settings.exam_review_weight
+                    answer.score = w * review + (1 - w) * sem if review is not None else sem
+                    answer.score_detail = {
+                        "semantic": round(sem, 4),
+                        "review": review,
+                        "reviews": len(mine or []),
+                        "reasons": reasons,
+                    }
+                session.add(answer)
+            earned += question.points * (answer.score or 0.0)
+        assert attempt.id in target_ids
+        attempt.score = earned / total if total else 0.0
+        session.add(attempt)
+
+
+def _release(session: Session, attempts: list[Attempt], embedder: Embedder | None) -> None:
+    _score(session, attempts, embedder, get_settings())
+    now = utcnow()
+    for attempt in attempts:
+        attempt.released_at = now
+        session.add(attempt)
+    session.commit()
+    for user_id in sorted({a.user_id for a in attempts}):
+        evaluate_certificates(session, user_id, now=now)
+
+
+def finalize_if_complete(session: Session, attempt: Attempt, embedder: Embedder | None = None) -> bool:
+    """Release a submitted attempt once every answered scenario question has a review.
+
+    Papers with only objective items are final at submission. Returns True if released now.
+    """
+    if attempt.status != SUBMITTED or attempt.released_at is not None:
+        return False
+    questions = questions_of(attempt)
+    answers = _answers(session, [attempt.id or 0])
+    pending = [a for q in questions if _needs_review(q, a := answers.get((attempt.id or 0, q.slot_id)))]
+    reviewed = _reviews(session, [a.id for a in pending if a is not None and a.id is not None])
+    if any(a is not None and not reviewed.get(a.id or 0) for a in pending):
+        return False
+    if pending and embedder is None:
+        return False  # scenario answers need the encoder; the review or release call brings it
+    _release(session, [attempt], embedder)
+    return True
+
+
+def review_answer(
+    *,
+    session: Session,
+    actor: User | None,
+    answer_id: int,
+    score: float,
+    embedder: Embedder,
+    comment: str = "",
+    rubric: dict[str, float] | None = None,
+) -> Review:
+    """Record (or change) the acting trainer's score in [0, 1] for one submitted answer."""
+    reviewer = require_role(actor, *STAFF)
+    answer = session.get(Answer, answer_id)
+    attempt = session.get(Attempt, answer.attempt_id) if answer else None
+    if answer is None or attempt is None:
+        raise GradingError("回答不存在。")
+    if attempt.status != SUBMITTED:
+        raise GradingError("考生还没有交卷，暂不能评分。")
+    if attempt.released_at is not None:
+        raise GradingError("成绩已发布，不能再修改评分。")
+    if not 0.0 <= score <= 1.0:
+        raise GradingError("评分应在 0–1 之间（0–100%）。")
+    review = session.exec(
+        select(Review).where(Review.answer_id == answer_id, Review.reviewer_id == reviewer.id)
+    ).first()
+    review = review or Review(answer_id=answer_id, reviewer_id=reviewer.id or 0, score=score)
+    review.score, review.comment, review.rubric = score, comment.strip(), rubric
+    session.add(review)
+    audit.record(
+        session=session,
+        actor=reviewer,
+        action="answer.review",
+        target=str(answer_id),
+        detail={"score": score},
+    )
+    session.commit()
+    session.refresh(review)
+    finalize_if_complete(session, attempt, embedder)
+    return review
+
+
+def release_results(*, session: Session, actor: User | None, paper_id: int, embedder: Embedder) -> int:
+    """Score and release every submitted, unreleased attempt of a paper. Returns how many."""
+    editor = require_role(actor, *STAFF)
+    if session.get(ExamPaper, paper_id) is None:
+        raise GradingError("试卷不存在。")
+    expire_overdue(session)
+    attempts = list(
+        session.exec(
+            select(Attempt)
+            .join(ExamAssignment)
+            .where(
+                ExamAssignment.paper_id == paper_id,
+                Attempt.status == SUBMITTED,
+                col(Attempt.released_at).is_(None),
+            )
+            .order_by(col(Attempt.id))
+        ).all()
+    )
+    if not attempts:
+        raise GradingError("没有待发布的成绩：考生交卷后才能发布。")
+    audit.record(
+        session=session,
+        actor=editor,
+        action="results.release",
+        target=str(paper_id),
+        detail={"attempts": len(attempts)},
+    )
+    _release(session, attempts, embedder)
+    return len(attempts)
+
+
+def paper_results(*, session: Session, actor: User | None, paper_id: int) -> list[ResultRow]:
+    """Every attempt on a paper with status, score and review progress (staff only)."""
+    require_role(actor, *STAFF)
+    expire_overdue(session)
+    paper = session.get(ExamPaper, paper_id)
+    if paper is None:
+        raise GradingError("试卷不存在。")
+    attempts = list(
+        session.exec(
+            select(Attempt)
+            .join(ExamAssignment)
+            .where(ExamAssignment.paper_id == paper_id)
+            .order_by(col(Attempt.id))
+        ).all()
+    )
+    answers = _answers(session, [a.id for a in attempts if a.id is not None])
+    reviews = _reviews(session, [a.id for a in answers.values() if a.id is not None])
+    rows = []
+    for attempt in attempts:
+        user = session.get(User, attempt.user_id)
+        pending = [
+            a
+            for q in questions_of(attempt)
+            if _needs_review(q, a := answers.get((attempt.id or 0, q.slot_id)))
+        ]
+        done = sum(1 for a in pending if a is not None and reviews.get(a.id or 0))
+        released = attempt.released_at is not None
+        rows.append(
+            ResultRow(
+                attempt.id or 0,
+                attempt.user_id,
+                user.display_name if user else "?",
+                attempt.number,
+                attempt.status,
+                attempt.submitted_at,
+                attempt.auto_submitted,
+                attempt.score if released else None,
+                released,
+                (attempt.score or 0.0) >= paper.pass_mark if released else None,
+                done,
+                len(pending),
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class ReviewTarget:
+    """A non-blank scenario answer a trainer scores, with the acting trainer's own review so far."""
+
+    answer_id: int
+    slot_id: int
+    my_score: float | None
+    my_comment: str
+
+
+def review_targets(*, session: Session, actor: User | None, attempt_id: int) -> list[ReviewTarget]:
+    """The attempt's answers that take a trainer's review, in question order (staff only, read-only)."""
+    reviewer = require_role(actor, *STAFF)
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is None:
+        raise GradingError("考试记录不存在。")
+    answers = _answers(session, [attempt_id])
+    targets = []
+    for question in questions_of(attempt):
+        answer = answers.get((attempt_id, question.slot_id))
+        if answer is None or answer.id is None or not _needs_review(question, answer):
+            continue
+        mine = session.exec(
+            select(Review).where(Review.answer_id == answer.id, Review.reviewer_id == reviewer.id)
+        ).first()
+        targets.append(
+            ReviewTarget(
+                answer.id, question.slot_id, mine.score if mine else None, mine.comment if mine else ""
+            )
+        )
+    return targets
