@@ -11,26 +11,17 @@ from pages.common import current_user, db_session, embedder, role_label, run_act
 from pages.exam_result import show as show_feedback
 from pages.exam_view import md_escape
 from training.accounts import list_cohorts, list_users
-from training.certification import (
+from training.certification import certification_papers, create_certification, list_certifications
+from training.certification_views import (
     certificate_html,
     certificate_view,
-    certification_papers,
     cohort_progress,
-    create_certification,
     eligibility,
-    list_certifications,
     person_history,
 )
 from training.feedback import AttemptFeedback, QuestionFeedback, attempt_feedback
-from training.grading import (
-    ResultRow,
-    ReviewTarget,
-    paper_results,
-    release_results,
-    review_answer,
-    review_targets,
-    scoring_formula,
-)
+from training.grading import release_results, review_answer, scoring_formula
+from training.grading_views import ResultRow, ReviewTarget, paper_results, review_targets
 from training.models import ExamPaper, Role, User
 from training.paper_delivery import list_papers
 

@@ -9,7 +9,8 @@ from pages.exam_result import render as render_result
 from pages.exam_take import ATTEMPT_KEY, RESULT_KEY
 from pages.exam_take import render as render_exam
 from pages.exam_view import md_escape
-from training.certification import certificate_html, certificate_view, duty_status, list_certifications
+from training.certification import duty_status, list_certifications
+from training.certification_views import certificate_html, certificate_view
 from training.exams import ExamEntry, my_exams, start_attempt
 from training.models import User
 

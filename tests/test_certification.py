@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from scripts_bank import service as scripts
 from training import certification as cert
+from training import certification_views as views
 from training.certification import CertificationError
 from training.knowledge import KnowledgeDraft, KnowledgeError, update_item
 from training.models import (
@@ -259,18 +260,18 @@ def test_permissions_on_status_certificates_and_views(session: Session, world: W
     with pytest.raises(PermissionDenied):
         cert.duty_status(session=session, actor=world.newhire, user_id=world.agent.id)
     with pytest.raises(PermissionDenied):
-        cert.certificate_view(session=session, actor=world.newhire, certificate_id=got.id or 0)
+        views.certificate_view(session=session, actor=world.newhire, certificate_id=got.id or 0)
     assert not cert.duty_status(session=session, actor=world.newhire, user_id=other).on_duty
     assert cert.duty_status(session=session, actor=world.trainer, user_id=world.agent.id, now=NOW).on_duty
     for reader in (world.agent, world.trainer):
-        view = cert.certificate_view(session=session, actor=reader, certificate_id=got.id or 0, now=NOW)
+        view = views.certificate_view(session=session, actor=reader, certificate_id=got.id or 0, now=NOW)
         assert view.number == got.number and view.holder == world.agent.display_name and view.valid
     with pytest.raises(PermissionDenied):
-        cert.eligibility(session=session, actor=world.agent)
+        views.eligibility(session=session, actor=world.agent)
     with pytest.raises(PermissionDenied):
-        cert.person_history(session=session, actor=world.agent, user_id=other)
+        views.person_history(session=session, actor=world.agent, user_id=other)
     with pytest.raises(PermissionDenied):
-        cert.cohort_progress(session=session, actor=world.agent, cohort_id=world.cohort.id or 0)
+        views.cohort_progress(session=session, actor=world.agent, cohort_id=world.cohort.id or 0)
 
 
 def test_script_revision_flags_holders(session: Session, world: World) -> None:
@@ -376,8 +377,8 @@ def test_certificate_page_escapes_user_text(session: Session, world: World) -> N
     session.commit()
     _, got = certified(session, world, product_line="厨房<小电>")
     cert.flag_for_recertification(session, knowledge_item_id=knowledge_id(session), reason="<img src=x>")
-    page = cert.certificate_html(
-        cert.certificate_view(session=session, actor=world.trainer, certificate_id=got.id or 0)
+    page = views.certificate_html(
+        views.certificate_view(session=session, actor=world.trainer, certificate_id=got.id or 0)
     )
     assert "<script>" not in page and "<img" not in page and "<小电>" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page and "厨房&lt;小电&gt;" in page
@@ -407,7 +408,7 @@ def test_cohort_progress_statuses(session: Session, world: World) -> None:
     sit(session, on_personal, world.agent, None, submitted_at=None)
     sit(session, on_shared, world.newhire, 0.9, released=False)
     sit(session, on_shared, extra[0], 0.5)
-    rows = cert.cohort_progress(session=session, actor=world.trainer, cohort_id=world.cohort.id or 0)
+    rows = views.cohort_progress(session=session, actor=world.trainer, cohort_id=world.cohort.id or 0)
     got = {(r.display_name, r.paper_title): (r.status, r.best_score, r.attempts_used) for r in rows}
     assert got == {
         (world.agent.display_name, "班组卷"): ("通过", 0.7, 2),
@@ -420,17 +421,17 @@ def test_cohort_progress_statuses(session: Session, world: World) -> None:
 
 def test_trainer_board_and_history(session: Session, world: World) -> None:
     prog, got = certified(session, world, valid_days=20)
-    board = {r.username: r for r in cert.eligibility(session=session, actor=world.trainer, now=NOW)}
+    board = {r.username: r for r in views.eligibility(session=session, actor=world.trainer, now=NOW)}
     assert set(board) == {world.agent.username, world.newhire.username}
     assert board["agent"].on_duty and board["agent"].certificate_numbers == [got.number]
     assert board["agent"].earliest_expiry == NOW + timedelta(days=20)
     assert board["agent"].cohort == world.cohort.name and not board["agent"].flagged
     assert not board["newhire"].on_duty and board["newhire"].missing == [prog.name]
-    history = cert.person_history(session=session, actor=world.trainer, user_id=world.agent.id or 0, now=NOW)
+    history = views.person_history(session=session, actor=world.trainer, user_id=world.agent.id or 0, now=NOW)
     assert history.user.id == world.agent.id
     assert [(a.paper_title, a.score, a.released) for a in history.attempts] == [("退换货上岗考", 0.9, True)]
     assert [(h.programme, h.valid) for h in history.certificates] == [(prog.name, True)]
-    expired = cert.person_history(
+    expired = views.person_history(
         session=session, actor=world.trainer, user_id=world.agent.id or 0, now=NOW + timedelta(days=21)
     )
     assert [h.valid for h in expired.certificates] == [False]

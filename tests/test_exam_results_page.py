@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from training import exams, paper_delivery, papers
 from training.certification import certification_papers, create_certification, list_certifications
 from training.feedback import attempt_feedback
-from training.grading import paper_results, review_targets
+from training.grading_views import paper_results, review_targets
 from training.models import Cohort, KnowledgeItem, MinedQuestion, Role, User, utcnow
 from training.seed import seed_demo
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from training import exams, feedback, grading, paper_delivery, papers
+from training import exams, feedback, grading, grading_views, paper_delivery, papers
 from training.embeddings import Embedder
 from training.models import (
     Answer,
@@ -230,7 +230,7 @@ def test_candidates_never_see_others_attempts_or_unreleased_results(
     with pytest.raises(feedback.FeedbackError, match="尚未发布"):
         feedback.attempt_feedback(session=session, actor=people["newhire"], attempt_id=attempt.id or 0)
     with pytest.raises(PermissionDenied):
-        grading.paper_results(session=session, actor=people["newhire"], paper_id=1)
+        grading_views.paper_results(session=session, actor=people["newhire"], paper_id=1)
 
 
 def test_scenario_scores_need_review_or_release(
@@ -268,7 +268,7 @@ def test_scenario_scores_need_review_or_release(
     detail = scenario_answer.score_detail or {}
     assert scenario_answer.score == pytest.approx(0.7 * 1.0 + 0.3 * detail["semantic"], abs=1e-3)
     assert attempts["newhire"].score == pytest.approx((1.0 + (scenario_answer.score or 0)) / 2)
-    rows = grading.paper_results(session=session, actor=trainer, paper_id=1)
+    rows = grading_views.paper_results(session=session, actor=trainer, paper_id=1)
     assert {(r.display_name, r.released, r.reviewed, r.to_review) for r in rows} == {
         ("张新人", True, 1, 1), ("李客服", False, 0, 1)}
     released = grading.release_results(session=session, actor=trainer, paper_id=1, embedder=embedder)

@@ -21,7 +21,7 @@ MISTAKE_BELOW = 0.6
 #: At most this many key points are taken from a script.
 MAX_KEY_POINTS = 12
 #: Courtesy words every reply has; they are not what a script teaches.
-COURTESY = frozenset("您好 你好 亲亲 谢谢 感谢 不好意思 抱歉 麻烦 稍等 欢迎 光临".split())
+COURTESY = frozenset("您好 你好 亲亲 谢谢 感谢 不好意思 抱歉 麻烦 稍等 欢迎 光临 咱们 我们 您的".split())
 
 
 class FeedbackError(UserError):
@@ -83,7 +83,8 @@ def key_points(script: str, answer: str) -> KeyPoints:
     points = [
         w
         for w in dict.fromkeys(w.strip() for w in words)
-        if len(w) >= 2 and w.lower() not in STOPWORDS | COURTESY and any(ch.isalnum() for ch in w)
+        if len(w) >= 2 and w.lower() not in STOPWORDS | COURTESY and not w.isdigit()
+        and any(ch.isalnum() for ch in w)
     ]
     points = points[:MAX_KEY_POINTS]
     lowered = answer.lower()

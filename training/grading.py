@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -35,24 +33,6 @@ class GradingError(UserError):
     """A user-facing problem while reviewing or releasing results."""
 
 
-@dataclass(frozen=True)
-class ResultRow:
-    """One submitted (or running) attempt as the trainer's result table shows it."""
-
-    attempt_id: int
-    user_id: int
-    display_name: str
-    number: int
-    status: str
-    submitted_at: datetime | None
-    auto_submitted: bool
-    score: float | None
-    released: bool
-    passed: bool | None
-    reviewed: int
-    to_review: int
-
-
 def scoring_formula(settings: Settings | None = None) -> str:
     """The scenario-answer formula in words, as trainers see it (reflects the configuration)."""
     s = settings or get_settings()
@@ -72,14 +52,16 @@ def _paper_id(session: Session, attempt: Attempt) -> int:
     return assignment.paper_id
 
 
-def _answers(session: Session, attempt_ids: list[int]) -> dict[tuple[int, int], Answer]:
+def answers_of(session: Session, attempt_ids: list[int]) -> dict[tuple[int, int], Answer]:
+    """Saved answers keyed by (attempt id, slot id)."""
     if not attempt_ids:
         return {}
     rows = session.exec(select(Answer).where(col(Answer.attempt_id).in_(attempt_ids))).all()
     return {(a.attempt_id, a.item_id): a for a in rows}
 
 
-def _reviews(session: Session, answer_ids: list[int]) -> dict[int, list[float]]:
+def reviews_of(session: Session, answer_ids: list[int]) -> dict[int, list[float]]:
+    """Reviewer scores per answer id."""
     scores: dict[int, list[float]] = defaultdict(list)
     if answer_ids:
         for review in session.exec(select(Review).where(col(Review.answer_id).in_(answer_ids))).all():
@@ -105,7 +87,8 @@ def approved_script(session: Session, mined_question_id: int | None) -> str | No
     return version.answer if version else None
 
 
-def _needs_review(question: PaperQuestion, answer: Answer | None) -> bool:
+def needs_review(question: PaperQuestion, answer: Answer | None) -> bool:
+    """A written scenario answer: only trainers can judge it (blank ones score 0)."""
     return question.kind == SCENARIO and answer is not None and bool(answer.text.strip())
 
 
@@ -122,8 +105,8 @@ def _score(session: Session, targets: list[Attempt], embedder: Embedder | None, 
         ).all()
     )
     by_id = {a.id: a for a in [*peers, *targets]}
-    answers = _answers(session, [i for i in by_id if i is not None])
-    reviews = _reviews(session, [a.id for a in answers.values() if a.id is not None])
+    answers = answers_of(session, [i for i in by_id if i is not None])
+    reviews = reviews_of(session, [a.id for a in answers.values() if a.id is not None])
     # One ranking group per customer question: every candidate's answer to it.
     groups: dict[str, list[tuple[PaperQuestion, Answer | None]]] = defaultdict(list)
     for attempt in by_id.values():
@@ -203,9 +186,9 @@ def finalize_if_complete(session: Session, attempt: Attempt, embedder: Embedder 
     if attempt.status != SUBMITTED or attempt.released_at is not None:
         return False
     questions = questions_of(attempt)
-    answers = _answers(session, [attempt.id or 0])
-    pending = [a for q in questions if _needs_review(q, a := answers.get((attempt.id or 0, q.slot_id)))]
-    reviewed = _reviews(session, [a.id for a in pending if a is not None and a.id is not None])
+    answers = answers_of(session, [attempt.id or 0])
+    pending = [a for q in questions if needs_review(q, a := answers.get((attempt.id or 0, q.slot_id)))]
+    reviewed = reviews_of(session, [a.id for a in pending if a is not None and a.id is not None])
     if any(a is not None and not reviewed.get(a.id or 0) for a in pending):
         return False
     if pending and embedder is None:
@@ -284,82 +267,3 @@ def release_results(*, session: Session, actor: User | None, paper_id: int, embe
     )
     _release(session, attempts, embedder)
     return len(attempts)
-
-
-def paper_results(*, session: Session, actor: User | None, paper_id: int) -> list[ResultRow]:
-    """Every attempt on a paper with status, score and review progress (staff only)."""
-    require_role(actor, *STAFF)
-    expire_overdue(session)
-    paper = session.get(ExamPaper, paper_id)
-    if paper is None:
-        raise GradingError("试卷不存在。")
-    attempts = list(
-        session.exec(
-            select(Attempt)
-            .join(ExamAssignment)
-            .where(ExamAssignment.paper_id == paper_id)
-            .order_by(col(Attempt.id))
-        ).all()
-    )
-    answers = _answers(session, [a.id for a in attempts if a.id is not None])
-    reviews = _reviews(session, [a.id for a in answers.values() if a.id is not None])
-    rows = []
-    for attempt in attempts:
-        user = session.get(User, attempt.user_id)
-        pending = [
-            a
-            for q in questions_of(attempt)
-            if _needs_review(q, a := answers.get((attempt.id or 0, q.slot_id)))
-        ]
-        done = sum(1 for a in pending if a is not None and reviews.get(a.id or 0))
-        released = attempt.released_at is not None
-        rows.append(
-            ResultRow(
-                attempt.id or 0,
-                attempt.user_id,
-                user.display_name if user else "?",
-                attempt.number,
-                attempt.status,
-                attempt.submitted_at,
-                attempt.auto_submitted,
-                attempt.score if released else None,
-                released,
-                (attempt.score or 0.0) >= paper.pass_mark if released else None,
-                done,
-                len(pending),
-            )
-        )
-    return rows
-
-
-@dataclass(frozen=True)
-class ReviewTarget:
-    """A non-blank scenario answer a trainer scores, with the acting trainer's own review so far."""
-
-    answer_id: int
-    slot_id: int
-    my_score: float | None
-    my_comment: str
-
-
-def review_targets(*, session: Session, actor: User | None, attempt_id: int) -> list[ReviewTarget]:
-    """The attempt's answers that take a trainer's review, in question order (staff only, read-only)."""
-    reviewer = require_role(actor, *STAFF)
-    attempt = session.get(Attempt, attempt_id)
-    if attempt is None:
-        raise GradingError("考试记录不存在。")
-    answers = _answers(session, [attempt_id])
-    targets = []
-    for question in questions_of(attempt):
-        answer = answers.get((attempt_id, question.slot_id))
-        if answer is None or answer.id is None or not _needs_review(question, answer):
-            continue
-        mine = session.exec(
-            select(Review).where(Review.answer_id == answer.id, Review.reviewer_id == reviewer.id)
-        ).first()
-        targets.append(
-            ReviewTarget(
-                answer.id, question.slot_id, mine.score if mine else None, mine.comment if mine else ""
-            )
-        )
-    return targets
