@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.common import current_user, db_session, embedder
+from pages.common import current_user, db_session, embedder, run_action
 from scripts_bank.service import lookup_scripts
 from training.config import get_settings
 
@@ -13,8 +13,11 @@ st.caption("输入顾客的原话或问题要点，按语义和关键词检索�
 query = st.text_input("顾客说了什么？", key="lookup_query", placeholder="例如：地址填错了能改吗")
 if query.strip():
     with db_session() as session:
-        hits = lookup_scripts(session=session, actor=user, query=query, embedder=embedder(),
-                              semantic_weight=get_settings().lookup_semantic_weight, k=5)
+        hits = run_action(lambda: lookup_scripts(
+            session=session, actor=user, query=query, embedder=embedder(),
+            semantic_weight=get_settings().lookup_semantic_weight, k=5))
+    if hits is None:
+        st.stop()
     if not hits:
         st.info("话术库里还没有审定的话术。")
     for rank, hit in enumerate(hits, start=1):

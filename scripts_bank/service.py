@@ -11,8 +11,9 @@ from training import audit
 from training.certification import flag_for_recertification
 from training.embeddings import Embedder
 from training.errors import UserError
+from training.exams import has_open_attempt
 from training.models import Category, Role, Script, ScriptVersion, User, utcnow
-from training.permissions import EVERYONE, STAFF, require_role
+from training.permissions import EVERYONE, STAFF, PermissionDenied, require_role
 
 
 class ScriptError(UserError):
@@ -107,11 +108,19 @@ def revise_script(
     return _view(session, script)
 
 
+def _reader(session: Session, actor: User | None) -> User:
+    """Any logged-in user, except a candidate in the middle of an exam (scripts are the answers)."""
+    user = require_role(actor, *EVERYONE)
+    if user.role not in {r.value for r in STAFF} and has_open_attempt(session, user.id or 0):
+        raise PermissionDenied("考试进行中，交卷前不能查看话术。")
+    return user
+
+
 def list_scripts(
     *, session: Session, actor: User | None, category: str | None = None,
 ) -> list[ScriptView]:
-    """Approved scripts, optionally of one category (every logged-in role)."""
-    require_role(actor, *EVERYONE)
+    """Approved scripts, optionally of one category (every logged-in role, not during an exam)."""
+    _reader(session, actor)
     query = select(Script).where(Script.status == "approved").order_by(col(Script.id))
     if category:
         query = query.where(Script.category == category)
@@ -142,8 +151,8 @@ def lookup_scripts(
     *, session: Session, actor: User | None, query: str, embedder: Embedder,
     semantic_weight: float, k: int = 5,
 ) -> list[LookupHit]:
-    """Approved scripts best matching what the customer said (every logged-in role)."""
-    require_role(actor, *EVERYONE)
+    """Approved scripts best matching what the customer said (every logged-in role, not during an exam)."""
+    _reader(session, actor)
     if not query.strip():
         return []
     index, by_id = build_index(session=session, actor=actor, embedder=embedder,

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
+from scripts_bank.service import list_scripts, lookup_scripts
 from training import exams, feedback, grading, grading_views, paper_delivery, papers
 from training.embeddings import Embedder
 from training.models import (
@@ -212,7 +213,7 @@ def test_window_and_assignment_rules(session: Session, people: dict[str, User]) 
 
 
 def test_candidates_never_see_others_attempts_or_unreleased_results(
-    session: Session, people: dict[str, User],
+    session: Session, people: dict[str, User], embedder: Embedder,
 ) -> None:
     assignment_id = _publish(session, people["trainer"])
     attempt = exams.start_attempt(session=session, actor=people["newhire"], assignment_id=assignment_id)
@@ -226,9 +227,17 @@ def test_candidates_never_see_others_attempts_or_unreleased_results(
     scenario = next(q for q in exams.questions_of(attempt) if q.kind == papers.SCENARIO)
     exams.save_answer(session=session, actor=people["newhire"], attempt_id=attempt.id or 0,
                       slot_id=scenario.slot_id, text="亲，马上为您安排发货")
+    # The approved scripts are the answers: hidden from the candidate until they hand in.
+    with pytest.raises(PermissionDenied, match="考试进行中"):
+        list_scripts(session=session, actor=people["newhire"])
+    with pytest.raises(PermissionDenied, match="考试进行中"):
+        lookup_scripts(session=session, actor=people["newhire"], query="发货", embedder=embedder,
+                       semantic_weight=0.7)
+    assert list_scripts(session=session, actor=people["agent"])  # others may still look up
     exams.submit_attempt(session=session, actor=people["newhire"], attempt_id=attempt.id or 0)
     with pytest.raises(feedback.FeedbackError, match="尚未发布"):
         feedback.attempt_feedback(session=session, actor=people["newhire"], attempt_id=attempt.id or 0)
+    assert list_scripts(session=session, actor=people["newhire"])  # after submission: allowed again
     with pytest.raises(PermissionDenied):
         grading_views.paper_results(session=session, actor=people["newhire"], paper_id=1)
 
