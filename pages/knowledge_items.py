@@ -5,7 +5,7 @@ import streamlit as st
 
 from pages.common import current_user, db_session, run_action
 from training.config import get_settings
-from training.knowledge import KINDS, KnowledgeDraft, create_item, import_items, list_items
+from training.knowledge import KINDS, KnowledgeDraft, create_item, import_items, list_items, update_item
 
 user = current_user()
 st.title("知识题库")
@@ -22,6 +22,27 @@ st.dataframe(pd.DataFrame([{"ID": i.id, "题型": KINDS.get(i.kind, i.kind), "�
                             "标签": "、".join(i.tags or [])} for i in items]),
              hide_index=True, width="stretch")
 st.caption(f"共 {len(items)} 题")
+
+if items:
+    with st.expander("修改题目（已考过此题的有效证书会被标记为需重新认证）"):
+        by_id = {i.id: i for i in items}
+        chosen = by_id[st.selectbox("选择题目", list(by_id), key="ki_edit_pick",
+                                    format_func=lambda i: f"#{i} {by_id[i].stem[:40]}")]
+        with st.form(f"edit_item_{chosen.id}"):
+            kind_e = st.selectbox("题型", list(KINDS), index=list(KINDS).index(chosen.kind),
+                                  format_func=KINDS.__getitem__)
+            stem_e = st.text_area("题干", value=chosen.stem)
+            options_e = st.text_area("选项（每行一个）", value="\n".join(chosen.options or []))
+            answer_e = st.text_input("答案", value=chosen.answer)
+            explanation_e = st.text_area("解析", value=chosen.explanation)
+            sku_e = st.text_input("商品编号", value=chosen.sku)
+            tags_e = st.text_input("标签（用 | 分隔）", value="|".join(chosen.tags or []))
+            if st.form_submit_button("保存修改", type="primary"):
+                edited = KnowledgeDraft(kind_e, stem_e, options_e.splitlines(), answer_e, explanation_e,
+                                        sku_e, [t.strip() for t in tags_e.split("|") if t.strip()])
+                with db_session() as session:
+                    run_action(lambda: update_item(session=session, actor=user, item_id=chosen.id or 0,
+                                                   draft=edited), success="已保存修改。")
 
 st.subheader("新建题目")
 with st.form("new_item", clear_on_submit=True):

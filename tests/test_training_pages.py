@@ -122,3 +122,21 @@ def test_build_preview_and_publish_a_paper(trainer_app: AppTest) -> None:
         assert len(session.exec(select(ExamItem).where(ExamItem.paper_id == paper.id)).all()) == 7
         assert session.exec(select(ExamAssignment)).one().cohort_id == 1
     assert at.get("download_button")
+
+
+def test_edit_knowledge_item_through_the_form(trainer_app: AppTest) -> None:
+    at = trainer_app
+    at.switch_page("pages/knowledge_items.py")
+    at.run()
+    with Session(get_engine()) as session:
+        first = session.exec(select(KnowledgeItem).order_by(KnowledgeItem.id)).first()  # type: ignore[arg-type]
+        assert first is not None
+    at.selectbox(key="ki_edit_pick").set_value(first.id).run()
+    form_area = next(t for t in at.text_area if t.value == first.explanation)
+    form_area.set_value("解析已更新：以官网为准。")
+    next(b for b in at.button if b.label == "保存修改").click().run()
+    assert any(s.value == "已保存修改。" for s in at.success)
+    with Session(get_engine()) as session:
+        again = session.get(KnowledgeItem, first.id)
+        assert again is not None and again.explanation == "解析已更新：以官网为准。"
+        assert again.stem == first.stem
