@@ -54,8 +54,9 @@ def home_summary(*, session: Session, actor: User | None) -> HomeSummary:
             session, select(func.count()).select_from(MinedQuestion))
         summary.figures["知识题"] = _count(session, select(func.count()).select_from(KnowledgeItem))
         summary.figures["试卷"] = _count(session, select(func.count()).select_from(ExamPaper))
-        summary.next_steps = ["在「话术库」中维护最佳话术，每次修改都会保存为新版本。",
-                              "在「话术查询」中试一试客服会怎样检索话术。"]
+        summary.next_steps = ["在「组卷」中用挖掘出的问题和知识题组卷，发布给班组。",
+                              "在「考试与认证」中评阅情景题、发布成绩，查看谁已取得上岗资格。",
+                              "在「话术库」中维护最佳话术，每次修改都会保存为新版本。"]
     else:
         now = utcnow()
         mine = col(ExamAssignment.user_id) == user.id
@@ -69,7 +70,9 @@ def home_summary(*, session: Session, actor: User | None) -> HomeSummary:
             session, select(func.count()).select_from(Certificate).where(
                 col(Certificate.user_id) == user.id, col(Certificate.expires_at) > now,
                 col(Certificate.revoked_at).is_(None)))
-        summary.next_steps = ["遇到顾客提问时，在「话术查询」中输入顾客的话，复制审定的最佳话术。"]
+        summary.next_steps = ["遇到顾客提问时，在「话术查询」中输入顾客的话，复制审定的最佳话术。",
+                              "在「我的考试」中参加培训师发布的考试；成绩发布后对照审定话术查看要点，"
+                              "答错的题进入「错题本」，可反复练习（不计成绩）。"]
         if user.role == Role.NEW_HIRE.value and summary.figures["有效证书"] == 0:
             summary.next_steps.append("你还没有上岗证书：通过培训师发布的资格考试后才能上岗接待。")
     return summary
