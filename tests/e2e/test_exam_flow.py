@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, create_engine, select
 
+from e2e.browser import login as sign_in
+from e2e.browser import snapper
 from scripts_bank.service import list_scripts
 from training import paper_delivery, papers
 from training.certification import create_certification
@@ -52,18 +54,10 @@ def _prepare(db_file: Path) -> list[str]:
 def test_new_hire_exam_to_certificate(server: str, browser_page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     right_options = _prepare(tmp_path / "e2e.db")
     page = browser_page
-    shot = 0
-
-    def snap(name: str) -> None:
-        nonlocal shot
-        shot += 1
-        page.screenshot(path=str(tmp_path / f"{shot:02d}-{name}.png"), full_page=True)
+    snap = snapper(page, tmp_path)
 
     def login(username: str, password: str) -> None:
-        page.goto(server, wait_until="networkidle")
-        page.get_by_label("用户名").fill(username)
-        page.get_by_label("密码").fill(password)
-        page.get_by_role("button", name="登录").click()
+        sign_in(page, server, username, password)
 
     login("newhire", "newhire-demo-2026")
     page.get_by_text("上岗前须取得：上岗认证").first.wait_for()

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from sqlmodel import Session, create_engine, select
 
+from e2e.browser import login, snapper
 from training.models import ChatImport, ExamAssignment, ExamItem, ExamPaper, MinedQuestion
 
 pytestmark = pytest.mark.e2e
@@ -18,17 +19,8 @@ QUOTAS = [("物流配送", 10), ("退换货", 5), ("退款", 5), ("发票", 4), 
 def test_jd_sample_to_published_paper(server: str, browser_page, tmp_path: Path,  # type: ignore[no-untyped-def]
                                       shared_data: Path) -> None:
     page = browser_page
-    shot = 0
-
-    def snap(name: str) -> None:
-        nonlocal shot
-        shot += 1
-        page.screenshot(path=str(tmp_path / f"{shot:02d}-{name}.png"), full_page=True)
-
-    page.goto(server, wait_until="networkidle")
-    page.get_by_label("用户名").fill("trainer")
-    page.get_by_label("密码").fill("trainer-demo-2026")
-    page.get_by_role("button", name="登录").click()
+    snap = snapper(page, tmp_path)
+    login(page, server, "trainer", "trainer-demo-2026")
     page.get_by_text("你好，王培训").wait_for()
     snap("home")
 
