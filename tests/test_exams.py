@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -11,7 +12,7 @@ from sqlmodel import Session, col, func, select
 
 from scripts_bank.service import list_scripts, lookup_scripts
 from training import exams, feedback, grading, grading_views, paper_delivery, papers
-from training.embeddings import Embedder
+from training.embeddings import DiskEmbeddingStore, Embedder
 from training.models import (
     Answer,
     Attempt,
@@ -339,3 +340,20 @@ def test_key_points_are_content_words_of_the_script() -> None:
     assert "退货" in points.covered and "申请" in points.covered
     assert "运费险" in points.missed and "理赔" in points.missed
     assert not {"亲", "您好"} & set(points.covered + points.missed)
+
+
+def test_release_reports_progress_while_embedding(
+    session: Session, people: dict[str, User], embedder: Embedder, tmp_path: Path,
+) -> None:
+    assignment_id = _publish(session, people["trainer"], objective=0)
+    for who, reply in ((people["newhire"], "亲，当天发货"), (people["agent"], "亲，48小时内发出")):
+        attempt = exams.start_attempt(session=session, actor=who, assignment_id=assignment_id)
+        [question] = exams.questions_of(attempt)
+        exams.save_answer(session=session, actor=who, attempt_id=attempt.id or 0, slot_id=question.slot_id,
+                          text=reply)
+        exams.submit_attempt(session=session, actor=who, attempt_id=attempt.id or 0)
+    cached = Embedder(embedder.encoder, DiskEmbeddingStore(tmp_path / "cache.db"))
+    seen: list[float] = []
+    assert grading.release_results(session=session, actor=people["trainer"], paper_id=1, embedder=cached,
+                                   progress=seen.append) == 2
+    assert seen and seen[-1] == 1.0 and seen == sorted(seen)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 from sqlmodel import Session, col, select
 
@@ -27,6 +28,10 @@ from training.models import (
 from training.papers import SCENARIO, PaperQuestion
 from training.permissions import STAFF, require_role
 from training.ranking import ChatTurn, RankGroup, RankWeights, rank_answers
+
+Progress = Callable[[float], None]
+#: Answers embedded per progress step when releasing results.
+WARM_CHUNK = 64
 
 
 class GradingError(UserError):
@@ -92,7 +97,10 @@ def needs_review(question: PaperQuestion, answer: Answer | None) -> bool:
     return question.kind == SCENARIO and answer is not None and bool(answer.text.strip())
 
 
-def _score(session: Session, targets: list[Attempt], embedder: Embedder | None, settings: Settings) -> None:
+def _score(
+    session: Session, targets: list[Attempt], embedder: Embedder | None, settings: Settings,
+    progress: Progress | None = None,
+) -> None:
     """Score every question of ``targets``; scenario answers are ranked against all submissions."""
     if not targets:
         return
@@ -117,6 +125,7 @@ def _score(session: Session, targets: list[Attempt], embedder: Embedder | None, 
     keys = list(groups)
     semantic: dict[int, tuple[float, list[str]]] = {}
     if keys and embedder is not None:
+        _warm_cache(embedder, [a.text for key in keys for _, a in groups[key] if a is not None], progress)
         rank_groups = []
         for key in keys:
             first = groups[key][0][0]
@@ -167,8 +176,20 @@ def _score(session: Session, targets: list[Attempt], embedder: Embedder | None, 
         session.add(attempt)
 
 
-def _release(session: Session, attempts: list[Attempt], embedder: Embedder | None) -> None:
-    _score(session, attempts, embedder, get_settings())
+def _warm_cache(embedder: Embedder, texts: list[str], progress: Progress | None) -> None:
+    """Embed the answers in chunks to report progress; ranking then reads them from the cache."""
+    if progress is None or embedder.store is None:
+        return  # without a persistent cache this would embed everything twice
+    unique = list(dict.fromkeys(t for t in texts if t.strip()))
+    for start in range(0, len(unique), WARM_CHUNK):
+        embedder.embed(unique[start:start + WARM_CHUNK])
+        progress(min(1.0, (start + WARM_CHUNK) / len(unique)))
+
+
+def _release(
+    session: Session, attempts: list[Attempt], embedder: Embedder | None, progress: Progress | None = None,
+) -> None:
+    _score(session, attempts, embedder, get_settings(), progress)
     now = utcnow()
     for attempt in attempts:
         attempt.released_at = now
@@ -238,8 +259,14 @@ def review_answer(
     return review
 
 
-def release_results(*, session: Session, actor: User | None, paper_id: int, embedder: Embedder) -> int:
-    """Score and release every submitted, unreleased attempt of a paper. Returns how many."""
+def release_results(
+    *, session: Session, actor: User | None, paper_id: int, embedder: Embedder,
+    progress: Progress | None = None,
+) -> int:
+    """Score and release every submitted, unreleased attempt of a paper. Returns how many.
+
+    ``progress`` is called with the fraction of answers embedded (for a progress bar).
+    """
     editor = require_role(actor, *STAFF)
     if session.get(ExamPaper, paper_id) is None:
         raise GradingError("试卷不存在。")
@@ -265,5 +292,5 @@ def release_results(*, session: Session, actor: User | None, paper_id: int, embe
         target=str(paper_id),
         detail={"attempts": len(attempts)},
     )
-    _release(session, attempts, embedder)
+    _release(session, attempts, embedder, progress)
     return len(attempts)
