@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages.common import current_user, db_session, embedder, run_action
+from pages.common import current_user, db_session, embedder, progress_bar, run_action
 from training.chatlog import MAPPED_FORMATS, ColumnMapping, detect_format, propose_mapping, read_header
 from training.config import get_settings
 from training.importer import import_chat_log, list_imports
@@ -43,12 +43,10 @@ if upload is not None:
                                         None if time_col == "（无）" else time_col)
     if file_format and st.button("开始导入", type="primary", key="ci_import",
                                  disabled=file_format in MAPPED_FORMATS and mapping is None):
-        bar = st.progress(0.0, text="正在读取并脱敏……")
-        with db_session() as session:
+        with progress_bar("正在读取、脱敏并导入……") as progress, db_session() as session:
             result = run_action(lambda: import_chat_log(
                 session=session, actor=user, raw=raw, file_name=upload.name, mapping=mapping,
-                progress=lambda f: bar.progress(min(max(f, 0.0), 1.0), text="正在导入……")))
-        bar.empty()
+                progress=progress))
         if result is not None:
             st.success(f"已导入「{result.file_name}」：{result.session_count} 个会话、"
                        f"{result.message_count} 条消息，用时 {result.seconds:.1f} 秒。")
@@ -75,12 +73,10 @@ if pending:
                           format_func=lambda i: next(f"#{x.id} {x.file_name}" for x in pending
                                                      if x.id == i))
     if st.button("开始挖掘", key="ci_mine"):
-        bar = st.progress(0.0, text="正在提取问题、计算语义相似度并聚类……")
-        with db_session() as session:
+        with progress_bar("正在提取问题、计算语义相似度并聚类……") as progress, db_session() as session:
             rows = run_action(lambda: mine_import(
                 session=session, actor=user, import_id=target, embedder=embedder(),
-                progress=lambda f: bar.progress(min(max(f, 0.0), 1.0), text="正在挖掘……")))
-        bar.empty()
+                progress=progress))
         if rows is not None:
             st.success(f"挖掘出 {len(rows)} 个问题（合计 {sum(r.frequency for r in rows)} 次提问），"
                        "已放入「问题库」。")

@@ -64,6 +64,16 @@ def current_user() -> User | None:
     return user
 
 
+@contextmanager
+def progress_bar(text: str) -> Iterator[Callable[[float], None]]:
+    """A progress bar for one long service call; yields the ``progress`` callback to pass it."""
+    bar = st.progress(0.0, text=text)
+    try:
+        yield lambda fraction: bar.progress(min(max(fraction, 0.0), 1.0), text=text)
+    finally:
+        bar.empty()
+
+
 def role_label(role: str) -> str:
     """Chinese name of a role."""
     return ROLE_LABELS.get(Role(role), role)

@@ -7,7 +7,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from pages.common import current_user, db_session, embedder, role_label, run_action
+from pages.common import current_user, db_session, embedder, progress_bar, role_label, run_action
 from pages.exam_result import show as show_feedback
 from pages.exam_view import md_escape
 from training.accounts import list_cohorts, list_users
@@ -100,12 +100,9 @@ def _results_tab(user: User, papers: list[ExamPaper]) -> None:
     st.caption(scoring_formula())
     if st.button("发布成绩", type="primary", key="er_release",
                  help="为所有已交卷、尚未发布的答卷评分并发布；考生随即可以查看得分和参考话术。"):
-        bar = st.progress(0.0, text="正在计算语义分……")
-        with db_session() as session:
+        with progress_bar("正在计算语义分并发布成绩……") as progress, db_session() as session:
             released = run_action(lambda: release_results(
-                session=session, actor=user, paper_id=paper_id, embedder=embedder(),
-                progress=lambda f: bar.progress(min(max(f, 0.0), 1.0), text="正在计算语义分……")))
-        bar.empty()
+                session=session, actor=user, paper_id=paper_id, embedder=embedder(), progress=progress))
         if released is not None:
             st.success(f"已发布 {released} 份成绩。")
     with db_session() as session:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -27,6 +29,8 @@ from training.models import (
 )
 from training.permissions import PermissionDenied
 from training.seed import seed_demo
+
+T = TypeVar("T")
 
 
 def _user(session: Session, role: Role) -> User:
@@ -104,47 +108,39 @@ def test_my_exams_start_is_idempotent_and_resume_finds_saved_answers(
     assert (entry.state, entry.open_attempt_id) == ("作答中", first.id)
 
 
+def _race(engine: Engine, call: Callable[[Session], T], threads: int = 4) -> list[T]:
+    """Run ``call`` in ``threads`` threads released together, each with its own session."""
+    results: list[T] = []
+    errors: list[Exception] = []
+    barrier = threading.Barrier(threads)
+
+    def run() -> None:
+        with Session(engine, expire_on_commit=False) as own:
+            barrier.wait()
+            try:
+                results.append(call(own))
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
+    return results
+
+
 def test_concurrent_starts_and_submits_make_one_attempt_and_one_submission(
     session: Session, engine: Engine, people: dict[str, User],
 ) -> None:
     assignment_id = _publish(session, people["trainer"], scenario=False)
     newhire = people["newhire"]
-    started: list[int] = []
-    errors: list[Exception] = []
-    barrier = threading.Barrier(4)
-
-    def start() -> None:
-        with Session(engine, expire_on_commit=False) as own:
-            barrier.wait()
-            try:
-                started.append(exams.start_attempt(session=own, actor=newhire,
-                                                   assignment_id=assignment_id).id or 0)
-            except Exception as exc:  # noqa: BLE001 - collected and asserted below
-                errors.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == [] and len(set(started)) == 1
+    started = _race(engine, lambda own: exams.start_attempt(
+        session=own, actor=newhire, assignment_id=assignment_id).id or 0)
+    assert len(set(started)) == 1
     attempt_id = started[0]
-    submit_barrier = threading.Barrier(4)
-
-    def submit() -> None:
-        with Session(engine, expire_on_commit=False) as own:
-            submit_barrier.wait()
-            try:
-                exams.submit_attempt(session=own, actor=newhire, attempt_id=attempt_id)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(exc)
-
-    threads = [threading.Thread(target=submit) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    _race(engine, lambda own: exams.submit_attempt(session=own, actor=newhire, attempt_id=attempt_id))
     session.expire_all()
     assert session.exec(select(func.count()).select_from(Attempt)).one() == 1
     submits = session.exec(select(func.count()).select_from(AuditLog).where(

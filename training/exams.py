@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
@@ -64,11 +64,6 @@ class AttemptView:
     def seconds_left(self, now: datetime | None = None) -> float:
         """Seconds until the server-side deadline (0 once passed)."""
         return max(0.0, (self.attempt.deadline_at - (now or utcnow())).total_seconds())
-
-
-def _aware(value: datetime) -> datetime:
-    # Defensive: a naive value from an older row or a driver is UTC by convention here.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _my_assignments(session: Session, user: User) -> list[ExamAssignment]:
@@ -142,7 +137,7 @@ def expire_overdue(session: Session, *, user_id: int | None = None, now: datetim
         query = query.where(Attempt.user_id == user_id)
     done = 0
     for attempt in session.exec(query).all():
-        done += _finish(session, attempt, auto=True, at=_aware(attempt.deadline_at))
+        done += _finish(session, attempt, auto=True, at=attempt.deadline_at)
     return done
 
 
@@ -172,10 +167,10 @@ def my_exams(*, session: Session, actor: User | None, now: datetime | None = Non
         open_attempt = next((a for a in attempts if a.status == IN_PROGRESS), None)
         released = [a.score for a in attempts if a.released_at is not None and a.score is not None]
         left = max(0, assignment.max_attempts - len(attempts))
-        closes = _aware(assignment.closes_at) if assignment.closes_at else None
+        closes = assignment.closes_at if assignment.closes_at else None
         if open_attempt is not None:
             state = "作答中"
-        elif now < _aware(assignment.opens_at):
+        elif now < assignment.opens_at:
             state = "未开放"
         elif closes is not None and now >= closes:
             state = "已结束"
@@ -188,7 +183,7 @@ def my_exams(*, session: Session, actor: User | None, now: datetime | None = Non
                 assignment.id,
                 paper.id or 0,
                 paper.title,
-                _aware(assignment.opens_at),
+                assignment.opens_at,
                 closes,
                 paper.time_limit_minutes,
                 paper.pass_mark,
@@ -222,9 +217,9 @@ def start_attempt(
     current = next((a for a in attempts if a.status == IN_PROGRESS), None)
     if current is not None:
         return current
-    if now < _aware(assignment.opens_at):
+    if now < assignment.opens_at:
         raise ExamError("考试尚未开放。")
-    if assignment.closes_at is not None and now >= _aware(assignment.closes_at):
+    if assignment.closes_at is not None and now >= assignment.closes_at:
         raise ExamError("考试已结束。")
     if len(attempts) >= assignment.max_attempts:
         raise ExamError("你的考试次数已用完。")
@@ -236,7 +231,7 @@ def start_attempt(
     questions = draw_paper(session, paper, candidate_seed(paper.id, user.id) + number - 1)
     deadline = now + timedelta(minutes=paper.time_limit_minutes)
     if assignment.closes_at is not None:
-        deadline = min(deadline, _aware(assignment.closes_at))
+        deadline = min(deadline, assignment.closes_at)
     attempt = Attempt(
         assignment_id=assignment_id,
         user_id=user.id,
@@ -280,8 +275,8 @@ def open_attempt(*, session: Session, actor: User | None, attempt_id: int) -> At
     """The candidate's own attempt with saved answers; overdue attempts are submitted first."""
     user = require_role(actor, *EVERYONE)
     attempt = _own_attempt(session, user, attempt_id)
-    if attempt.status == IN_PROGRESS and _aware(attempt.deadline_at) < utcnow():
-        _finish(session, attempt, auto=True, at=_aware(attempt.deadline_at))
+    if attempt.status == IN_PROGRESS and attempt.deadline_at < utcnow():
+        _finish(session, attempt, auto=True, at=attempt.deadline_at)
     assignment = session.get(ExamAssignment, attempt.assignment_id)
     paper = session.get(ExamPaper, assignment.paper_id) if assignment else None
     answers = {
@@ -294,8 +289,8 @@ def _writable(session: Session, user: User, attempt_id: int, slot_id: int, now: 
     attempt = _own_attempt(session, user, attempt_id)
     if attempt.status != IN_PROGRESS:
         raise ExamError("试卷已提交，不能再修改。")
-    if now > _aware(attempt.deadline_at) + SAVE_GRACE:
-        _finish(session, attempt, auto=True, at=_aware(attempt.deadline_at))
+    if now > attempt.deadline_at + SAVE_GRACE:
+        _finish(session, attempt, auto=True, at=attempt.deadline_at)
         raise ExamError("考试时间已到，试卷已按已保存的答案自动提交。")
     if slot_id not in {q.slot_id for q in questions_of(attempt)}:
         raise ExamError("题目不在这份试卷中。")
@@ -352,7 +347,7 @@ def save_answer(
         answer.text = text
     if choice is not None:
         answer.choice = choice[:32]
-    limit = (_aware(attempt.deadline_at) - _aware(attempt.started_at)).total_seconds()
+    limit = (attempt.deadline_at - attempt.started_at).total_seconds()
     answer.time_spent_seconds = min(limit, answer.time_spent_seconds + max(0.0, elapsed_seconds))
     length = len(answer.text.strip())
     answer.chars_per_minute = (
@@ -378,6 +373,6 @@ def submit_attempt(*, session: Session, actor: User | None, attempt_id: int) -> 
     attempt = _own_attempt(session, user, attempt_id)
     if attempt.status == IN_PROGRESS:
         now = utcnow()
-        late = now > _aware(attempt.deadline_at)
-        _finish(session, attempt, auto=late, at=_aware(attempt.deadline_at) if late else now)
+        late = now > attempt.deadline_at
+        _finish(session, attempt, auto=late, at=attempt.deadline_at if late else now)
     return attempt

@@ -146,7 +146,6 @@ def _score(
             for (_, answer), result in zip(groups[key], scores, strict=True):
                 if answer is not None and answer.id is not None:
                     semantic[answer.id] = (result.score, result.reasons)
-    target_ids = {a.id for a in targets}
     for attempt in targets:
         total = earned = 0.0
         for question in questions_of(attempt):
@@ -171,7 +170,6 @@ def _score(
                     }
                 session.add(answer)
             earned += question.points * (answer.score or 0.0)
-        assert attempt.id in target_ids
         attempt.score = earned / total if total else 0.0
         session.add(attempt)
 
