@@ -83,9 +83,8 @@ def _navigator(view: AttemptView, index_key: str) -> None:
     for start in range(0, len(questions), per_row):
         columns = st.columns(per_row)
         for column, question in zip(columns, questions[start:start + per_row], strict=False):
-            answer = view.answers.get(question.slot_id)
-            done = answer is not None and bool(answer.text.strip() or answer.choice)
-            mark = "⚑" if answer is not None and answer.flagged else ("✓" if done else "")
+            slot = question.slot_id
+            mark = "⚑" if view.flagged(slot) else ("✓" if view.answered(slot) else "")
             if column.button(f"{question.position}{mark}", key=f"nav_{view.attempt.id}_{question.slot_id}",
                              type="primary" if st.session_state[index_key] == question.position - 1
                              else "secondary", width="stretch"):
@@ -114,7 +113,7 @@ def render(user: User, attempt_id: int) -> None:
     st.session_state.setdefault(index_key, 0)
     header, timer = st.columns([4, 1])
     header.title(view.title)
-    answered = sum(1 for a in view.answers.values() if a.text.strip() or a.choice)
+    answered = sum(1 for q in view.questions if view.answered(q.slot_id))
     header.caption(f"共 {len(view.questions)} 题 · 已作答 {answered} 题 · 答案在修改时自动保存，"
                    "刷新或断线后重新登录即可继续作答。")
     with timer:
@@ -150,9 +149,9 @@ def render(user: User, attempt_id: int) -> None:
 
 def _submit_box(user: User, view: AttemptView) -> None:
     unanswered = [q.position for q in view.questions
-                  if not ((a := view.answers.get(q.slot_id)) and (a.text.strip() or a.choice))]
+                  if not view.answered(q.slot_id)]
     flagged = [q.position for q in view.questions
-               if (a := view.answers.get(q.slot_id)) is not None and a.flagged]
+               if view.flagged(q.slot_id)]
     st.divider()
     if unanswered:
         st.caption(f"未作答：第 {'、'.join(map(str, unanswered))} 题")

@@ -61,6 +61,16 @@ class AttemptView:
         """Submitted attempts are never edited again."""
         return self.attempt.status != IN_PROGRESS
 
+    def answered(self, slot_id: int) -> bool:
+        """Whether the question has a saved, non-empty answer."""
+        answer = self.answers.get(slot_id)
+        return answer is not None and bool(answer.text.strip() or answer.choice)
+
+    def flagged(self, slot_id: int) -> bool:
+        """Whether the candidate marked the question to check again."""
+        answer = self.answers.get(slot_id)
+        return answer is not None and answer.flagged
+
     def seconds_left(self, now: datetime | None = None) -> float:
         """Seconds until the server-side deadline (0 once passed)."""
         return max(0.0, (self.attempt.deadline_at - (now or utcnow())).total_seconds())
