@@ -13,9 +13,10 @@ from training.models.exams import (
     ExamItem,
     ExamPaper,
     Review,
+    Rubric,
 )
 from training.models.infra import AuditLog, EmbeddingCache
-from training.models.scripts import Script, ScriptVersion
+from training.models.scripts import LintPhrase, LookupLog, Script, ScriptFeedback, ScriptVersion
 
 __all__ = [
     "ROLE_LABELS",
@@ -34,10 +35,14 @@ __all__ = [
     "ExamItem",
     "ExamPaper",
     "KnowledgeItem",
+    "LintPhrase",
+    "LookupLog",
     "MinedQuestion",
     "Review",
+    "Rubric",
     "Role",
     "Script",
+    "ScriptFeedback",
     "ScriptVersion",
     "User",
     "UserBase",

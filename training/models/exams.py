@@ -116,6 +116,21 @@ class Review(SQLModel, table=True):
     rubric: dict[str, float] | None = _json(nullable=True)
     comment: str = Field(default="", sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow)
+    rubric_id: int | None = Field(default=None, foreign_key="rubric.id")
+    auto_fail: list[str] | None = _json(nullable=True)
+    updated_at: datetime | None = None
+
+
+class Rubric(SQLModel, table=True):
+    """Weighted review criteria (礼貌称呼, 准确解决, …) and auto-fail items; trainers edit them."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    criteria: list[dict[str, Any]] | None = _json()
+    auto_fail: list[str] | None = _json()
+    is_default: bool = False
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class Certification(SQLModel, table=True):
