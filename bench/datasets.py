@@ -266,6 +266,41 @@ def load_jddc2019_dev(root: Path | None = None) -> list[JddcTurn]:
     return out
 
 
+@dataclass
+class Jddc2018Pair:
+    """A JDDC 2018 baseline dev context and the real agent reply to its last customer turn."""
+
+    pid: str
+    question: str
+    context: list[Turn]
+    reply: str
+
+
+def load_jddc2018_dev(root: Path | None = None) -> list[Jddc2018Pair]:
+    """JDDC 2018 baseline dev pairs (``devQuestions.txt`` line i -> ``devAnswers.txt`` line i).
+
+    A question line is the dialogue joined by ASCII commas, customer turn last. Commas also join
+    consecutive messages of one speaker, so roles cannot be recovered exactly: the last segment
+    is the question, earlier segments are context with roles alternating backwards (approximate).
+    """
+    base = (root or data_root()) / "jddc2018_baseline"
+    questions = (base / "devQuestions.txt").read_text(encoding="utf-8").splitlines()
+    answers = (base / "devAnswers.txt").read_text(encoding="utf-8").splitlines()
+    if len(questions) != len(answers):
+        raise ValueError(f"{base}: {len(questions)} question lines vs {len(answers)} answer lines")
+    out: list[Jddc2018Pair] = []
+    for i, (q, a) in enumerate(zip(questions, answers, strict=True)):
+        segments = [s.strip() for s in q.split(",") if s.strip()]
+        reply = "，".join(s.strip() for s in a.split(",") if s.strip())
+        if not segments or not reply:
+            continue
+        *before, question = segments
+        n = len(before)
+        context = [Turn("agent" if (n - k) % 2 == 1 else "customer", s) for k, s in enumerate(before)]
+        out.append(Jddc2018Pair(f"jd18-{i:04d}", question, context, reply))
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # subsampling
 # --------------------------------------------------------------------------------------------

@@ -55,3 +55,81 @@ def test_groups_are_scored_independently_and_in_order(embedder: Embedder) -> Non
     assert [len(r) for r in results] == [2, 2, 0]
     alone = rank_answers(groups[1:2], embedder=embedder, weights=RankWeights())
     assert [s.score for s in alone[0]] == pytest.approx([s.score for s in results[1]])
+
+
+EXCHANGE_Q = "鞋子买小了，能换大一码吗"
+CROWD = [
+    "亲，可以换的，签收7天内吊牌完好不影响二次销售，在订单页申请换货选大一码就行",
+    "可以的亲，您在订单详情点申请售后，选换货，尺码选大一码，寄回后给您发新的",
+    "亲，支持换货哦，订单页申请售后选择换货和新尺码，我们收到退回的鞋子就给您换",
+    "亲，7天内可以换码，吊牌别拆，申请售后里选换货就可以了",
+]
+OUTLIER = ("亲，给您备注了优先处理：我们这边直接先给您发大一码，运费险已赔付，"
+           "旧鞋收到新鞋后再寄回就好，不耽误您穿")
+
+
+def test_on_topic_polite_answer_beats_i_dont_know(embedder: Embedder) -> None:
+    answers = [CROWD[0], "我不知道", CROWD[1]]
+    [scores] = rank_answers([RankGroup(EXCHANGE_Q, answers)], embedder=embedder,
+                            weights=RankWeights())
+    assert scores[0].score > scores[1].score and scores[2].score > scores[1].score
+    assert [f.kind for f in scores[1].findings] == ["forbidden"]
+    assert scores[1].signals["lint"] < 0 and scores[0].signals["lint"] == 0
+    assert any("禁用语「我不知道」" in r for r in scores[1].reasons)
+    assert {"relevance_semantic", "relevance_lexical", "agreement"} <= set(scores[0].signals)
+
+
+def test_lint_rules_are_passed_in(embedder: Embedder) -> None:
+    group = RankGroup(EXCHANGE_Q, [CROWD[0], "我不知道"])
+    [with_default] = rank_answers([group], embedder=embedder, weights=RankWeights())
+    [without] = rank_answers([group], embedder=embedder, weights=RankWeights(), rules=())
+    assert without[1].findings == [] and "lint" in without[1].signals
+    assert without[1].score > with_default[1].score
+
+
+def test_highly_reviewed_answer_unlike_the_crowd_is_a_highlight(embedder: Embedder) -> None:
+    answers = [*CROWD, OUTLIER]
+    weights = RankWeights()
+    [plain] = rank_answers([RankGroup(EXCHANGE_Q, answers)], embedder=embedder, weights=weights)
+    assert not any(s.highlight for s in plain)
+    assert plain[4].signals["agreement_standing"] <= 0.35  # it does differ from the crowd
+    reviews: list[list[float] | None] = [[0.6], [0.6], None, [0.6], [0.95, 0.9]]
+    [scores] = rank_answers([RankGroup(EXCHANGE_Q, answers, reviews=reviews)],
+                            embedder=embedder, weights=weights)
+    flagged = [i for i, s in enumerate(scores) if s.highlight]
+    assert flagged == [4]
+    assert any("亮点" in r for r in scores[4].reasons)
+    s = scores[4].signals
+    expected = ((weights.relevance * s["relevance"] + weights.reviews * s["reviews"])
+                / (weights.relevance + weights.reviews))
+    assert scores[4].score == pytest.approx(expected, abs=1e-6)  # agreement left out
+    assert scores[4].score > max(sc.score for sc in scores[:4])
+
+
+def test_a_low_reviewed_outlier_is_not_a_highlight(embedder: Embedder) -> None:
+    reviews: list[list[float] | None] = [None, None, None, None, [0.3]]
+    [scores] = rank_answers([RankGroup(EXCHANGE_Q, [*CROWD, OUTLIER], reviews=reviews)],
+                            embedder=embedder, weights=RankWeights())
+    assert not any(s.highlight for s in scores)
+
+
+def test_blank_answers_score_zero_even_without_other_answers(embedder: Embedder) -> None:
+    [scores] = rank_answers([RankGroup(EXCHANGE_Q, ["", "  "])], embedder=embedder,
+                            weights=RankWeights())
+    assert [s.score for s in scores] == [0.0, 0.0]
+    assert [f.kind for f in scores[0].findings] == ["empty"]
+
+
+def test_passage_vectors_are_cached_apart_from_query_vectors(real_encoder, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from training.embeddings import DiskEmbeddingStore
+
+    store = DiskEmbeddingStore(tmp_path / "cache.sqlite")
+    cached = Embedder(real_encoder, store)
+    text = ["亲，可以换的"]
+    query = cached.embed(text)
+    passage = cached.embed(text, prompt="passage")
+    assert float(query[0] @ passage[0]) < 0.9999  # a different prefix, a different vector
+    again = Embedder(real_encoder, store)
+    assert again.embed(text, prompt="passage") == pytest.approx(passage)
+    assert again.embed(text) == pytest.approx(query)
+    assert Embedder(real_encoder).embed(text) == pytest.approx(query)  # default unchanged

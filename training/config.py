@@ -27,7 +27,7 @@ class Settings(BaseSettings):
 
     # Ranking weights (see training.ranking); they need not sum to 1, they are normalised.
     rank_weight_agreement: float = 0.35
-    rank_weight_relevance: float = 0.25
+    rank_weight_relevance: float = 0.35
     rank_weight_reference: float = 0.25
     rank_weight_reviews: float = 0.40
 
@@ -35,8 +35,10 @@ class Settings(BaseSettings):
     # the answer was reviewed, the rest from the semantic ranking (see training.grading).
     exam_review_weight: float = 0.7
 
-    # Lookup fusion: weight of the semantic list against the BM25 keyword list.
-    lookup_semantic_weight: float = 0.7
+    # Lookup fusion (scripts_bank.lookup.fuse), in [0, 1]: weight of the standardised cosine
+    # against the BM25 score relative to the query's best; 1 = semantic only, 0 = keywords only.
+    # 0.7 sits in a flat optimum (0.6-0.8) on the AFQMC/BQ lookup bench (bench/README.md).
+    lookup_semantic_weight: float = Field(default=0.7, ge=0.0, le=1.0)
 
     @property
     def resolved_database_url(self) -> str:

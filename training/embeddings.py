@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,15 @@ class TextEncoder(Protocol):
 
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False,
+    ) -> Vectors: ...
+
+
+class PromptTextEncoder(TextEncoder, Protocol):
+    """An encoder that can embed with a named prompt (e5's "query: " / "passage: ")."""
+
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False,
+        prompt_name: str | None = None,
     ) -> Vectors: ...
 
 
@@ -132,17 +141,28 @@ class Embedder:
         """Id of the underlying model (part of every cache key)."""
         return self.encoder.model_id
 
-    def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> Vectors:
-        """L2-normalised embeddings of ``texts`` (one row each, in order)."""
+    def embed(
+        self, texts: Sequence[str], *, show_progress: bool = False, prompt: str | None = None,
+    ) -> Vectors:
+        """L2-normalised embeddings of ``texts`` (one row each, in order).
+
+        ``prompt`` asks a ``PromptTextEncoder`` for a named prompt (e.g. "passage"); those
+        vectors are cached under ``<model id>#<prompt>`` so they never mix with the default ones.
+        """
         unique = list(dict.fromkeys(texts))
         keys = {t: text_hash(t) for t in unique}
-        cached = self.store.get_many(self.model_id, list(keys.values())) if self.store else {}
+        cache_id = self.model_id if prompt is None else f"{self.model_id}#{prompt}"
+        cached = self.store.get_many(cache_id, list(keys.values())) if self.store else {}
         missing = [t for t in unique if keys[t] not in cached]
         if missing:
-            fresh = self.encoder.encode(missing, show_progress=show_progress)
+            if prompt is None:
+                fresh = self.encoder.encode(missing, show_progress=show_progress)
+            else:
+                encoder = cast(PromptTextEncoder, self.encoder)
+                fresh = encoder.encode(missing, show_progress=show_progress, prompt_name=prompt)
             new = {keys[t]: fresh[i] for i, t in enumerate(missing)}
             if self.store is not None:
-                self.store.put_many(self.model_id, new)
+                self.store.put_many(cache_id, new)
             cached.update(new)
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)

@@ -586,6 +586,7 @@ class Encoder:
             raise ValueError(f"{model_id}: embedding dimension unknown")
         self.dim: int = int(dim)
         prompts = getattr(model, "prompts", None) or {}
+        self._prompts: frozenset[str] = frozenset(prompts)
         # e5-style models want "query: " on both sides of a symmetric comparison.
         self._prompt_name: str | None = "query" if "query" in prompts else None
 
@@ -595,9 +596,14 @@ class Encoder:
         return self._model
 
     def encode(
-        self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False
+        self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False,
+        prompt_name: str | None = None,
     ) -> npt.NDArray[np.float32]:
-        """Embed ``texts`` as L2-normalised rows (shape ``(len(texts), dim)``)."""
+        """Embed ``texts`` as L2-normalised rows (shape ``(len(texts), dim)``).
+
+        ``prompt_name`` picks another of the model's prompts (e5: "passage" for the answer side
+        of an asymmetric comparison); a model without that prompt uses its default.
+        """
         if isinstance(texts, str):
             raise TypeError("encode() takes a sequence of texts, not a single string")
         items = list(texts)
@@ -606,7 +612,7 @@ class Encoder:
         # SentenceTransformer.encode already sorts by length so batches carry little padding.
         out = self._model.encode(
             items,
-            prompt_name=self._prompt_name,
+            prompt_name=prompt_name if prompt_name in self._prompts else self._prompt_name,
             batch_size=batch_size,
             show_progress_bar=show_progress,
             convert_to_numpy=True,

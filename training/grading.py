@@ -57,6 +57,18 @@ def _paper_id(session: Session, attempt: Attempt) -> int:
     return assignment.paper_id
 
 
+def submitted_attempts(session: Session, paper_id: int) -> list[Attempt]:
+    """Every submitted attempt on a paper, oldest first."""
+    return list(
+        session.exec(
+            select(Attempt)
+            .join(ExamAssignment)
+            .where(ExamAssignment.paper_id == paper_id, Attempt.status == SUBMITTED)
+            .order_by(col(Attempt.id))
+        ).all()
+    )
+
+
 def answers_of(session: Session, attempt_ids: list[int]) -> dict[tuple[int, int], Answer]:
     """Saved answers keyed by (attempt id, slot id)."""
     if not attempt_ids:
@@ -92,6 +104,41 @@ def approved_script(session: Session, mined_question_id: int | None) -> str | No
     return version.answer if version else None
 
 
+#: A scenario question and every candidate's saved answer to it (None: not answered).
+ScenarioGroup = list[tuple[PaperQuestion, Answer | None]]
+
+
+def scenario_groups(
+    attempts: list[Attempt], answers: dict[tuple[int, int], Answer],
+) -> dict[str, ScenarioGroup]:
+    """Group the attempts' scenario answers by customer question (one ranking group each).
+
+    Random draws give candidates different slots for the same mined question, so the key is
+    the mined question (or the prompt for a hand-written one), not the slot.
+    """
+    groups: dict[str, ScenarioGroup] = defaultdict(list)
+    for attempt in attempts:
+        for question in questions_of(attempt):
+            if question.kind == SCENARIO:
+                key = f"m{question.mined_question_id}" if question.mined_question_id else question.prompt
+                groups[key].append((question, answers.get((attempt.id or 0, question.slot_id))))
+    return groups
+
+
+def rank_group(
+    session: Session, group: ScenarioGroup, reviews: list[list[float] | None] | None = None,
+) -> RankGroup:
+    """The ranking input of one scenario group: its customer turn, answers and current script."""
+    first = group[0][0]
+    return RankGroup(
+        question=first.prompt,
+        answers=[a.text if a else "" for _, a in group],
+        context=[ChatTurn(t.get("role", ""), t.get("text", "")) for t in first.context],
+        reference=approved_script(session, first.mined_question_id),
+        reviews=reviews,
+    )
+
+
 def needs_review(question: PaperQuestion, answer: Answer | None) -> bool:
     """A written scenario answer: only trainers can judge it (blank ones score 0)."""
     return question.kind == SCENARIO and answer is not None and bool(answer.text.strip())
@@ -104,39 +151,16 @@ def _score(
     """Score every question of ``targets``; scenario answers are ranked against all submissions."""
     if not targets:
         return
-    paper_id = _paper_id(session, targets[0])
-    peers = list(
-        session.exec(
-            select(Attempt)
-            .join(ExamAssignment)
-            .where(ExamAssignment.paper_id == paper_id, Attempt.status == SUBMITTED)
-        ).all()
-    )
+    peers = submitted_attempts(session, _paper_id(session, targets[0]))
     by_id = {a.id: a for a in [*peers, *targets]}
     answers = answers_of(session, [i for i in by_id if i is not None])
     reviews = reviews_of(session, [a.id for a in answers.values() if a.id is not None])
-    # One ranking group per customer question: every candidate's answer to it.
-    groups: dict[str, list[tuple[PaperQuestion, Answer | None]]] = defaultdict(list)
-    for attempt in by_id.values():
-        for question in questions_of(attempt):
-            if question.kind == SCENARIO:
-                key = f"m{question.mined_question_id}" if question.mined_question_id else question.prompt
-                groups[key].append((question, answers.get((attempt.id or 0, question.slot_id))))
+    groups = scenario_groups(list(by_id.values()), answers)
     keys = list(groups)
     semantic: dict[int, tuple[float, list[str]]] = {}
     if keys and embedder is not None:
         _warm_cache(embedder, [a.text for key in keys for _, a in groups[key] if a is not None], progress)
-        rank_groups = []
-        for key in keys:
-            first = groups[key][0][0]
-            rank_groups.append(
-                RankGroup(
-                    question=first.prompt,
-                    answers=[a.text if a else "" for _, a in groups[key]],
-                    context=[ChatTurn(t.get("role", ""), t.get("text", "")) for t in first.context],
-                    reference=approved_script(session, first.mined_question_id),
-                )
-            )
+        rank_groups = [rank_group(session, groups[key]) for key in keys]
         weights = RankWeights.from_settings(settings)
         for key, scores in zip(
             keys,
@@ -225,8 +249,13 @@ def review_answer(
     embedder: Embedder,
     comment: str = "",
     rubric: dict[str, float] | None = None,
+    rubric_id: int | None = None,
+    auto_fail: list[str] | None = None,
 ) -> Review:
-    """Record (or change) the acting trainer's score in [0, 1] for one submitted answer."""
+    """Record (or change) the acting trainer's score in [0, 1] for one submitted answer.
+
+    A change of an existing grade is audited with the old and the new score.
+    """
     reviewer = require_role(actor, *STAFF)
     answer = session.get(Answer, answer_id)
     attempt = session.get(Attempt, answer.attempt_id) if answer else None
@@ -241,15 +270,20 @@ def review_answer(
     review = session.exec(
         select(Review).where(Review.answer_id == answer_id, Review.reviewer_id == reviewer.id)
     ).first()
-    review = review or Review(answer_id=answer_id, reviewer_id=reviewer.id or 0, score=score)
+    previous = review.score if review is not None else None
+    if review is None:
+        review = Review(answer_id=answer_id, reviewer_id=reviewer.id or 0, score=score)
+    else:
+        review.updated_at = utcnow()
     review.score, review.comment, review.rubric = score, comment.strip(), rubric
+    review.rubric_id, review.auto_fail = rubric_id, auto_fail
     session.add(review)
     audit.record(
         session=session,
         actor=reviewer,
-        action="answer.review",
+        action="answer.review" if previous is None else "answer.review_change",
         target=str(answer_id),
-        detail={"score": score},
+        detail={"score": score, "previous": previous, "rubric": rubric, "auto_fail": auto_fail},
     )
     session.commit()
     session.refresh(review)

@@ -1,8 +1,16 @@
-"""Ranking agents' answers to one customer turn: agreement, relevance, reference, reviews."""
+"""Ranking agents' answers to one customer turn: relevance, agreement, reference, reviews, lint.
+
+The formula was chosen on bench/rank_search.py (ECD Taobao, JDDC 2019, JDDC 2018 dev halves):
+- relevance = 0.8 x semantic + 0.2 x lexical standing. Semantic = mean standing of the answer's
+  cosine (e5 "passage: ") to the question with its last 1 and last 3 context turns ("query: ");
+  lexical = char-bigram TF-IDF cosine to the question with all its context;
+- agreement = nearest other answer after removing the group centroid, times that answer's
+  relevance (plain mean cosine rewarded generic replies: ECD R10@1 0.06, below random);
+- final = weighted mean of the signals present - lint penalties, clipped to [0, 1].
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -10,11 +18,18 @@ import numpy as np
 
 from training.config import Settings
 from training.embeddings import Embedder, Vectors
+from training.lint import DEFAULT_RULES, LintFinding, LintRule, lint_answer
+from training.ranking_signals import centred_agreement, lexical_relevance, standing
 
-#: How many of the latest context turns count towards relevance.
-CONTEXT_TURNS = 3
-#: Below this spread of cosines inside a group, differences are treated as noise.
-MIN_SPREAD = 0.02
+#: Context turns before the question for the two semantic relevance views.
+CONTEXT_TURNS = (1, 3)
+#: Share of the lexical (char-bigram) view in relevance.
+LEXICAL_SHARE = 0.2
+#: Mean reviewer score from which an answer the crowd disagrees with is a 亮点.
+HIGHLIGHT_REVIEW = 0.8
+#: Agreement standing at or below which an answer "differs from the crowd".
+HIGHLIGHT_AGREEMENT = 0.35
+ANSWER_PROMPT = "passage"
 
 
 @dataclass(frozen=True)
@@ -41,7 +56,7 @@ class RankWeights:
     """Relative weights of the four signals (normalised over the signals present)."""
 
     agreement: float = 0.35
-    relevance: float = 0.25
+    relevance: float = 0.35
     reference: float = 0.25
     reviews: float = 0.40
 
@@ -54,31 +69,22 @@ class RankWeights:
 
 @dataclass
 class AnswerScore:
-    """An answer's final score, its signal values and the reasons shown to trainers."""
+    """An answer's final score, its signal values, lint findings and the reasons shown."""
 
     score: float
     signals: dict[str, float] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
+    findings: list[LintFinding] = field(default_factory=list)
+    highlight: bool = False
 
 
-def _relative(values: Vectors) -> Vectors:
-    """Map raw cosines to (0, 1) by their standing inside the group (model-agnostic)."""
-    if len(values) < 2:
-        return np.full(len(values), 0.5, dtype=np.float32)
-    spread = max(float(values.std()), MIN_SPREAD)
-    z = (values - values.mean()) / spread
-    standing: Vectors = (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
-    return standing
+WEIGHTED = ("agreement", "relevance", "reference", "reviews")
 
 
-def _turn_text(group: RankGroup) -> str:
-    """The customer's turn preceded by its latest context, as one text.
-
-    Embedding context and question together beat scoring them separately on the ECD
-    response-selection sample (R10@1 0.20 vs 0.08, MRR 0.335 vs 0.286; see bench/rank.py).
-    """
-    turns = [t.text for t in group.context[-CONTEXT_TURNS:] if t.text.strip()]
-    return " ".join([*turns, group.question])
+def _turn_text(group: RankGroup, turns: int | None) -> str:
+    """The customer's turn preceded by its latest ``turns`` context lines (None = all)."""
+    chosen = group.context if turns is None else group.context[-turns:] if turns else ()
+    return " ".join([*(t.text for t in chosen if t.text.strip()), group.question])
 
 
 def _standing(value: float) -> str:
@@ -89,95 +95,137 @@ def _standing(value: float) -> str:
     return "接近组内平均"
 
 
-def _score_group(
-    group: RankGroup, answer_vecs: Vectors, turn_vec: Vectors, reference_vec: Vectors | None,
-    weights: RankWeights,
-) -> list[AnswerScore]:
-    n = len(group.answers)
-    if n == 0:
-        return []
-    blank = np.array([not a.strip() for a in group.answers], dtype=bool)
-    signals: dict[str, Vectors] = {}
-    raw: dict[str, Vectors] = {}
-    live = ~blank
-    if live.sum() >= 2:
-        sims = answer_vecs @ answer_vecs.T
-        np.fill_diagonal(sims, np.nan)
-        sims[:, blank] = np.nan
-        raw["agreement"] = np.nan_to_num(np.nanmean(np.where(live[None, :], sims, np.nan), axis=1))
-    raw["relevance"] = answer_vecs @ turn_vec
+@dataclass
+class _GroupSignals:
+    """Per-answer signal arrays of one group (live answers only are meaningful)."""
+
+    values: dict[str, Vectors] = field(default_factory=dict)
+    raw: dict[str, Vectors] = field(default_factory=dict)
+
+
+def _signals(group: RankGroup, live: np.ndarray, answer_vecs: Vectors, turn_vecs: Vectors,
+             reference_vec: Vectors | None) -> _GroupSignals:
+    n, out = len(group.answers), _GroupSignals()
+    idx = np.flatnonzero(live)
+
+    def spread(name: str, values: Vectors, raw: Vectors | None = None) -> None:
+        full = np.zeros(n, dtype=np.float32)
+        full[idx] = values
+        out.values[name] = full
+        if raw is not None:
+            raw_full = np.zeros(n, dtype=np.float32)
+            raw_full[idx] = raw
+            out.raw[name] = raw_full
+
+    vecs = answer_vecs[idx]
+    cosines = vecs @ turn_vecs.T  # (live answers, context views)
+    semantic = np.mean([standing(cosines[:, j]) for j in range(cosines.shape[1])], axis=0)
+    lexical = lexical_relevance([group.answers[int(i)] for i in idx], _turn_text(group, None))
+    relevance = ((1 - LEXICAL_SHARE) * semantic + LEXICAL_SHARE * standing(lexical))
+    spread("relevance", relevance.astype(np.float32), cosines.mean(axis=1).astype(np.float32))
+    spread("relevance_semantic", semantic.astype(np.float32))
+    spread("relevance_lexical", standing(lexical), lexical)
+    if len(idx) >= 3:
+        agreement, partner = centred_agreement(vecs, relevance.astype(np.float32))
+        spread("agreement", agreement, partner)
+        spread("agreement_standing", standing(agreement))
     if reference_vec is not None:
-        raw["reference"] = answer_vecs @ reference_vec
-    for name, values in raw.items():
-        rel = np.zeros(n, dtype=np.float32)
-        rel[live] = _relative(values[live].astype(np.float32))
-        signals[name] = rel
-    review_means: list[float | None] = [None] * n
-    if group.reviews is not None:
-        for i, scores in enumerate(group.reviews):
-            if scores:
-                review_means[i] = float(np.mean(scores))
+        ref = (vecs @ reference_vec).astype(np.float32)
+        spread("reference", standing(ref), ref)
+    return out
+
+
+def _reasons(i: int, parts: dict[str, float], sig: _GroupSignals, review_count: int) -> list[str]:
+    reasons = [f"与顾客问题的相关度{_standing(parts['relevance'])}"
+               f"（语义余弦 {float(sig.raw['relevance'][i]):.3f}，"
+               f"字面重合 {float(sig.raw['relevance_lexical'][i]):.2f}）"]
+    if "agreement_standing" in sig.values:
+        reasons.append(f"与其他客服回答的一致度{_standing(float(sig.values['agreement_standing'][i]))}"
+                       f"（去掉共性后与最相近回答的余弦 {float(sig.raw['agreement'][i]):.2f}）")
+    if "reference" in parts:
+        reasons.append(f"与现行话术的接近度{_standing(parts['reference'])}"
+                       f"（余弦 {float(sig.raw['reference'][i]):.3f}）")
+    if "reviews" in parts:
+        reasons.append(f"培训师评分均值 {parts['reviews']:.2f}（{review_count} 人评分）")
+    return reasons
+
+
+def _score_group(group: RankGroup, answer_vecs: Vectors, turn_vecs: Vectors,
+                 reference_vec: Vectors | None, weights: RankWeights,
+                 rules: Sequence[LintRule]) -> list[AnswerScore]:
+    n = len(group.answers)
+    live = np.array([bool(a.strip()) for a in group.answers], dtype=bool)
+    sig = _signals(group, live, answer_vecs, turn_vecs, reference_vec) if live.any() else None
     results: list[AnswerScore] = []
     for i in range(n):
-        if blank[i]:
-            results.append(AnswerScore(0.0, {}, ["空白回答，得分为 0。"]))
+        findings = lint_answer(group.answers[i], group.question, rules)
+        if not live[i] or sig is None:
+            results.append(AnswerScore(0.0, {}, ["空白回答，得分为 0。"], findings))
             continue
-        parts: dict[str, float] = {name: float(values[i]) for name, values in signals.items()}
-        if review_means[i] is not None:
-            parts["reviews"] = float(review_means[i])  # type: ignore[arg-type]
-        total_weight = sum(getattr(weights, name) for name in parts)
-        score = sum(getattr(weights, name) * v for name, v in parts.items())
-        score = score / total_weight if total_weight > 0 else 0.5
-        reasons = []
-        if "agreement" in parts:
-            reasons.append(f"与其他客服回答的一致度{_standing(parts['agreement'])}"
-                           f"（平均余弦 {float(raw['agreement'][i]):.3f}）")
-        reasons.append(f"与顾客问题的相关度{_standing(parts['relevance'])}"
-                       f"（余弦 {float(raw['relevance'][i]):.3f}）")
-        if "reference" in parts:
-            reasons.append(f"与现行话术的接近度{_standing(parts['reference'])}"
-                           f"（余弦 {float(raw['reference'][i]):.3f}）")
-        if review_means[i] is not None:
-            count = len(group.reviews[i] or []) if group.reviews else 0
-            reasons.append(f"培训师评分均值 {review_means[i]:.2f}（{count} 人评分）")
-        results.append(AnswerScore(float(score) if math.isfinite(score) else 0.0, parts, reasons))
+        parts = {name: float(sig.values[name][i]) for name in WEIGHTED if name in sig.values}
+        reviews = group.reviews[i] if group.reviews is not None and i < len(group.reviews) else None
+        if reviews:
+            parts["reviews"] = float(np.mean(reviews))
+        reasons = _reasons(i, parts, sig, len(reviews or []))
+        highlight = ("agreement_standing" in sig.values and "reviews" in parts
+                     and parts["reviews"] >= HIGHLIGHT_REVIEW
+                     and float(sig.values["agreement_standing"][i]) <= HIGHLIGHT_AGREEMENT)
+        used = {k: v for k, v in parts.items() if not (highlight and k == "agreement")}
+        if highlight:
+            reasons.append("亮点：培训师评分高，但与多数回答不同（与众不同的优秀回答），一致度不计入得分")
+        total_weight = sum(getattr(weights, k) for k in used)
+        score = sum(getattr(weights, k) * v for k, v in used.items()) / total_weight \
+            if total_weight > 0 else 0.5
+        penalty = sum(f.penalty for f in findings)
+        reasons += [f"扣分 {f.penalty:.2f}：{f.reason}" for f in findings]
+        signals = {**parts, **{k: float(v[i]) for k, v in sig.values.items() if k not in parts}}
+        signals["lint"] = -penalty
+        final = float(min(max(score - penalty, 0.0), 1.0))
+        results.append(AnswerScore(final if np.isfinite(final) else 0.0, signals, reasons,
+                                   findings, highlight))
     return results
 
 
 def rank_answers(
     groups: Sequence[RankGroup], *, embedder: Embedder, weights: RankWeights,
-    show_progress: bool = False,
+    rules: Sequence[LintRule] | None = None, show_progress: bool = False,
 ) -> list[list[AnswerScore]]:
     """Score every answer of every group as the best-practice reply to its customer turn.
 
     Args:
-        groups: questions with their context, answers, optional reference script and reviews.
-        embedder: encoder with cache; all texts of all groups are embedded in one batch.
+        groups: questions with their context, answers, optional reference script and reviews
+            (reviewer scores already normalised per reviewer by the caller).
+        embedder: encoder with cache; answers (e5 "passage") and turns ("query") are embedded
+            in two batches over all groups.
         weights: relative weight of agreement, relevance, reference and reviews.
+        rules: lint phrase rules; None = ``training.lint.DEFAULT_RULES``.
         show_progress: draw a progress bar on stderr while encoding.
 
     Returns:
-        For each group, one AnswerScore per answer in input order; higher = better. Each
-        semantic signal is the answer's standing inside its group, mapped to (0, 1); reviews
-        are the mean reviewer score. The final score is the weighted mean of the signals present.
+        For each group, one AnswerScore per answer in input order; higher = better, in [0, 1].
+        Blank answers score 0. ``signals`` holds every signal and its parts, ``signals["lint"]``
+        the (negative) lint penalty; ``highlight`` marks a 亮点 (high reviews, unlike the crowd),
+        whose agreement is left out of its weighted mean.
     """
-    texts: list[str] = []
+    active_rules = DEFAULT_RULES if rules is None else rules
+    passages: list[str] = []
+    queries: list[str] = []
     for group in groups:
-        texts.extend(a if a.strip() else " " for a in group.answers)
-        texts.append(_turn_text(group))
-        texts.append(group.reference or group.question)
-    vectors = embedder.embed(texts, show_progress=show_progress) if texts else None
+        passages.extend(a if a.strip() else " " for a in group.answers)
+        passages.append(group.reference or group.question)
+        queries.extend(_turn_text(group, k) for k in CONTEXT_TURNS)
+    if not passages:
+        return []
+    answer_space = embedder.embed(passages, show_progress=show_progress, prompt=ANSWER_PROMPT)
+    turn_space = embedder.embed(queries, show_progress=show_progress)
     results: list[list[AnswerScore]] = []
     offset = 0
-    for group in groups:
+    for gi, group in enumerate(groups):
         n = len(group.answers)
-        assert vectors is not None
-        answer_vecs = vectors[offset : offset + n]
-        turn_vec, reference_vec = vectors[offset + n : offset + n + 2]
-        offset += n + 2
+        turns = turn_space[gi * len(CONTEXT_TURNS) : (gi + 1) * len(CONTEXT_TURNS)]
+        has_reference = bool(group.reference and group.reference.strip())
         results.append(_score_group(
-            group, answer_vecs, turn_vec,
-            reference_vec if group.reference and group.reference.strip() else None,
-            weights,
-        ))
+            group, answer_space[offset : offset + n], turns,
+            answer_space[offset + n] if has_reference else None, weights, active_rules))
+        offset += n + 1
     return results
