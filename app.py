@@ -34,12 +34,13 @@ GATE = st.Page("pages/my_exams.py", title="上岗考试", icon=":material/lock:"
 MISTAKES = st.Page("pages/mistakes.py", title="错题本", icon=":material/replay:", url_path="mistakes")
 RESULTS = st.Page("pages/exam_results.py", title="考试与认证", icon=":material/workspace_premium:",
                   url_path="results")
+REVIEW = st.Page("pages/answer_review.py", title="逐题评阅", icon=":material/rate_review:", url_path="review")
 ACCOUNT = st.Page("pages/account.py", title="我的账号", icon=":material/settings:", url_path="me")
 
 MENUS: dict[Role, dict[str, list[st.Page]]] = {
-    Role.ADMIN: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS, RESULTS],
+    Role.ADMIN: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS, REVIEW, RESULTS],
                  "话术": [BANK, LOOKUP], "管理": [USERS, COHORTS], "账号": [ACCOUNT]},
-    Role.TRAINER: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS, RESULTS],
+    Role.TRAINER: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS, REVIEW, RESULTS],
                    "话术": [BANK, LOOKUP], "账号": [ACCOUNT]},
     Role.AGENT: {"": [HOME], "考试": [MY_EXAMS, MISTAKES], "话术": [LOOKUP], "账号": [ACCOUNT]},
     Role.NEW_HIRE: {"": [HOME], "考试": [MY_EXAMS, MISTAKES], "话术": [LOOKUP], "账号": [ACCOUNT]},

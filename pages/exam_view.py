@@ -17,14 +17,19 @@ def md_escape(text: str) -> str:
     return "".join("\\" + ch if ch in MARKDOWN_SPECIALS else ch for ch in text)
 
 
-def render_chat(question: PaperQuestion) -> None:
-    """The real chat context, then the customer's turn to answer, highlighted."""
-    for turn in question.context:
+def render_turns(context: list[dict[str, str]], prompt: str) -> None:
+    """Chat context turns, then the customer's turn to answer, highlighted."""
+    for turn in context:
         with st.chat_message("user" if turn.get("role") == "customer" else "assistant"):
             st.text(turn.get("text", ""))
     with st.chat_message("user", avatar=":material/priority_high:"):
         st.markdown(":orange-background[**顾客（请回复这一句）：**]")
-        st.text(question.prompt)
+        st.text(prompt)
+
+
+def render_chat(question: PaperQuestion) -> None:
+    """The real chat context, then the customer's turn to answer, highlighted."""
+    render_turns(question.context, question.prompt)
 
 
 def choice_from_options(question: PaperQuestion, picked: list[str]) -> str:

@@ -1,19 +1,27 @@
-"""Script bank service: approved scripts, their versions and live lookup (role-checked)."""
+"""Script bank reading side: approved scripts and the live lookup (role-checked)."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from scripts_bank.highlight import matched_spans, segments
 from scripts_bank.lookup import BankEntry, ScriptIndex
-from training import audit
-from training.certification import flag_for_recertification
 from training.embeddings import Embedder
 from training.errors import UserError
 from training.exams import has_open_attempt
-from training.models import Category, Role, Script, ScriptVersion, User, utcnow
+from training.models import LookupLog, Role, Script, ScriptVersion, User
 from training.permissions import EVERYONE, STAFF, PermissionDenied, require_role
+
+APPROVED, DRAFT, ARCHIVED = "approved", "draft", "archived"
+STATUS_LABELS = {APPROVED: "已审定", DRAFT: "草稿", ARCHIVED: "已停用"}
+#: Indexes kept per process (one per database and model is the normal case).
+INDEX_CACHE_SIZE = 4
 
 
 class ScriptError(UserError):
@@ -22,7 +30,7 @@ class ScriptError(UserError):
 
 @dataclass(frozen=True)
 class ScriptView:
-    """An approved script with its current text, as pages show it."""
+    """A script with the text of its current version, as pages show it."""
 
     id: int
     question: str
@@ -30,85 +38,59 @@ class ScriptView:
     category: str
     tags: list[str]
     version: int
+    product: str = ""
+    variant: str = ""
+    status: str = APPROVED
+    mined_question_id: int | None = None
+    updated_at: datetime | None = None
+    pending_draft: int | None = None
 
 
 @dataclass(frozen=True)
 class LookupHit:
-    """A lookup result: the script and why it ranked there."""
+    """A lookup result: the script, why it ranked there, and the parts that match the query."""
 
     script: ScriptView
     score: float
     semantic: float
     keyword: float
+    question_segments: list[tuple[str, bool]]
+    answer_segments: list[tuple[str, bool]]
 
 
-def _current(session: Session, script: Script) -> ScriptVersion:
-    version = session.exec(
-        select(ScriptVersion).where(ScriptVersion.script_id == script.id,
-                                    ScriptVersion.version == script.current_version)
-    ).one()
-    return version
+def views_of(session: Session, scripts: Sequence[Script]) -> list[ScriptView]:
+    """Views of scripts with their current text, read in one query."""
+    ids = [s.id for s in scripts if s.id is not None]
+    versions: dict[tuple[int, int], ScriptVersion] = {}
+    drafts: dict[int, int] = {}
+    if ids:
+        for v in session.exec(select(ScriptVersion).where(col(ScriptVersion.script_id).in_(ids))).all():
+            versions[(v.script_id, v.version)] = v
+            if v.status == DRAFT:
+                drafts[v.script_id] = max(drafts.get(v.script_id, 0), v.version)
+    views = []
+    for script in scripts:
+        assert script.id is not None
+        current = versions[(script.id, script.current_version)]
+        draft = drafts.get(script.id)
+        views.append(ScriptView(
+            script.id, current.question, current.answer, script.category, list(script.tags or []),
+            script.current_version, script.product, script.variant, script.status,
+            script.mined_question_id, script.updated_at,
+            draft if draft is not None and draft > script.current_version else None,
+        ))
+    return views
 
 
-def _view(session: Session, script: Script) -> ScriptView:
-    assert script.id is not None
-    current = _current(session, script)
-    return ScriptView(script.id, current.question, current.answer, script.category,
-                      list(script.tags or []), script.current_version)
+def is_staff(actor: User | None) -> bool:
+    """Whether the UI should offer editing (the service checks again on every write)."""
+    return actor is not None and actor.role in {Role.ADMIN.value, Role.TRAINER.value}
 
 
-def create_script(
-    *, session: Session, actor: User | None, question: str, answer: str, category: str,
-    tags: list[str] | None = None, source_answer_id: int | None = None, note: str = "",
-) -> ScriptView:
-    """Add an approved script as version 1 (trainers and admins)."""
-    editor = require_role(actor, *STAFF)
-    if not question.strip() or not answer.strip():
-        raise ScriptError("问题和话术内容都不能为空。")
-    if category not in {c.value for c in Category}:
-        raise ScriptError(f"未知分类「{category}」。")
-    script = Script(question=question.strip(), category=category, tags=tags or [],
-                    created_by=editor.id)
-    session.add(script)
-    session.flush()
-    assert script.id is not None
-    session.add(ScriptVersion(script_id=script.id, version=1, question=script.question,
-                              answer=answer.strip(), source_answer_id=source_answer_id,
-                              editor_id=editor.id, note=note))
-    audit.record(session=session, actor=editor, action="script.create", target=str(script.id))
-    session.commit()
-    return _view(session, script)
+can_edit_scripts = is_staff
 
 
-def revise_script(
-    *, session: Session, actor: User | None, script_id: int, answer: str,
-    question: str | None = None, note: str = "",
-) -> ScriptView:
-    """Save an edit as a new version; earlier versions stay (trainers and admins)."""
-    editor = require_role(actor, *STAFF)
-    script = session.get(Script, script_id)
-    if script is None:
-        raise ScriptError("话术不存在。")
-    if not answer.strip():
-        raise ScriptError("话术内容不能为空。")
-    script.current_version += 1
-    if question and question.strip():
-        script.question = question.strip()
-    script.updated_at = utcnow()
-    session.add(script)
-    session.add(ScriptVersion(script_id=script_id, version=script.current_version,
-                              question=script.question, answer=answer.strip(),
-                              editor_id=editor.id, note=note))
-    audit.record(session=session, actor=editor, action="script.revise", target=str(script_id),
-                 detail={"version": script.current_version})
-    # Holders were examined on the old wording: they re-certify (in this same transaction).
-    flag_for_recertification(session, script_id=script_id,
-                             reason=f"话术「{script.question[:30]}」已更新为第 {script.current_version} 版")
-    session.commit()
-    return _view(session, script)
-
-
-def _reader(session: Session, actor: User | None) -> User:
+def reader(session: Session, actor: User | None) -> User:
     """Any logged-in user, except a candidate in the middle of an exam (scripts are the answers)."""
     user = require_role(actor, *EVERYONE)
     if user.role not in {r.value for r in STAFF} and has_open_attempt(session, user.id or 0):
@@ -117,50 +99,101 @@ def _reader(session: Session, actor: User | None) -> User:
 
 
 def list_scripts(
-    *, session: Session, actor: User | None, category: str | None = None,
+    *, session: Session, actor: User | None, category: str | None = None, product: str | None = None,
+    tag: str | None = None, include_drafts: bool = False,
 ) -> list[ScriptView]:
-    """Approved scripts, optionally of one category (every logged-in role, not during an exam)."""
-    _reader(session, actor)
-    query = select(Script).where(Script.status == "approved").order_by(col(Script.id))
+    """Scripts matching the filters: approved ones for everybody, drafts too for trainers.
+
+    Agents and new hires only ever see approved versions (and not during an exam).
+    """
+    user = reader(session, actor)
+    statuses = [APPROVED, DRAFT] if include_drafts and is_staff(user) else [APPROVED]
+    query = select(Script).where(col(Script.status).in_(statuses)).order_by(col(Script.id))
     if category:
         query = query.where(Script.category == category)
-    return [_view(session, s) for s in session.exec(query).all()]
+    if product:
+        query = query.where(Script.product == product)
+    views = views_of(session, session.exec(query).all())
+    return [v for v in views if not tag or tag in v.tags]
 
 
-def script_history(*, session: Session, actor: User | None, script_id: int) -> list[ScriptVersion]:
-    """Every version of a script, newest first (trainers and admins)."""
-    require_role(actor, *STAFF)
-    return list(session.exec(
-        select(ScriptVersion).where(ScriptVersion.script_id == script_id)
-        .order_by(col(ScriptVersion.version).desc())
-    ).all())
+def facets(*, session: Session, actor: User | None) -> tuple[list[str], list[str]]:
+    """The products and tags used by approved scripts (for the filters)."""
+    reader(session, actor)
+    rows = session.exec(select(Script.product, Script.tags).where(Script.status == APPROVED)).all()
+    products = sorted({p for p, _ in rows if p})
+    tags = sorted({t for _, ts in rows for t in ts or []})
+    return products, tags
 
 
-def build_index(
-    *, session: Session, actor: User | None, embedder: Embedder, semantic_weight: float,
+_index_lock = threading.Lock()
+_indexes: dict[tuple[object, ...], tuple[ScriptIndex, dict[str, ScriptView]]] = {}
+
+
+def _bank_signature(session: Session) -> tuple[object, ...]:
+    """Changes whenever an approved script is added, edited, approved or archived."""
+    count, latest, versions = session.exec(
+        select(func.count(col(Script.id)), func.max(Script.updated_at), func.sum(Script.current_version))
+        .where(Script.status == APPROVED)
+    ).one()
+    return count, str(latest), versions
+
+
+def _index(
+    session: Session, embedder: Embedder, semantic_weight: float,
 ) -> tuple[ScriptIndex, dict[str, ScriptView]]:
-    """A lookup index over the approved scripts (what an agent may look up)."""
-    views = list_scripts(session=session, actor=actor)
-    by_id = {str(v.id): v for v in views}
-    index = ScriptIndex([BankEntry(str(v.id), v.question, v.answer) for v in views],
-                        embedder=embedder, semantic_weight=semantic_weight)
-    return index, by_id
+    """The lookup index over the approved bank, rebuilt only when the bank changed."""
+    key = (str(session.get_bind().engine.url), id(embedder), embedder.model_id, semantic_weight,
+           *_bank_signature(session))
+    with _index_lock:
+        found = _indexes.get(key)
+        if found is not None:
+            return found
+        views = views_of(session, session.exec(
+            select(Script).where(Script.status == APPROVED).order_by(col(Script.id))).all())
+        index = ScriptIndex([BankEntry(str(v.id), v.question, v.answer) for v in views],
+                            embedder=embedder, semantic_weight=semantic_weight)
+        if len(_indexes) >= INDEX_CACHE_SIZE:
+            _indexes.pop(next(iter(_indexes)))
+        _indexes[key] = (index, {str(v.id): v for v in views})
+        return _indexes[key]
 
 
 def lookup_scripts(
-    *, session: Session, actor: User | None, query: str, embedder: Embedder,
-    semantic_weight: float, k: int = 5,
+    *, session: Session, actor: User | None, query: str, embedder: Embedder, semantic_weight: float,
+    k: int = 5, category: str | None = None, product: str | None = None, tag: str | None = None,
 ) -> list[LookupHit]:
-    """Approved scripts best matching what the customer said (every logged-in role, not during an exam)."""
-    _reader(session, actor)
-    if not query.strip():
+    """Approved scripts best matching what the customer said (every logged-in role, not during an exam).
+
+    Args:
+        query: the customer's words as the agent typed or pasted them.
+        embedder: the cached encoder; the bank index is built once per bank state.
+        semantic_weight: share of the semantic score against the BM25 keyword score.
+        k: at most this many hits.
+        category, product, tag: optional filters.
+
+    Returns:
+        Hits, best first, with the matching parts of question and answer marked. Every lookup
+        is logged (user, query, hits) for the usage report.
+    """
+    user = reader(session, actor)
+    query = query.strip()
+    if not query:
         return []
-    index, by_id = build_index(session=session, actor=actor, embedder=embedder,
-                               semantic_weight=semantic_weight)
-    hits = index.search([query.strip()], k=k)[0]
-    return [LookupHit(by_id[h.id], h.score, h.semantic, h.keyword) for h in hits]
-
-
-def can_edit_scripts(actor: User | None) -> bool:
-    """Whether the UI should offer editing (the service checks again on every write)."""
-    return actor is not None and actor.role in {Role.ADMIN.value, Role.TRAINER.value}
+    index, by_id = _index(session, embedder, semantic_weight)
+    only = None
+    if category or product or tag:
+        only = [i for i, v in by_id.items()
+                if (not category or v.category == category) and (not product or v.product == product)
+                and (not tag or tag in v.tags)]
+    hits = index.search([query], k=k, only=only)[0] if by_id else []
+    results = [
+        LookupHit(by_id[h.id], h.score, h.semantic, h.keyword,
+                  segments(by_id[h.id].question, matched_spans(query, by_id[h.id].question)),
+                  segments(by_id[h.id].answer, matched_spans(query, by_id[h.id].answer)))
+        for h in hits
+    ]
+    session.add(LookupLog(user_id=user.id, query=query[:500], hits=[r.script.id for r in results],
+                          top_score=results[0].semantic if results else None))
+    session.commit()
+    return results

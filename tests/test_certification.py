@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from scripts_bank import service as scripts
+from scripts_bank import authoring as scripts
 from training import certification as cert
 from training import certification_views as views
 from training.certification import CertificationError

@@ -289,7 +289,7 @@ def test_scenario_scores_need_review_or_release(
 def test_feedback_key_points_mistakes_and_practice(
     session: Session, people: dict[str, User], embedder: Embedder,
 ) -> None:
-    from scripts_bank.service import create_script
+    from scripts_bank.authoring import create_script
 
     trainer, newhire = people["trainer"], people["newhire"]
     assignment_id = _publish(session, trainer, objective=1)

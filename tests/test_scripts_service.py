@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from scripts_bank import service
+from scripts_bank import authoring, service
 from training.embeddings import DbEmbeddingStore, Embedder
 from training.models import Role, ScriptVersion, User
 from training.permissions import PermissionDenied
@@ -27,12 +27,12 @@ def demo(session: Session) -> Session:
 
 def test_revisions_keep_every_version(demo: Session) -> None:
     trainer = user(demo, Role.TRAINER)
-    created = service.create_script(session=demo, actor=trainer, question="能开专票吗",
+    created = authoring.create_script(session=demo, actor=trainer, question="能开专票吗",
                                     answer="亲，可以开具增值税专用发票", category="发票")
-    revised = service.revise_script(session=demo, actor=trainer, script_id=created.id,
+    revised = authoring.revise_script(session=demo, actor=trainer, script_id=created.id,
                                     answer="亲，可以开具专票，请提供开票资料", note="补充资料说明")
     assert revised.version == 2 and revised.answer.endswith("开票资料")
-    history = service.script_history(session=demo, actor=trainer, script_id=created.id)
+    history = authoring.script_history(session=demo, actor=trainer, script_id=created.id)
     assert [v.version for v in history] == [2, 1]
     assert history[1].answer == "亲，可以开具增值税专用发票"
 
@@ -42,19 +42,19 @@ def test_agents_cannot_write_scripts(demo: Session, role: Role) -> None:
     actor = user(demo, role)
     before = len(demo.exec(select(ScriptVersion)).all())
     with pytest.raises(PermissionDenied):
-        service.create_script(session=demo, actor=actor, question="q", answer="a", category="其他")
+        authoring.create_script(session=demo, actor=actor, question="q", answer="a", category="其他")
     with pytest.raises(PermissionDenied):
-        service.revise_script(session=demo, actor=actor, script_id=1, answer="改掉")
+        authoring.revise_script(session=demo, actor=actor, script_id=1, answer="改掉")
     assert len(demo.exec(select(ScriptVersion)).all()) == before
     assert service.list_scripts(session=demo, actor=actor)  # but they may read
 
 
 def test_script_validation(demo: Session) -> None:
     trainer = user(demo, Role.TRAINER)
-    with pytest.raises(service.ScriptError):
-        service.create_script(session=demo, actor=trainer, question=" ", answer="a", category="发票")
-    with pytest.raises(service.ScriptError):
-        service.create_script(session=demo, actor=trainer, question="q", answer="a", category="闲聊")
+    with pytest.raises(authoring.ScriptError):
+        authoring.create_script(session=demo, actor=trainer, question=" ", answer="a", category="发票")
+    with pytest.raises(authoring.ScriptError):
+        authoring.create_script(session=demo, actor=trainer, question="q", answer="a", category="闲聊")
 
 
 @pytest.mark.encoder

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -104,7 +105,7 @@ def save_rubric(
         raise RubricError("评分表名称不能为空。")
     if not kept:
         raise RubricError("评分表至少需要一个评分项。")
-    if any(c.weight <= 0 for c in kept):
+    if any(not math.isfinite(c.weight) or c.weight <= 0 for c in kept):
         raise RubricError("评分项的权重必须大于 0。")
     if len({c.name for c in kept}) != len(kept):
         raise RubricError("评分项名称不能重复。")

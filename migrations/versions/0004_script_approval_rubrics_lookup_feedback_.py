@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("whole_reply", sa.Boolean(), nullable=False),
         sa.Column("penalty", sa.Float(), nullable=False),
+        sa.Column("exceptions", sa.JSON(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("updated_by", sa.Integer(), nullable=True),
         sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),

@@ -88,6 +88,7 @@ class LintPhrase(SQLModel, table=True):
     reason: str = Field(default="", sa_type=Text)
     whole_reply: bool = False
     penalty: float = 0.2
+    exceptions: list[str] | None = _json(nullable=True)
     active: bool = True
     updated_by: int | None = Field(default=None, foreign_key="user.id")
     updated_at: datetime = Field(default_factory=utcnow)

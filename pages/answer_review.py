@@ -1,0 +1,177 @@
+"""逐题评阅 (trainers, admins): all answers to one question ranked and blind, rubric scores, best script."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.common import current_user, db_session, embedder, run_action
+from pages.exam_view import md_escape, render_turns
+from pages.review_tools import render_calibration, render_rubric_editor
+from scripts_bank.authoring import create_script, draft_from_answers
+from training.lint import LINT_KINDS
+from training.models import Category
+from training.paper_delivery import list_papers
+from training.review_board import (
+    BlindAnswer,
+    QuestionRanking,
+    paper_questions,
+    rank_question,
+    review_with_rubric,
+)
+from training.rubrics import LEVEL_LABELS, TOP_LEVEL, RubricView, get_rubric
+
+DRAFT_KEY = "ar_draft_text"
+
+user = current_user()
+st.title("逐题评阅与最佳话术")
+st.caption("同一道题的所有回答在一屏内按综合分排序，不显示作者（盲评）。每项 0–4 分，Tab 切换、回车保存。")
+
+with db_session() as session:
+    papers = run_action(lambda: list_papers(session=session, actor=user)) or []
+if not papers:
+    st.info("还没有试卷。先在「组卷」里创建并发布试卷，考生交卷后在这里评阅。")
+    st.stop()
+paper = st.selectbox("试卷", papers, format_func=lambda p: f"{p.title}（#{p.id}）", key="ar_paper")
+board, agreement, rubric_tab = st.tabs(["逐题评阅", "评分一致性", "评分表"])
+
+
+def _answer_card(rank: int, answer: BlindAnswer, rubric: RubricView) -> None:
+    with st.container(border=True):
+        badges = [":orange-badge[:material/star: 亮点]"] if answer.highlight else []
+        badges += [f":red-badge[{md_escape(LINT_KINDS.get(f.kind, f.kind))}]" for f in answer.findings]
+        reviewed = (
+            f" · {answer.reviews} 人评分，均分 {answer.review_mean:.0%}"
+            if answer.review_mean is not None
+            else ""
+        )
+        st.markdown(
+            f"**第 {rank} 名 · {answer.label}** · 综合分 {answer.score:.2f}{reviewed} " + " ".join(badges)
+        )
+        st.text(answer.text)
+        with st.expander("排序依据"):
+            for reason in answer.reasons:
+                st.caption("· " + md_escape(reason))
+        st.checkbox("纳入最佳话术", key=f"pick_{answer.answer_id}")
+        if answer.locked:
+            st.caption("成绩已发布，评分已锁定。")
+            return
+        with st.form(f"rv_{answer.answer_id}", border=False):
+            columns = st.columns(len(rubric.criteria))
+            levels: dict[str, int | None] = {}
+            for column, criterion in zip(columns, rubric.criteria, strict=True):
+                levels[criterion.name] = column.number_input(
+                    f"{criterion.name}（{criterion.weight:g}）",
+                    min_value=0,
+                    max_value=TOP_LEVEL,
+                    step=1,
+                    value=answer.my_levels.get(criterion.name),
+                    help=criterion.hint,
+                    key=f"lv_{answer.answer_id}_{criterion.name}",
+                )
+            failed = st.multiselect(
+                "否决项（选中即 0 分）",
+                rubric.auto_fail,
+                default=answer.my_failed,
+                key=f"af_{answer.answer_id}",
+            )
+            comment = st.text_input("评语", value=answer.my_comment, key=f"cm_{answer.answer_id}")
+            if st.form_submit_button("保存评分"):
+                scored = {k: int(v) for k, v in levels.items() if v is not None}
+                with db_session() as session:
+                    run_action(
+                        lambda: review_with_rubric(
+                            session=session,
+                            actor=user,
+                            answer_id=answer.answer_id,
+                            levels=scored,
+                            failed=failed,
+                            comment=comment,
+                            rubric_id=rubric.id,
+                            embedder=embedder(),
+                        ),
+                        success="评分已保存。",
+                    )
+
+
+def _merge(answer_ids: list[int]) -> None:
+    with db_session() as session:
+        text = run_action(lambda: draft_from_answers(session=session, actor=user, answer_ids=answer_ids))
+    if text is not None:
+        st.session_state[DRAFT_KEY] = text
+
+
+def _composer(ranking: QuestionRanking) -> None:
+    st.subheader("生成最佳话术")
+    picked = [a.answer_id for a in ranking.answers if st.session_state.get(f"pick_{a.answer_id}")]
+    st.button(
+        f"合并所选回答（{len(picked)} 条）到编辑框",
+        key="ar_merge",
+        disabled=not picked,
+        on_click=_merge,
+        args=(picked,),
+    )
+    with st.form("ar_script"):
+        question = st.text_input("顾客问题", value=ranking.slot.prompt, key="ar_script_question")
+        text = st.text_area("话术（可用占位符 {客户称呼} {订单号} 等）", key=DRAFT_KEY, height=150)
+        left, middle, right = st.columns(3)
+        category = left.selectbox("分类", [c.value for c in Category], key="ar_script_category")
+        product = middle.text_input("商品 / 产品线", key="ar_script_product")
+        variant = right.text_input("版本名（同一问题可有多个审定版本）", key="ar_script_variant")
+        tags = st.text_input("标签（逗号分隔）", key="ar_script_tags")
+        approve = (
+            st.radio("保存为", ["审定发布", "草稿"], horizontal=True, key="ar_script_mode") == "审定发布"
+        )
+        if st.form_submit_button("保存话术", type="primary"):
+            with db_session() as session:
+                run_action(
+                    lambda: create_script(
+                        session=session,
+                        actor=user,
+                        question=question,
+                        answer=text,
+                        category=category,
+                        tags=tags.replace("，", ",").split(","),
+                        product=product,
+                        variant=variant,
+                        mined_question_id=ranking.slot.mined_question_id,
+                        source_answer_ids=picked,
+                        approve=approve,
+                    ),
+                    success="已审定发布到话术库。" if approve else "已保存为草稿。",
+                )
+
+
+with board:
+    with db_session() as session:
+        slots = run_action(lambda: paper_questions(session=session, actor=user, paper_id=paper.id or 0)) or []
+    if not slots:
+        st.info("这份试卷还没有已交卷的书面回答。")
+    else:
+        slot = st.selectbox(
+            "题目",
+            slots,
+            key="ar_question",
+            format_func=lambda s: f"{s.prompt[:40]}（已评 {s.reviewed}/{s.answers}）",
+        )
+        with db_session() as session:
+            rubric = get_rubric(session, None)
+            ranking = run_action(
+                lambda: rank_question(
+                    session=session, actor=user, paper_id=paper.id or 0, key=slot.key, embedder=embedder()
+                )
+            )
+        if ranking is not None:
+            render_turns(ranking.slot.context, ranking.slot.prompt)
+            if ranking.reference:
+                st.markdown("**现行审定话术**")
+                st.text(ranking.reference)
+            st.caption("评分标准：" + "；".join(f"{v}" for v in LEVEL_LABELS.values()))
+            for rank, answer in enumerate(ranking.answers, start=1):
+                _answer_card(rank, answer, rubric)
+            _composer(ranking)
+
+with agreement:
+    render_calibration(user, paper.id or 0)
+
+with rubric_tab:
+    render_rubric_editor(user)

@@ -1,0 +1,142 @@
+"""Renderers for the script bank's trainer tabs: import/export, usage, lint phrase lists."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from pages.common import db_session, run_action
+from scripts_bank.authoring import export_scripts, import_scripts
+from scripts_bank.io import export_bytes, read_script_table, scripts_table
+from scripts_bank.usage import usage_report, weak_lookups
+from training.config import get_settings
+from training.lint_rules import PHRASE_KINDS, list_phrases, save_phrase
+from training.models import User
+from training.tables import safe_export
+
+#: Lookups whose best script's cosine is below this found nothing good (e5 cosines bunch high).
+WEAK_LOOKUP_COSINE = 0.9
+
+
+def render_transfer(user: User | None) -> None:
+    """Import a 话术 table (XLSX/CSV, all or nothing) and export the approved bank."""
+    st.subheader("导入话术表")
+    st.caption("列名：问题、话术，可选 分类、标签、商品、版本。支持 XLSX / CSV（UTF-8 或 GBK）。")
+    upload = st.file_uploader("选择文件", type=["xlsx", "csv", "tsv", "txt"], key="bank_import_file")
+    if upload is not None and st.button("导入", key="bank_import"):
+        limit = get_settings().upload_limit_mb * 1024 * 1024
+        rows = run_action(
+            lambda: read_script_table(upload.getvalue(), file_name=upload.name, limit_bytes=limit)
+        )
+        if rows is not None:
+            with db_session() as session:
+                run_action(
+                    lambda: import_scripts(session=session, actor=user, rows=rows),
+                    success=f"已导入 {len(rows)} 条话术。",
+                )
+    st.subheader("导出话术库")
+    fmt = st.radio("格式", ["xlsx", "csv"], horizontal=True, key="bank_export_fmt")
+    if st.button("生成导出文件", key="bank_export"):
+        with db_session() as session:
+            rows = run_action(lambda: export_scripts(session=session, actor=user))
+        if rows is not None:
+            st.download_button(
+                f"下载 话术库.{fmt}",
+                export_bytes(scripts_table(rows), fmt),
+                file_name=f"话术库.{fmt}",
+                key="bank_export_download",
+            )
+
+
+def render_usage(user: User | None) -> None:
+    """Most used, never used and outdated-flagged scripts, and lookups that found nothing good."""
+    days = st.selectbox(
+        "统计周期", [7, 30, 90], index=1, format_func=lambda d: f"最近 {d} 天", key="usage_days"
+    )
+    with db_session() as session:
+        report = run_action(lambda: usage_report(session=session, actor=user, days=days)) or []
+        weak = run_action(
+            lambda: weak_lookups(session=session, actor=user, below=WEAK_LOOKUP_COSINE, days=days)
+        )
+    frame = pd.DataFrame(
+        [
+            {
+                "话术": u.script.question,
+                "分类": u.script.category,
+                "首位命中": u.top_hits,
+                "出现次数": u.shown,
+                "有用": u.useful,
+                "过时": u.outdated,
+            }
+            for u in report
+        ]
+    )
+    st.markdown("**最常用**")
+    st.dataframe(safe_export(frame.head(20)) if not frame.empty else frame, hide_index=True)
+    st.markdown("**从未被查到**")
+    never = [u.script.question for u in report if u.shown == 0]
+    st.dataframe(pd.DataFrame({"话术": never}), hide_index=True)
+    st.markdown("**被标记为过时（当前版本）**")
+    st.dataframe(
+        pd.DataFrame([{"话术": u.script.question, "过时票数": u.outdated} for u in report if u.outdated]),
+        hide_index=True,
+    )
+    st.markdown(f"**没有找到好答案的查询**（最佳匹配余弦 < {WEAK_LOOKUP_COSINE}）")
+    st.dataframe(
+        pd.DataFrame([{"查询": w.query, "次数": w.times, "最佳余弦": w.best_similarity} for w in weak or []]),
+        hide_index=True,
+    )
+
+
+def render_lint_rules(user: User | None) -> None:
+    """The phrase lists the answer ranking penalises; trainers add, change and switch off phrases."""
+    with db_session() as session:
+        phrases = run_action(lambda: list_phrases(session=session, actor=user)) or []
+    st.caption("排序时命中这些短语的回答会被扣分，并向培训师说明原因。")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "类型": PHRASE_KINDS.get(p.kind, p.kind),
+                    "短语": p.phrase,
+                    "整句才算": p.whole_reply,
+                    "扣分": p.penalty,
+                    "启用": p.active,
+                    "例外": "、".join(p.exceptions or []),
+                    "原因": p.reason,
+                }
+                for p in phrases
+            ]
+        ),
+        hide_index=True,
+    )
+    with st.form("lint_phrase"):
+        left, right = st.columns(2)
+        kind = left.selectbox(
+            "类型", list(PHRASE_KINDS), format_func=PHRASE_KINDS.__getitem__, key="lint_kind"
+        )
+        phrase = right.text_input("短语（已有的同类短语会被修改）", key="lint_phrase")
+        reason = st.text_input("原因（向培训师展示）", key="lint_reason")
+        exceptions = st.text_input("例外（含该短语但无害的说法，逗号分隔）", key="lint_exceptions")
+        a, b, c = st.columns(3)
+        penalty = a.number_input(
+            "扣分", min_value=0.05, max_value=1.0, value=0.2, step=0.05, key="lint_penalty"
+        )
+        whole = b.checkbox("整句只有这个词才算", key="lint_whole")
+        active = c.checkbox("启用", value=True, key="lint_active")
+        if st.form_submit_button("保存短语"):
+            with db_session() as session:
+                run_action(
+                    lambda: save_phrase(
+                        session=session,
+                        actor=user,
+                        phrase=phrase,
+                        kind=kind,
+                        reason=reason,
+                        whole_reply=whole,
+                        penalty=penalty,
+                        active=active,
+                        exceptions=exceptions.replace("，", ",").split(","),
+                    ),
+                    success="已保存。",
+                )
