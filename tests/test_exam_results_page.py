@@ -2,81 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlmodel import Session, col, select
+from exam_world import Demo, demo_people, publish, sit
+from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
-from training import exams, paper_delivery, papers
 from training.certification import certification_papers, create_certification, list_certifications
 from training.feedback import attempt_feedback
 from training.grading_views import paper_results, review_targets
-from training.models import Cohort, KnowledgeItem, MinedQuestion, Role, User, utcnow
-from training.seed import seed_demo
+from training.models import User
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/exam_results.py"
 
 
-@dataclass
-class Demo:
-    trainer: User
-    agent: User
-    newhire: User
-
-
 @pytest.fixture
 def demo(session: Session) -> Demo:
-    seed_demo(session)
-
-    def one(role: Role) -> User:
-        return session.exec(select(User).where(User.role == role.value)).one()
-
-    return Demo(one(Role.TRAINER), one(Role.AGENT), one(Role.NEW_HIRE))
-
-
-def _knowledge(session: Session, count: int) -> list[KnowledgeItem]:
-    return list(session.exec(select(KnowledgeItem).where(KnowledgeItem.kind == "single")
-                             .order_by(col(KnowledgeItem.id))).all()[:count])
-
-
-def _publish(session: Session, trainer: User, title: str, *, scenario: bool, objective: int) -> int:
-    """A paper published to the demo cohort; returns its id."""
-    paper = papers.create_paper(session=session, actor=trainer, title=title, shuffle=False, pass_mark=0.5)
-    mined = []
-    if scenario:
-        question = MinedQuestion(question="什么时候发货", category="物流配送", in_question_bank=True,
-                                 context=[{"role": "customer", "text": "在吗"}])
-        session.add(question)
-        session.commit()
-        mined = [question.id or 0]
-    papers.add_questions(session=session, actor=trainer, paper_id=paper.id or 0, mined_question_ids=mined,
-                         knowledge_item_ids=[i.id or 0 for i in _knowledge(session, objective)])
-    cohort = session.exec(select(Cohort)).one()
-    paper_delivery.publish_paper(session=session, actor=trainer, paper_id=paper.id or 0,
-                                 cohort_ids=[cohort.id or 0], opens_at=utcnow(), closes_at=None)
-    return paper.id or 0
-
-
-def _sit(session: Session, user: User, paper_id: int, *, reply: str = "") -> int:
-    """The user takes the paper: right objective answers, ``reply`` to scenarios; returns the attempt id."""
-    entry = next(e for e in exams.my_exams(session=session, actor=user) if e.paper_id == paper_id)
-    attempt = exams.start_attempt(session=session, actor=user, assignment_id=entry.assignment_id)
-    view = exams.open_attempt(session=session, actor=user, attempt_id=attempt.id or 0)
-    for question in view.questions:
-        if question.kind == papers.SCENARIO:
-            exams.save_answer(session=session, actor=user, attempt_id=attempt.id or 0,
-                              slot_id=question.slot_id, text=reply, elapsed_seconds=30)
-        else:
-            item = session.get(KnowledgeItem, question.knowledge_item_id)
-            assert item is not None
-            exams.save_answer(session=session, actor=user, attempt_id=attempt.id or 0,
-                              slot_id=question.slot_id, choice=item.answer, elapsed_seconds=10)
-    exams.submit_attempt(session=session, actor=user, attempt_id=attempt.id or 0)
-    return attempt.id or 0
+    return demo_people(session)
 
 
 def _page(user: User) -> AppTest:
@@ -102,8 +47,8 @@ def _submit(at: AppTest, label: str) -> None:
 
 @pytest.mark.parametrize("role", ["agent", "newhire"])
 def test_candidates_get_no_data(session: Session, demo: Demo, role: str) -> None:
-    paper_id = _publish(session, demo.trainer, "物流上岗考", scenario=False, objective=1)
-    _sit(session, demo.agent, paper_id)
+    paper_id = publish(session, demo.trainer, "物流上岗考", scenario=False, objective=1)
+    sit(session, demo.agent, paper_id)
     candidate = getattr(demo, role)
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["user_id"] = candidate.id
@@ -120,7 +65,7 @@ def test_candidates_get_no_data(session: Session, demo: Demo, role: str) -> None
 
 
 def test_create_programme_through_the_form(session: Session, demo: Demo) -> None:
-    paper_id = _publish(session, demo.trainer, "物流上岗考", scenario=False, objective=1)
+    paper_id = publish(session, demo.trainer, "物流上岗考", scenario=False, objective=1)
     at = _page(demo.trainer)
     assert at.title[0].value == "考试与认证"
     assert [t.label for t in at.tabs] == ["成绩与评阅", "班组进度", "个人记录", "上岗资格", "认证项目"]
@@ -148,8 +93,8 @@ def test_create_programme_through_the_form(session: Session, demo: Demo) -> None
 
 
 def test_release_button_releases_a_submitted_scenario_attempt(session: Session, demo: Demo) -> None:
-    paper_id = _publish(session, demo.trainer, "物流情景考", scenario=True, objective=1)
-    attempt_id = _sit(session, demo.newhire, paper_id, reply="亲，16点前付款当天发货哦")
+    paper_id = publish(session, demo.trainer, "物流情景考", scenario=True, objective=1)
+    attempt_id = sit(session, demo.newhire, paper_id, reply="亲，16点前付款当天发货哦")
     assert attempt_feedback(session=session, actor=demo.trainer, attempt_id=attempt_id).attempt.released_at \
         is None  # a scenario answer waits for a review or the release
     at = _page(demo.trainer)
@@ -174,8 +119,8 @@ def test_release_button_releases_a_submitted_scenario_attempt(session: Session, 
 
 
 def test_review_form_scores_an_answer_and_finalises_the_attempt(session: Session, demo: Demo) -> None:
-    paper_id = _publish(session, demo.trainer, "物流情景考", scenario=True, objective=1)
-    attempt_id = _sit(session, demo.newhire, paper_id, reply="亲，16点前付款当天发货哦")
+    paper_id = publish(session, demo.trainer, "物流情景考", scenario=True, objective=1)
+    attempt_id = sit(session, demo.newhire, paper_id, reply="亲，16点前付款当天发货哦")
     [target] = review_targets(session=session, actor=demo.trainer, attempt_id=attempt_id)
     at = _page(demo.trainer)
     assert at.selectbox(key=f"er_attempt_{paper_id}").value == attempt_id
@@ -194,10 +139,10 @@ def test_review_form_scores_an_answer_and_finalises_the_attempt(session: Session
 
 
 def test_duty_board_progress_and_person_history(session: Session, demo: Demo) -> None:
-    paper_id = _publish(session, demo.trainer, "物流上岗考", scenario=False, objective=2)
+    paper_id = publish(session, demo.trainer, "物流上岗考", scenario=False, objective=2)
     create_certification(session=session, actor=demo.trainer, name="物流上岗认证", paper_ids=[paper_id],
                          pass_mark=0.5)
-    _sit(session, demo.agent, paper_id)  # objective-only: released and certified at submission
+    sit(session, demo.agent, paper_id)  # objective-only: released and certified at submission
     at = _page(demo.trainer)
 
     board = _table(at, "可上岗").set_index("姓名")
