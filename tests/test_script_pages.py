@@ -1,0 +1,149 @@
+"""AppTest: 逐题评阅 (ranked blind answers → rubric review → approved script), 话术库 and 话术查询."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from exam_world import Demo, demo_people, more_candidates, publish, sit
+from sqlmodel import Session, col, select
+from streamlit.testing.v1 import AppTest
+
+from scripts_bank.authoring import create_script, propose_revision
+from training.models import AuditLog, Review, Role, Script, ScriptFeedback, ScriptVersion, User
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+REPLIES = [
+    "亲，您好！付款后48小时内发货，发货后可以在订单详情里查看物流哦",
+    "我不知道",
+    "亲亲，一般付款后两天内发货，发出后会有物流单号，您留意一下哈",
+]
+
+pytestmark = pytest.mark.encoder
+
+
+@pytest.fixture
+def demo(session: Session) -> Demo:
+    return demo_people(session)
+
+
+def _page(user: User, page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["user_id"] = user.id
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _click(at: AppTest, label: str) -> None:
+    next(b for b in at.button if b.label == label).click()
+    at.run()
+    assert not at.exception, at.exception
+
+
+def test_trainer_reviews_blind_and_approves_a_merged_script(session: Session, demo: Demo) -> None:
+    admin = session.exec(select(User).where(User.role == Role.ADMIN.value)).one()
+    candidates = more_candidates(session, admin, 3)
+    paper_id = publish(session, demo.trainer, "发货话术考试", scenario=True, objective=0)
+    for user, reply in zip(candidates, REPLIES, strict=True):
+        sit(session, user, paper_id, reply=reply)
+
+    at = _page(demo.trainer, "pages/answer_review.py")
+    page_text = " ".join(m.value for m in at.markdown) + " ".join(t.value for t in at.text)
+    assert all(c.display_name not in page_text for c in candidates), "reviewing must be blind"
+    shown = [t.value for t in at.text if t.value in REPLIES]
+    assert shown.index(REPLIES[1]) > min(shown.index(REPLIES[0]), shown.index(REPLIES[2]))
+
+    # Score the top answer on the rubric: every criterion 4 → 100 %.
+    answer_id = int(next(c.key for c in at.checkbox if c.key.startswith("pick_")).split("_")[1])
+    assert _answer_text(session, answer_id) != REPLIES[1]
+    for box in at.number_input:
+        if box.key.startswith(f"lv_{answer_id}_"):
+            box.set_value(4)
+    [b for b in at.button if b.label == "保存评分"][0].click()  # the top card's form
+    at.run()
+    assert not at.exception
+    review = session.exec(select(Review).where(Review.answer_id == answer_id)).one()
+    assert review.score == pytest.approx(1.0) and review.rubric_id is not None
+
+    # Pick the two good answers, merge them into the editor, approve as the script.
+    good = [aid for aid in _answer_ids(session, paper_id) if _answer_text(session, aid) != REPLIES[1]]
+    for aid in good:
+        at.checkbox(key=f"pick_{aid}").check()
+    at.run()
+    _click(at, "合并所选回答（2 条）到编辑框")
+    merged = at.text_area(key="ar_draft_text").value
+    assert REPLIES[0] in merged and REPLIES[2] in merged
+    at.text_area(key="ar_draft_text").input("{客户称呼}您好，付款后48小时内发货，发出后可在订单详情查看物流哦")
+    at.text_input(key="ar_script_tags").input("发货，时效")
+    next(b for b in at.button if b.label == "保存话术").click()
+    at.run()
+    assert not at.exception
+    session.expire_all()
+    script = session.exec(select(Script).order_by(col(Script.id).desc())).first()
+    assert script is not None and script.status == "approved" and script.tags == ["发货", "时效"]
+    assert script.mined_question_id is not None
+    version = session.exec(select(ScriptVersion).where(ScriptVersion.script_id == script.id)).one()
+    assert sorted(version.source_answer_ids or []) == sorted(good)
+    assert version.approved_by == demo.trainer.id
+
+
+def _answer_ids(session: Session, paper_id: int) -> list[int]:
+    from training.grading import answers_of, submitted_attempts
+
+    attempts = submitted_attempts(session, paper_id)
+    return [a.id or 0 for a in answers_of(session, [t.id or 0 for t in attempts]).values() if a.text]
+
+
+def _answer_text(session: Session, answer_id: int) -> str:
+    from training.models import Answer
+
+    answer = session.get(Answer, answer_id)
+    return answer.text if answer else ""
+
+
+def test_agent_lookup_fills_placeholders_and_takes_feedback(session: Session, demo: Demo) -> None:
+    script = create_script(session=session, actor=demo.trainer, question="快递到哪了，怎么还没到",
+                           answer="{客户称呼}您好，您的订单{订单号}正在派送中，请耐心等待",
+                           category="物流配送", product="电饭煲", tags=["物流"])
+    at = _page(demo.agent, "pages/script_lookup.py")
+    at.text_input(key="lookup_query").input("我的包裹怎么还没送到")
+    at.run()
+    at.text_input(key="ph_客户称呼").input("王女士")
+    at.text_input(key="ph_订单号").input("JD12345")
+    at.run()
+    assert not at.exception
+    assert any(c.value == "王女士您好，您的订单JD12345正在派送中，请耐心等待" for c in at.code)
+    assert any(":orange-background[" in m.value for m in at.markdown), "matching parts are highlighted"
+    next(b for b in at.button if b.key == f"fb_outdated_{script.id}").click()
+    at.run()
+    feedback = session.exec(select(ScriptFeedback).where(ScriptFeedback.script_id == script.id)).one()
+    assert feedback.kind == "outdated" and feedback.user_id == demo.agent.id
+
+    at.selectbox(key="lookup_product").set_value("电饭煲")
+    at.run()
+    assert [c.value for c in at.code] == ["王女士您好，您的订单JD12345正在派送中，请耐心等待"]
+
+
+def test_trainer_approves_a_draft_and_agents_never_see_drafts(session: Session, demo: Demo) -> None:
+    script = create_script(session=session, actor=demo.trainer, question="可以开专票吗",
+                           answer="亲，可以开增值税专用发票", category="发票")
+    propose_revision(session=session, actor=demo.trainer, script_id=script.id,
+                     answer="亲，可以开专票，请提供公司名称和税号", note="补充开票资料")
+    agent = _page(demo.agent, "pages/script_lookup.py")
+    agent.text_input(key="lookup_query").input("能开专用发票不")
+    agent.run()
+    assert "亲，可以开增值税专用发票" in [c.value for c in agent.code]
+    assert "亲，可以开专票，请提供公司名称和税号" not in [c.value for c in agent.code]
+
+    at = _page(demo.trainer, "pages/script_bank.py")
+    _click(at, "审定第 2 版")
+    session.expire_all()
+    refreshed = session.get(Script, script.id)
+    assert refreshed is not None and refreshed.current_version == 2
+    assert session.exec(select(AuditLog).where(AuditLog.action == "script.approve",
+                                               AuditLog.target == str(script.id))).all()
+    agent.run()
+    assert "亲，可以开专票，请提供公司名称和税号" in [c.value for c in agent.code]
