@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -15,13 +15,15 @@ from scripts_bank.lookup import BankEntry, ScriptIndex
 from training.embeddings import Embedder
 from training.errors import UserError
 from training.exams import has_open_attempt
-from training.models import LookupLog, Role, Script, ScriptVersion, User
+from training.models import LookupLog, Role, Script, ScriptVersion, User, utcnow
 from training.permissions import EVERYONE, STAFF, PermissionDenied, require_role
 
 APPROVED, DRAFT, ARCHIVED = "approved", "draft", "archived"
 STATUS_LABELS = {APPROVED: "已审定", DRAFT: "草稿", ARCHIVED: "已停用"}
 #: Indexes kept per process (one per database and model is the normal case).
 INDEX_CACHE_SIZE = 4
+#: The same user repeating the same query within this time is one lookup (page reruns).
+RELOG_AFTER = timedelta(minutes=2)
 
 
 class ScriptError(UserError):
@@ -193,7 +195,19 @@ def lookup_scripts(
                   segments(by_id[h.id].answer, matched_spans(query, by_id[h.id].answer)))
         for h in hits
     ]
-    session.add(LookupLog(user_id=user.id, query=query[:500], hits=[r.script.id for r in results],
-                          top_score=results[0].semantic if results else None))
-    session.commit()
+    _log(session, user, query, results)
     return results
+
+
+def _log(session: Session, user: User, query: str, results: list[LookupHit]) -> None:
+    """Log a lookup, once: the page reruns the same query when a filter or placeholder changes."""
+    last = session.exec(select(LookupLog).where(LookupLog.user_id == user.id)
+                        .order_by(col(LookupLog.id).desc()).limit(1)).first()
+    hits = [r.script.id for r in results]
+    if last is not None and last.query == query[:500] and utcnow() - last.created_at < RELOG_AFTER:
+        last.hits = hits
+        session.add(last)
+    else:
+        session.add(LookupLog(user_id=user.id, query=query[:500], hits=hits,
+                              top_score=results[0].semantic if results else None))
+    session.commit()

@@ -13,6 +13,7 @@ from training.config import Settings, get_settings
 from training.embeddings import Embedder
 from training.errors import UserError
 from training.exams import SUBMITTED, expire_overdue, questions_of
+from training.lint_rules import lint_rules
 from training.models import (
     Answer,
     Attempt,
@@ -164,7 +165,8 @@ def _score(
         weights = RankWeights.from_settings(settings)
         for key, scores in zip(
             keys,
-            rank_answers(rank_groups, embedder=embedder, weights=weights, show_progress=True),
+            rank_answers(rank_groups, embedder=embedder, weights=weights, rules=lint_rules(session),
+                         show_progress=True),
             strict=True,
         ):
             for (_, answer), result in zip(groups[key], scores, strict=True):
