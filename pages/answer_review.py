@@ -114,7 +114,9 @@ def _composer(ranking: QuestionRanking) -> None:
         question = st.text_input("顾客问题", value=ranking.slot.prompt, key="ar_script_question")
         text = st.text_area("话术（可用占位符 {客户称呼} {订单号} 等）", key=DRAFT_KEY, height=150)
         left, middle, right = st.columns(3)
-        category = left.selectbox("分类", [c.value for c in Category], key="ar_script_category")
+        categories = [c.value for c in Category]
+        category = left.selectbox("分类", categories, index=categories.index(ranking.slot.category),
+                                  key="ar_script_category")
         product = middle.text_input("商品 / 产品线", key="ar_script_product")
         variant = right.text_input("版本名（同一问题可有多个审定版本）", key="ar_script_variant")
         tags = st.text_input("标签（逗号分隔）", key="ar_script_tags")

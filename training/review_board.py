@@ -22,7 +22,7 @@ from training.grading import (
 )
 from training.lint import LintFinding
 from training.lint_rules import lint_rules
-from training.models import Answer, ExamPaper, Review, User
+from training.models import Answer, Category, ExamPaper, MinedQuestion, Review, User
 from training.permissions import STAFF, require_role
 from training.ranking import RankWeights, rank_answers
 from training.review_stats import disagreements, krippendorff_alpha, normalise_by_reviewer
@@ -39,6 +39,7 @@ class QuestionSlot:
     mined_question_id: int | None
     answers: int
     reviewed: int
+    category: str = Category.OTHER.value
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,11 @@ def _groups(session: Session, paper_id: int) -> tuple[dict[str, ScenarioGroup], 
     return {k: v for k, v in groups.items() if v}, released
 
 
+def _category(session: Session, mined_question_id: int | None) -> str:
+    mined = session.get(MinedQuestion, mined_question_id) if mined_question_id else None
+    return mined.category if mined is not None else Category.OTHER.value
+
+
 def _reviews(session: Session, answer_ids: list[int]) -> list[Review]:
     if not answer_ids:
         return []
@@ -108,7 +114,7 @@ def paper_questions(*, session: Session, actor: User | None, paper_id: int) -> l
         first = entries[0][0]
         done = sum(1 for _, a in entries if a is not None and a.id in reviewed)
         slots.append(QuestionSlot(key, first.prompt, list(first.context), first.mined_question_id,
-                                  len(entries), done))
+                                  len(entries), done, _category(session, first.mined_question_id)))
     return slots
 
 
@@ -156,7 +162,7 @@ def rank_question(
     blind.sort(key=lambda b: (-b.score, b.answer_id))
     first = entries[0][0]
     slot = QuestionSlot(key, first.prompt, list(first.context), first.mined_question_id, len(entries),
-                        sum(1 for i in ids if raw.get(i)))
+                        sum(1 for i in ids if raw.get(i)), _category(session, first.mined_question_id))
     return QuestionRanking(slot, approved_script(session, first.mined_question_id), blind)
 
 
