@@ -150,6 +150,41 @@ def gated(w: float, mode: str, lex_w: float = 0.2) -> Callable[[Features], Seque
     return score
 
 
+def lexical_batch(f: Features, bm25_idf: bool = True) -> np.ndarray:
+    """Char-bigram TF-IDF cosine to the whole context + question, IDF over the set (the batch)."""
+    idf = f["idf"]
+
+    def weight(g: str) -> float:
+        if bm25_idf:
+            return float(idf.weight(g))
+        return math.log((1 + idf.n_docs) / (1 + idf.df.get(g, 0))) + 1.0
+
+    def vec(c: Counter[str]) -> dict[str, float]:
+        v = {g: cnt * weight(g) for g, cnt in c.items()}
+        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+        return {g: x / norm for g, x in v.items()}
+
+    qv = vec(bigrams(f["turn_text"][99]))
+    return np.array([sum(qv.get(g, 0.0) * x for g, x in vec(bigrams(a)).items())
+                     for a in f["answers"]])
+
+
+def batch_lexical_product(share: float, bm25_idf: bool = True,
+                          agr_w: float = 1.0) -> Callable[[Features], Sequence[float]]:
+    """Semantic q/p 1+3 turns + ``share`` x batch lexical, + centred nearest x partner relevance
+    on passage vectors (the product formula without lint)."""
+    def score(f: Features) -> Sequence[float]:
+        rel = ((1 - share) * 0.5 * (rel_p(f, 1) + rel_p(f, 3))
+               + share * standing(lexical_batch(f, bm25_idf)))
+        c = np.asarray(f["ap"], dtype=np.float64)
+        c = c - c.mean(axis=0)
+        c /= np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-9)
+        sims = np.clip(c @ c.T, 0.0, None)
+        np.fill_diagonal(sims, 0.0)
+        return list((rel + agr_w * (sims * rel[None, :]).max(axis=1)) / (1 + agr_w))
+    return score
+
+
 #: The main variants measured (figures in bench/README.md, "Ranking formula search").
 FORMULAS: dict[str, Callable[[Features], Sequence[float]]] = {
     "old: 0.35 agreement + 0.25 semantic (q/q, 3 turns)": lambda f: list(
@@ -169,4 +204,10 @@ FORMULAS: dict[str, Callable[[Features], Sequence[float]]] = {
        for w in (1.0, 2.0)},
     **{f"R1 lex.2 + {w} x centred nearest x partner relevance": gated(w, "top1*rel_j")
        for w in (0.5, 1.0, 2.0)},
+    "lexical (batch BM25 IDF), all turns": lambda f: list(lexical_batch(f)),
+    **{f"batch lexical: smoothed IDF, share {w}": batch_lexical_product(w, bm25_idf=False)
+       for w in (0.2, 0.3)},
+    **{f"batch lexical: BM25 IDF, share {w}": batch_lexical_product(w)
+       for w in (0.2, 0.25, 0.3, 0.4, 0.5)},
+    "batch lexical: BM25 IDF, share 0.3, relevance only": batch_lexical_product(0.3, agr_w=0.0),
 }

@@ -26,6 +26,7 @@ from bench.datasets import fmt, log, markdown_table  # noqa: E402
 from bench.rank_sets import ALL_SETS, RankSet, metrics, random_scores  # noqa: E402
 from training.config import get_settings  # noqa: E402
 from training.embeddings import DiskEmbeddingStore, Embedder, Vectors  # noqa: E402
+from training.ranking_signals import BigramIdf  # noqa: E402
 
 CONTEXT_VARIANTS = (0, 1, 3, 99)
 
@@ -55,20 +56,25 @@ Features = dict[str, Any]
 
 
 def features(rank_set: RankSet, query: Embedder, passage: Embedder) -> list[Features]:
-    """Per group: answer vectors (both prompts), turn vectors per context length, texts."""
+    """Per group: answer vectors (both prompts), turn vectors per context length, texts, and
+    the bigram IDF fitted over the whole set (one batch, as ``rank_answers`` does)."""
     answers = [a if a.strip() else " " for g in rank_set.groups for a in g["answers"]]
     turns = {k: [turn_text(g, k) for g in rank_set.groups] for k in CONTEXT_VARIANTS}
     log(f"[search] {rank_set.name}: embedding {len(set(answers))} answers, turn variants …")
     aq = query.embed(answers, show_progress=True)
     ap = passage.embed(answers, show_progress=True)
     tv = {k: query.embed(v, show_progress=True) for k, v in turns.items()}
+    idf = BigramIdf.fit([*(a for g in rank_set.groups for a in g["answers"]),
+                         *(c["text"] for g in rank_set.groups for c in g["context"]),
+                         *(g["question"] for g in rank_set.groups)])
     out: list[Features] = []
     offset = 0
     for gi, g in enumerate(rank_set.groups):
         n = len(g["answers"])
         out.append({"aq": aq[offset:offset + n], "ap": ap[offset:offset + n],
                     "turn": {k: v[gi] for k, v in tv.items()},
-                    "answers": g["answers"], "turn_text": {k: v[gi] for k, v in turns.items()}})
+                    "answers": g["answers"], "turn_text": {k: v[gi] for k, v in turns.items()},
+                    "idf": idf})
         offset += n
     return out
 

@@ -6,6 +6,7 @@ import pytest
 
 from training.embeddings import Embedder
 from training.ranking import ChatTurn, RankGroup, RankWeights, rank_answers
+from training.ranking_signals import BigramIdf, lexical_relevance
 
 pytestmark = pytest.mark.encoder
 
@@ -48,13 +49,29 @@ def test_reference_script_pulls_close_answers_up(embedder: Embedder) -> None:
     assert any("现行话术" in r for r in scores[0].reasons)
 
 
-def test_groups_are_scored_independently_and_in_order(embedder: Embedder) -> None:
-    groups = [RankGroup(QUESTION, ANSWERS[:2]), RankGroup("发票怎么开", ["支持电子发票", "不清楚"]),
-              RankGroup("在吗", [])]
+def test_groups_keep_their_order_and_only_the_lexical_view_depends_on_the_batch(
+        embedder: Embedder) -> None:
+    invoice = RankGroup("发票怎么开", ["支持电子发票", "不清楚", "订单详情页申请开票，电子发票发您邮箱"])
+    groups = [RankGroup(QUESTION, ANSWERS[:2]), invoice, RankGroup("在吗", [])]
     results = rank_answers(groups, embedder=embedder, weights=RankWeights())
-    assert [len(r) for r in results] == [2, 2, 0]
-    alone = rank_answers(groups[1:2], embedder=embedder, weights=RankWeights())
-    assert [s.score for s in alone[0]] == pytest.approx([s.score for s in results[1]])
+    assert [len(r) for r in results] == [2, 3, 0]
+    [alone] = rank_answers([invoice], embedder=embedder, weights=RankWeights())
+    assert [s.signals["relevance_semantic"] for s in alone] == pytest.approx(
+        [s.signals["relevance_semantic"] for s in results[1]], abs=1e-4)  # float32 batches
+    assert [s.signals["relevance_lexical"] for s in alone] != pytest.approx(
+        [s.signals["relevance_lexical"] for s in results[1]])
+
+
+def test_bigrams_common_across_the_batch_weigh_little() -> None:
+    turn = "快递什么时候发货"
+    answers = ["亲，快递今天到", "亲，明天发货"]
+    express_everywhere = BigramIdf.fit([turn, *answers, "快递到了", "快递丢了", "快递慢"])
+    shipping_everywhere = BigramIdf.fit([turn, *answers, "发货了", "已发货", "发货慢"])
+    by_express = lexical_relevance(answers, turn, express_everywhere)
+    by_shipping = lexical_relevance(answers, turn, shipping_everywhere)
+    assert by_express[1] > by_express[0] and by_shipping[0] > by_shipping[1]
+    assert express_everywhere.weight("亲，") < express_everywhere.weight("今天")
+    assert lexical_relevance(["天气不错"], turn, express_everywhere)[0] == 0.0
 
 
 EXCHANGE_Q = "鞋子买小了，能换大一码吗"

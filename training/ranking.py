@@ -1,9 +1,11 @@
 """Ranking agents' answers to one customer turn: relevance, agreement, reference, reviews, lint.
 
 The formula was chosen on bench/rank_search.py (ECD Taobao, JDDC 2019, JDDC 2018 dev halves):
-- relevance = 0.8 x semantic + 0.2 x lexical standing. Semantic = mean standing of the answer's
+- relevance = 0.7 x semantic + 0.3 x lexical standing. Semantic = mean standing of the answer's
   cosine (e5 "passage: ") to the question with its last 1 and last 3 context turns ("query: ");
-  lexical = char-bigram TF-IDF cosine to the question with all its context;
+  lexical = char-bigram TF-IDF cosine to the question with all its context, BM25 IDF fitted
+  over the whole batch (every group of one ``rank_answers`` call: a CLI file, an exam paper),
+  so scores depend on the batch they are ranked in;
 - agreement = nearest other answer after removing the group centroid, times that answer's
   relevance (plain mean cosine rewarded generic replies: ECD R10@1 0.06, below random);
 - final = weighted mean of the signals present - lint penalties, clipped to [0, 1].
@@ -19,12 +21,12 @@ import numpy as np
 from training.config import Settings
 from training.embeddings import Embedder, Vectors
 from training.lint import DEFAULT_RULES, LintFinding, LintRule, lint_answer
-from training.ranking_signals import centred_agreement, lexical_relevance, standing
+from training.ranking_signals import BigramIdf, centred_agreement, lexical_relevance, standing
 
 #: Context turns before the question for the two semantic relevance views.
 CONTEXT_TURNS = (1, 3)
 #: Share of the lexical (char-bigram) view in relevance.
-LEXICAL_SHARE = 0.2
+LEXICAL_SHARE = 0.3
 #: Mean reviewer score from which an answer the crowd disagrees with is a 亮点.
 HIGHLIGHT_REVIEW = 0.8
 #: Agreement standing at or below which an answer "differs from the crowd".
@@ -104,7 +106,7 @@ class _GroupSignals:
 
 
 def _signals(group: RankGroup, live: np.ndarray, answer_vecs: Vectors, turn_vecs: Vectors,
-             reference_vec: Vectors | None) -> _GroupSignals:
+             reference_vec: Vectors | None, idf: BigramIdf) -> _GroupSignals:
     n, out = len(group.answers), _GroupSignals()
     idx = np.flatnonzero(live)
 
@@ -120,7 +122,7 @@ def _signals(group: RankGroup, live: np.ndarray, answer_vecs: Vectors, turn_vecs
     vecs = answer_vecs[idx]
     cosines = vecs @ turn_vecs.T  # (live answers, context views)
     semantic = np.mean([standing(cosines[:, j]) for j in range(cosines.shape[1])], axis=0)
-    lexical = lexical_relevance([group.answers[int(i)] for i in idx], _turn_text(group, None))
+    lexical = lexical_relevance([group.answers[int(i)] for i in idx], _turn_text(group, None), idf)
     relevance = ((1 - LEXICAL_SHARE) * semantic + LEXICAL_SHARE * standing(lexical))
     spread("relevance", relevance.astype(np.float32), cosines.mean(axis=1).astype(np.float32))
     spread("relevance_semantic", semantic.astype(np.float32))
@@ -151,11 +153,11 @@ def _reasons(i: int, parts: dict[str, float], sig: _GroupSignals, review_count: 
 
 
 def _score_group(group: RankGroup, answer_vecs: Vectors, turn_vecs: Vectors,
-                 reference_vec: Vectors | None, weights: RankWeights,
+                 reference_vec: Vectors | None, idf: BigramIdf, weights: RankWeights,
                  rules: Sequence[LintRule]) -> list[AnswerScore]:
     n = len(group.answers)
     live = np.array([bool(a.strip()) for a in group.answers], dtype=bool)
-    sig = _signals(group, live, answer_vecs, turn_vecs, reference_vec) if live.any() else None
+    sig = _signals(group, live, answer_vecs, turn_vecs, reference_vec, idf) if live.any() else None
     results: list[AnswerScore] = []
     for i in range(n):
         findings = lint_answer(group.answers[i], group.question, rules)
@@ -194,7 +196,10 @@ def rank_answers(
 
     Args:
         groups: questions with their context, answers, optional reference script and reviews
-            (reviewer scores already normalised per reviewer by the caller).
+            (reviewer scores already normalised per reviewer by the caller). The groups form
+            one batch: the lexical view's IDF is fitted over all their answers, context lines
+            and questions, so a group's scores depend on the groups ranked with it (rank an
+            exam paper's questions together; a single group is its own batch).
         embedder: encoder with cache; answers (e5 "passage") and turns ("query") are embedded
             in two batches over all groups.
         weights: relative weight of agreement, relevance, reference and reviews.
@@ -216,6 +221,9 @@ def rank_answers(
         queries.extend(_turn_text(group, k) for k in CONTEXT_TURNS)
     if not passages:
         return []
+    # Batch-wide IDF: a bigram half the paper's answers use says little about relevance.
+    idf = BigramIdf.fit([*(a for g in groups for a in g.answers),
+                         *(t.text for g in groups for t in g.context), *(g.question for g in groups)])
     answer_space = embedder.embed(passages, show_progress=show_progress, prompt=ANSWER_PROMPT)
     turn_space = embedder.embed(queries, show_progress=show_progress)
     results: list[list[AnswerScore]] = []
@@ -226,6 +234,6 @@ def rank_answers(
         has_reference = bool(group.reference and group.reference.strip())
         results.append(_score_group(
             group, answer_space[offset : offset + n], turns,
-            answer_space[offset + n] if has_reference else None, weights, active_rules))
+            answer_space[offset + n] if has_reference else None, idf, weights, active_rules))
         offset += n + 1
     return results

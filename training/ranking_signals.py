@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,32 +30,51 @@ def _bigrams(text: str) -> Counter[str]:
     return Counter(t[i : i + 2] for i in range(len(t) - 1)) if len(t) > 1 else Counter(t)
 
 
-def lexical_relevance(answers: Sequence[str], turn: str) -> Vectors:
+@dataclass(frozen=True)
+class BigramIdf:
+    """Character-bigram document frequencies over one batch of texts, weighted as BM25's IDF."""
+
+    df: Counter[str]
+    n_docs: int
+
+    @classmethod
+    def fit(cls, texts: Iterable[str]) -> BigramIdf:
+        """Count in how many of ``texts`` each bigram occurs (blank texts are skipped)."""
+        df: Counter[str] = Counter()
+        n = 0
+        for text in texts:
+            if text.strip():
+                df.update(_bigrams(text).keys())
+                n += 1
+        return cls(df, n)
+
+    def weight(self, gram: str) -> float:
+        """``ln(1 + (N - df + 0.5) / (df + 0.5))``: near 0 for a bigram in almost every text."""
+        d = self.df.get(gram, 0)
+        return math.log(1.0 + (self.n_docs - d + 0.5) / (d + 0.5))
+
+
+def lexical_relevance(answers: Sequence[str], turn: str, idf: BigramIdf) -> Vectors:
     """Character-bigram TF-IDF cosine of each answer to the customer's turn.
 
     Args:
         answers: the group's answers.
         turn: the customer turn with its context, as one text.
+        idf: bigram IDF fitted on the batch (every answer, context line and question of the
+            groups ranked together), so bigrams common across the batch (亲/您好) weigh ~0.
 
     Returns:
-        One cosine per answer. IDF is fitted on this group's texts only, so a group scores the
-        same alone or in a batch; bigrams every answer shares (亲/您好) weigh little.
+        One cosine per answer, in [0, 1].
     """
-    docs = [_bigrams(a) for a in answers]
-    query = _bigrams(turn)
-    df: Counter[str] = Counter()
-    for d in [*docs, query]:
-        df.update(d.keys())
-    n = len(docs) + 1
 
     def unit(c: Counter[str]) -> dict[str, float]:
-        v = {g: cnt * (math.log((1 + n) / (1 + df[g])) + 1.0) for g, cnt in c.items()}
+        v = {g: cnt * idf.weight(g) for g, cnt in c.items()}
         norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
         return {g: x / norm for g, x in v.items()}
 
-    q = unit(query)
-    return np.array([sum(q.get(g, 0.0) * x for g, x in unit(d).items()) for d in docs],
-                    dtype=np.float32)
+    q = unit(_bigrams(turn))
+    return np.array([sum(q.get(g, 0.0) * x for g, x in unit(_bigrams(a)).items())
+                     for a in answers], dtype=np.float32)
 
 
 def centred_agreement(vectors: Vectors, relevance: Vectors) -> tuple[Vectors, Vectors]:
