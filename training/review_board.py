@@ -139,9 +139,12 @@ def rank_question(
     for (answer_id, _), score in normalised.items():
         per_answer.setdefault(answer_id, []).append(score)
     ids = [a.id or 0 if a is not None else 0 for _, a in entries]
-    group = rank_group(session, entries, [per_answer.get(i) for i in ids])
-    scores = rank_answers([group], embedder=embedder, weights=RankWeights.from_settings(get_settings()),
-                          rules=lint_rules(session))[0]
+    # The whole paper is one batch, as when grading: the lexical signal's IDF spans every question.
+    keys = list(groups)
+    batch = [rank_group(session, groups[k], [per_answer.get(a.id or 0) if a else None for _, a in groups[k]])
+             for k in keys]
+    scores = rank_answers(batch, embedder=embedder, weights=RankWeights.from_settings(get_settings()),
+                          rules=lint_rules(session))[keys.index(key)]
     mine = {r.answer_id: r for r in reviews if r.reviewer_id == user.id}
     raw: dict[int, list[float]] = {}
     for r in reviews:
