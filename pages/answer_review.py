@@ -8,6 +8,7 @@ from pages.common import current_user, db_session, embedder, run_action
 from pages.exam_view import md_escape, render_turns
 from pages.review_tools import render_calibration, render_rubric_editor
 from scripts_bank.authoring import create_script, draft_from_answers
+from scripts_bank.io import split_tags
 from training.lint import LINT_KINDS
 from training.models import Category
 from training.paper_delivery import list_papers
@@ -132,7 +133,7 @@ def _composer(ranking: QuestionRanking) -> None:
                         question=question,
                         answer=text,
                         category=category,
-                        tags=tags.replace("，", ",").split(","),
+                        tags=split_tags(tags),
                         product=product,
                         variant=variant,
                         mined_question_id=ranking.slot.mined_question_id,

@@ -14,6 +14,7 @@ from scripts_bank.authoring import (
     script_history,
     update_details,
 )
+from scripts_bank.io import split_tags
 from scripts_bank.service import STATUS_LABELS, ScriptView, facets, is_staff, list_scripts
 from training.models import Category
 
@@ -26,10 +27,6 @@ st.title("话术库")
 def _diff(version: VersionView) -> str:
     marks = {"insert": ":green-background[{}]", "delete": ":red-background[~~{}~~]", "equal": "{}"}
     return "".join(marks[op].format(md_escape(text)) for text, op in version.diff if text)
-
-
-def _tags(text: str) -> list[str]:
-    return text.replace("，", ",").split(",")
 
 
 def _editor(script: ScriptView) -> None:
@@ -70,7 +67,7 @@ def _editor(script: ScriptView) -> None:
                         actor=user,
                         script_id=sid,
                         category=category,
-                        tags=_tags(tags),
+                        tags=split_tags(tags),
                         product=product,
                         variant=variant,
                     ),
@@ -167,7 +164,7 @@ with adding:
                         answer=answer,
                         category=category,
                         product=product,
-                        tags=_tags(new_tags),
+                        tags=split_tags(new_tags),
                     ),
                     success="已加入话术库。",
                 )

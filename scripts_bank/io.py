@@ -6,7 +6,6 @@ import csv
 import io
 import re
 import unicodedata
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -15,7 +14,14 @@ import pandas as pd
 from training.config import get_settings
 from training.errors import UserError
 from training.models import Category
-from training.tables import FORMULA_PREFIXES, TableError, decode_text, read_table, safe_export
+from training.tables import (
+    FORMULA_PREFIXES,
+    TableError,
+    check_xlsx_archive,
+    decode_text,
+    read_table,
+    safe_export,
+)
 
 
 class ScriptImportError(UserError):
@@ -51,7 +57,6 @@ _CATEGORY_ALIASES = {"其它": Category.OTHER, "未分类": Category.OTHER, "物
                      "快递": Category.LOGISTICS, "退货": Category.RETURN, "换货": Category.RETURN,
                      "维修": Category.REPAIR, "支付": Category.PAYMENT, "账户": Category.PAYMENT,
                      "优惠": Category.PRICE, "价格": Category.PRICE, "售前": Category.PRESALE}
-XLSX_MAX_EXPANSION = 20  # unpacked size may be this many times the size limit (zip bombs)
 _MAX_LISTED_ROWS = 10
 
 
@@ -107,14 +112,7 @@ def _check_raw(raw: bytes, file_name: str, limit: int) -> str:
             f"文件「{file_name}」是 UTF-16 编码：请另存为 UTF-8 或 GBK 编码的 CSV 后重试。")
     if not (raw.startswith(b"PK\x03\x04") or lower.endswith((".xlsx", ".xlsm"))):
         return file_name
-    broken = f"文件「{file_name}」不是有效的 Excel (.xlsx) 文件，可能已损坏或不完整。"
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise ScriptImportError(broken) from exc
-    if unpacked > limit * XLSX_MAX_EXPANSION:
-        raise ScriptImportError(f"文件「{file_name}」解压后过大，请拆分后再导入。")
+    check_xlsx_archive(raw, file_name=file_name, limit=limit, error=ScriptImportError)
     return file_name if lower.endswith((".xlsx", ".xlsm")) else f"{file_name}.xlsx"
 
 

@@ -20,7 +20,6 @@ import io
 import json
 import re
 import warnings
-import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from training.chat import AGENT, CUSTOMER, ChatLine, ParsedChatLog
 from training.config import get_settings
 from training.errors import UserError
 from training.masking import mask_with_counts
-from training.tables import TableError, decode_text
+from training.tables import TableError, check_xlsx_archive, decode_text
 
 Progress = Callable[[float], None]
 
@@ -43,7 +42,6 @@ MAX_MESSAGE_CHARS = 5_000
 TRUNCATION_MARK = "…（已截断）"
 MAX_LISTED_ERRORS = 20
 SESSION_KEY_MAX = 128
-XLSX_MAX_EXPANSION = 20  # unpacked size may be this many times the upload limit (zip bombs)
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # exports carry local time, no DST
 
 _ROLES: dict[str, str] = {
@@ -349,14 +347,8 @@ def _csv_rows(text: str, fmt: str, file_name: str) -> Iterable[tuple[int, list[A
 
 
 def _xlsx_rows(raw: bytes, file_name: str, limit: int) -> list[tuple[int, list[Any]]]:
+    check_xlsx_archive(raw, file_name=file_name, limit=limit, error=ChatLogError)
     broken = f"文件「{file_name}」不是有效的 Excel (.xlsx) 文件，可能已损坏或不完整。"
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise ChatLogError(broken) from exc
-    if unpacked > limit * XLSX_MAX_EXPANSION:
-        raise ChatLogError(f"文件「{file_name}」解压后过大，请拆分后再导入。")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl warns about styles it cannot read

@@ -63,6 +63,21 @@ def require_columns(frame: pd.DataFrame, columns: list[str], *, file_name: str) 
         raise TableError(f"文件「{file_name}」缺少列：{'、'.join(missing)}（需要：{'、'.join(columns)}）。")
 
 
+#: An XLSX may unpack to this many times the upload limit; more is treated as a zip bomb.
+XLSX_MAX_EXPANSION = 20
+
+
+def check_xlsx_archive(raw: bytes, *, file_name: str, limit: int, error: type[UserError] = UserError) -> None:
+    """Refuse a broken XLSX or one whose unpacked size betrays a zip bomb (raises ``error``)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise error(f"文件「{file_name}」不是有效的 Excel (.xlsx) 文件，可能已损坏或不完整。") from exc
+    if unpacked > limit * XLSX_MAX_EXPANSION:
+        raise error(f"文件「{file_name}」解压后过大，请拆分后再导入。")
+
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
