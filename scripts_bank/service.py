@@ -205,7 +205,7 @@ def _log(session: Session, user: User, query: str, results: list[LookupHit]) -> 
                         .order_by(col(LookupLog.id).desc()).limit(1)).first()
     hits = [r.script.id for r in results]
     if last is not None and last.query == query[:500] and utcnow() - last.created_at < RELOG_AFTER:
-        last.hits = hits
+        last.hits, last.top_score = hits, results[0].semantic if results else None
         session.add(last)
     else:
         session.add(LookupLog(user_id=user.id, query=query[:500], hits=hits,

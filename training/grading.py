@@ -253,10 +253,13 @@ def review_answer(
     rubric: dict[str, float] | None = None,
     rubric_id: int | None = None,
     auto_fail: list[str] | None = None,
+    finalize: bool = True,
 ) -> Review:
     """Record (or change) the acting trainer's score in [0, 1] for one submitted answer.
 
-    A change of an existing grade is audited with the old and the new score.
+    A change of an existing grade is audited with the old and the new score. With ``finalize``
+    the attempt is released once its last written answer has a review; without it (panel review,
+    several reviewers per answer) results wait for the trainer's release.
     """
     reviewer = require_role(actor, *STAFF)
     answer = session.get(Answer, answer_id)
@@ -289,7 +292,8 @@ def review_answer(
     )
     session.commit()
     session.refresh(review)
-    finalize_if_complete(session, attempt, embedder)
+    if finalize:
+        finalize_if_complete(session, attempt, embedder)
     return review
 
 

@@ -173,13 +173,17 @@ def review_with_rubric(
     *, session: Session, actor: User | None, answer_id: int, levels: dict[str, int], failed: list[str],
     embedder: Embedder, rubric_id: int | None = None, comment: str = "",
 ) -> Review:
-    """Score an answer on the rubric (0–4 per criterion, auto-fail items) and store the review."""
+    """Score an answer on the rubric (0–4 per criterion, auto-fail items) and store the review.
+
+    Panel reviews never release results on their own: several trainers may score the same
+    answer, and a grade may be changed, until the trainer releases results on 考试与认证.
+    """
     require_role(actor, *STAFF)
     rubric = get_rubric(session, rubric_id)
     score = rubric_score(rubric, levels, failed)
     return review_answer(session=session, actor=actor, answer_id=answer_id, score=score, embedder=embedder,
                          comment=comment, rubric={k: float(v) for k, v in levels.items()},
-                         rubric_id=rubric.id, auto_fail=list(failed) or None)
+                         rubric_id=rubric.id, auto_fail=list(failed) or None, finalize=False)
 
 
 @dataclass(frozen=True)
