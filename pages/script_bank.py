@@ -11,6 +11,7 @@ from scripts_bank.authoring import (
     archive_script,
     create_script,
     propose_revision,
+    revise_script,
     script_history,
     update_details,
 )
@@ -39,18 +40,14 @@ def _editor(script: ScriptView) -> None:
         )
         if st.form_submit_button("保存新版本"):
             with db_session() as session:
-                version = run_action(
-                    lambda: propose_revision(
-                        session=session, actor=user, script_id=sid, answer=text, note=note
-                    )
-                )
-                if version is not None and approve:
-                    run_action(
-                        lambda: approve_version(session=session, actor=user, script_id=sid, version=version),
-                        success=f"第 {version} 版已审定发布。",
-                    )
-                elif version is not None:
-                    st.success(f"第 {version} 版已保存为草稿。")
+                if approve:
+                    run_action(lambda: revise_script(session=session, actor=user, script_id=sid, answer=text,
+                                                     note=note), success="新版本已审定发布。")
+                else:
+                    version = run_action(lambda: propose_revision(session=session, actor=user, script_id=sid,
+                                                                  answer=text, note=note))
+                    if version is not None:
+                        st.success(f"第 {version} 版已保存为草稿。")
     with st.form(f"details_{sid}"):
         left, middle, right = st.columns(3)
         category = left.selectbox(

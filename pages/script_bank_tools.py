@@ -8,14 +8,11 @@ import streamlit as st
 from pages.common import db_session, run_action
 from scripts_bank.authoring import export_scripts, import_scripts
 from scripts_bank.io import export_bytes, read_script_table, scripts_table
-from scripts_bank.usage import usage_report, weak_lookups
+from scripts_bank.usage import WEAK_LOOKUP_COSINE, usage_report, weak_lookups
 from training.config import get_settings
 from training.lint_rules import PHRASE_KINDS, list_phrases, save_phrase
 from training.models import User
 from training.tables import safe_export
-
-#: Lookups whose best script's cosine is below this found nothing good (e5 cosines bunch high).
-WEAK_LOOKUP_COSINE = 0.9
 
 
 def render_transfer(user: User | None) -> None:
@@ -56,7 +53,7 @@ def render_usage(user: User | None) -> None:
     with db_session() as session:
         report = run_action(lambda: usage_report(session=session, actor=user, days=days)) or []
         weak = run_action(
-            lambda: weak_lookups(session=session, actor=user, below=WEAK_LOOKUP_COSINE, days=days)
+            lambda: weak_lookups(session=session, actor=user, days=days)
         )
     frame = pd.DataFrame(
         [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -44,7 +44,6 @@ class ScriptView:
     variant: str = ""
     status: str = APPROVED
     mined_question_id: int | None = None
-    updated_at: datetime | None = None
     pending_draft: int | None = None
 
 
@@ -78,7 +77,7 @@ def views_of(session: Session, scripts: Sequence[Script]) -> list[ScriptView]:
         views.append(ScriptView(
             script.id, current.question, current.answer, script.category, list(script.tags or []),
             script.current_version, script.product, script.variant, script.status,
-            script.mined_question_id, script.updated_at,
+            script.mined_question_id,
             draft if draft is not None and draft > script.current_version else None,
         ))
     return views
@@ -88,8 +87,6 @@ def is_staff(actor: User | None) -> bool:
     """Whether the UI should offer editing (the service checks again on every write)."""
     return actor is not None and actor.role in {Role.ADMIN.value, Role.TRAINER.value}
 
-
-can_edit_scripts = is_staff
 
 
 def reader(session: Session, actor: User | None) -> User:

@@ -13,6 +13,9 @@ from training.models import LookupLog, Script, ScriptFeedback, User, utcnow
 from training.permissions import STAFF, require_role
 
 FEEDBACK_KINDS = {"useful": "有用", "outdated": "过时"}
+#: A lookup whose best script's cosine is below this found nothing good (e5 cosines bunch high:
+#: paraphrase pairs sit around 0.93–0.99, unrelated questions around 0.85–0.9).
+WEAK_LOOKUP_COSINE = 0.9
 
 
 def give_feedback(
@@ -83,7 +86,8 @@ class UnansweredQuery:
 
 
 def weak_lookups(
-    *, session: Session, actor: User | None, below: float, days: int = 30, limit: int = 20,
+    *, session: Session, actor: User | None, below: float = WEAK_LOOKUP_COSINE, days: int = 30,
+    limit: int = 20,
 ) -> list[UnansweredQuery]:
     """Queries whose best hit's cosine was under ``below`` (or no hit): material for the next exam."""
     require_role(actor, *STAFF)

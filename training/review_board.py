@@ -83,8 +83,8 @@ def _groups(session: Session, paper_id: int) -> tuple[dict[str, ScenarioGroup], 
     """Written answers per question of every submitted attempt, and which answers are released."""
     attempts = submitted_attempts(session, paper_id)
     answers = answers_of(session, [a.id for a in attempts if a.id is not None])
-    released = {a.id: attempt.released_at is not None for attempt in attempts
-                for a in answers.values() if a.attempt_id == attempt.id and a.id is not None}
+    done = {a.id for a in attempts if a.released_at is not None}
+    released = {a.id: a.attempt_id in done for a in answers.values() if a.id is not None}
     groups: dict[str, ScenarioGroup] = {
         key: [(q, a) for q, a in entries if a is not None and a.text.strip()]
         for key, entries in scenario_groups(attempts, answers).items()
