@@ -103,6 +103,25 @@ def _approve(session: Session, script: Script, version: ScriptVersion, approver:
                                  reason=f"话术「{script.question[:30]}」已更新为第 {version.version} 版")
 
 
+def _add_script(
+    session: Session, editor: User, row: ScriptRow, *, mined_question_id: int | None = None,
+    note: str = "", source_answer_ids: Sequence[int] | None = None,
+) -> tuple[Script, ScriptVersion]:
+    """A new script and its version 1, both drafts (the caller approves and commits)."""
+    script = Script(question=row.question.strip(), category=row.category, tags=_clean_tags(row.tags),
+                    product=row.product.strip()[:100], variant=row.variant.strip()[:50], status=DRAFT,
+                    mined_question_id=mined_question_id, created_by=editor.id)
+    session.add(script)
+    session.flush()
+    assert script.id is not None
+    version = ScriptVersion(script_id=script.id, version=1, question=script.question,
+                            answer=row.answer.strip(), editor_id=editor.id, note=note.strip(), status=DRAFT,
+                            source_answer_ids=list(source_answer_ids or []) or None,
+                            source_answer_id=source_answer_ids[0] if source_answer_ids else None)
+    session.add(version)
+    return script, version
+
+
 def create_script(
     *, session: Session, actor: User | None, question: str, answer: str, category: str,
     tags: Sequence[str] | None = None, product: str = "", variant: str = "",
@@ -117,17 +136,10 @@ def create_script(
     _check(question, answer, category)
     if mined_question_id is not None and session.get(MinedQuestion, mined_question_id) is None:
         raise ScriptError("关联的顾客问题不存在。")
-    script = Script(question=question.strip(), category=category, tags=_clean_tags(tags),
-                    product=product.strip()[:100], variant=variant.strip()[:50], status=DRAFT,
-                    mined_question_id=mined_question_id, created_by=editor.id)
-    session.add(script)
-    session.flush()
-    assert script.id is not None
-    version = ScriptVersion(script_id=script.id, version=1, question=script.question,
-                            answer=answer.strip(), editor_id=editor.id, note=note.strip(), status=DRAFT,
-                            source_answer_ids=list(source_answer_ids or []) or None,
-                            source_answer_id=source_answer_ids[0] if source_answer_ids else None)
-    session.add(version)
+    script, version = _add_script(session, editor, ScriptRow(question, answer, category, list(tags or []),
+                                                             product, variant),
+                                  mined_question_id=mined_question_id, note=note,
+                                  source_answer_ids=source_answer_ids)
     audit.record(session=session, actor=editor, action="script.create", target=str(script.id),
                  detail={"approved": approve, "sources": list(source_answer_ids or [])})
     if approve:
@@ -245,15 +257,7 @@ def import_scripts(*, session: Session, actor: User | None, rows: Sequence[Scrip
         except ScriptError as exc:
             raise ScriptError(f"第 {number} 行：{exc}") from exc
     for row in rows:
-        script = Script(question=row.question.strip(), category=row.category, tags=_clean_tags(row.tags),
-                        product=row.product.strip()[:100], variant=row.variant.strip()[:50],
-                        status=DRAFT, created_by=editor.id)
-        session.add(script)
-        session.flush()
-        assert script.id is not None
-        version = ScriptVersion(script_id=script.id, version=1, question=script.question,
-                                answer=row.answer.strip(), editor_id=editor.id, note="导入", status=DRAFT)
-        session.add(version)
+        script, version = _add_script(session, editor, row, note="导入")
         _approve(session, script, version, editor)
     audit.record(session=session, actor=editor, action="scripts.import", detail={"rows": len(rows)})
     session.commit()
