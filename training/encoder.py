@@ -647,11 +647,22 @@ def _quiet_loading() -> Iterator[None]:
 
 
 @functools.cache
-def load_encoder(model: str | None = None) -> Encoder:
-    """The process-wide encoder for ``model`` (default: the configured one), loaded once."""
-    if model is None:
+def load_encoder(model: str | None = None, backend: str | None = None) -> Encoder:
+    """The process-wide encoder for ``model`` (default: the configured one), loaded once.
+
+    ``backend`` defaults to the setting ``encoder_backend``; "onnx" / "onnx-int8" run a local
+    model folder (the embedded one included) with ONNX Runtime, see ``training.onnx_encoder``.
+    """
+    if model is None or backend is None:
         # Recurse so that load_encoder() and load_encoder(<configured name>) share one instance.
-        return load_encoder(get_settings().model)
+        settings = get_settings()
+        return load_encoder(model or settings.model, backend or settings.encoder_backend)
+    if backend != "torch":
+        from training.onnx_encoder import load_onnx_encoder
+
+        onnx = load_onnx_encoder(model, backend)
+        if onnx is not None:  # None: not a local folder, so torch loads it
+            return onnx
     from sentence_transformers import SentenceTransformer
 
     if model == EMBEDDED_MODEL:
@@ -659,4 +670,30 @@ def load_encoder(model: str | None = None) -> Encoder:
         with _quiet_loading():
             st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
         return Encoder(st, embedded_model_id())
-    return Encoder(SentenceTransformer(model), model)
+    return Encoder(SentenceTransformer(model), local_model_id(model))
+
+
+#: File in a model folder saved by ``huashu adapt`` naming that model version.
+MODEL_CARD = "huashu_model.json"
+
+
+def local_model_id(model: str) -> str:
+    """Cache id of ``model``: a local folder gets its version id or a content fingerprint.
+
+    A folder can be overwritten with other weights under the same path (``bench/out/adapted-model``
+    is rewritten by every ``make bench-adapt``); the id must change with it, or cached embeddings
+    of the old weights would be served for the new ones. Names the library resolves stay as is.
+    """
+    folder = Path(model)
+    if not folder.is_dir():
+        return model
+    card = folder / MODEL_CARD
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        version = json.loads(card.read_text(encoding="utf-8")).get("id")
+        if isinstance(version, str) and version:
+            return f"{folder.resolve()}@{version}"
+    digest = hashlib.sha256()
+    for weights in sorted(folder.rglob("*.safetensors")) + sorted(folder.rglob("*.bin")):
+        stat = weights.stat()
+        digest.update(f"{weights.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return f"{folder.resolve()}@{digest.hexdigest()[:12]}"

@@ -15,7 +15,7 @@ from training.models.exams import (
     Review,
     Rubric,
 )
-from training.models.infra import AuditLog, EmbeddingCache
+from training.models.infra import AuditLog, EmbeddingCache, EncoderVersion
 from training.models.scripts import LintPhrase, LookupLog, Script, ScriptFeedback, ScriptVersion
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "ChatMessage",
     "Cohort",
     "EmbeddingCache",
+    "EncoderVersion",
     "ExamAssignment",
     "ExamItem",
     "ExamPaper",

@@ -30,3 +30,21 @@ class EmbeddingCache(SQLModel, table=True):
     dim: int
     vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class EncoderVersion(SQLModel, table=True):
+    """A sentence encoder the app can use: the shipped one or a version saved by ``huashu adapt``.
+
+    ``path`` is the model folder relative to the data dir (empty for the shipped encoder);
+    ``report`` holds the held-out figures before and after adaptation and the training counts.
+    Exactly one row is ``active`` once a trainer has switched; none means the configured model.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    path: str = Field(default="", max_length=500)
+    base_model: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    active: bool = False
+    report: dict[str, Any] | None = _json(nullable=True)
