@@ -46,9 +46,16 @@ def _embedder(url: str, model: str) -> Embedder:
 
 
 def embedder() -> Embedder:
-    """The sentence encoder with the database embedding cache, loaded once per process."""
-    settings = get_settings()
-    return _embedder(settings.resolved_database_url, settings.model)
+    """The active sentence encoder (see 模型管理) with the database embedding cache.
+
+    Each model is loaded once per process; switching the active version takes effect on the
+    next page run of every session.
+    """
+    from training.model_versions import active_model
+
+    with db_session() as session:
+        model = active_model(session)
+    return _embedder(get_settings().resolved_database_url, model)
 
 
 def current_user() -> User | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -196,6 +197,34 @@ def cmd_import_chats(args: argparse.Namespace) -> None:
           f"脱敏 {sum(result.masked.values())} 处", file=sys.stderr)
 
 
+def cmd_adapt(args: argparse.Namespace) -> None:
+    """Fine-tune the app's encoder on the database's own data as a trainer or admin."""
+    from sqlmodel import select
+
+    from training.adapt_platform import adapt_from_platform
+    from training.db import get_engine, session_scope
+    from training.model_versions import activate_version
+    from training.models import User
+
+    where = Path(f"--as {args.as_user}")
+    with session_scope(get_engine()) as session:
+        actor = session.exec(select(User).where(User.username == args.as_user)).first()
+        if actor is None:
+            raise InputError(where, None, f"用户「{args.as_user}」不存在（--as）")
+        try:
+            version = adapt_from_platform(session=session, actor=actor, base_model=args.model,
+                                          budget_seconds=args.budget_minutes * 60)
+            if args.activate:
+                activate_version(session=session, actor=actor, version_id=version.id)
+        except (UserError, PermissionDenied) as exc:
+            raise InputError(where, None, str(exc)) from exc
+        report = version.report or {}
+    print(json.dumps({"version": version.name, "path": version.path, "active": bool(args.activate),
+                      "before": report.get("before"), "after": report.get("after"),
+                      "training": report.get("training"), "sources": report.get("sources")},
+                     ensure_ascii=False))
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -231,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     chats.add_argument("--as", dest="as_user", required=True, help="以哪个用户的身份导入")
     chats.add_argument("--format", choices=formats, default="auto")
     chats.set_defaults(func=cmd_import_chats)
+    adapt = sub.add_parser("adapt", help="用本店数据微调语义模型（需要培训师或管理员账号）")
+    adapt.add_argument("--as", dest="as_user", required=True, help="以哪个用户的身份训练")
+    adapt.add_argument("--budget-minutes", type=float, default=20.0, help="训练时间上限（分钟）")
+    adapt.add_argument("--model", default=None, help="从哪个模型开始（默认：应用当前使用的模型）")
+    adapt.add_argument("--activate", action="store_true", help="训练完成后立即设为应用的当前模型")
+    adapt.set_defaults(func=cmd_adapt)
     return parser
 
 

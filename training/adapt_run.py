@@ -116,7 +116,7 @@ def _log(progress: Progress | None, fraction: float, message: str) -> None:
 
 def run_adaptation(
     *, base_model: str, train: AdaptData, held: AdaptData, target: Path, config: TrainConfig,
-    version_id: str | None = None, progress: Progress | None = None,
+    version_id: str | None = None, progress: Progress | None = None, extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``base_model`` on ``held``, fine-tune on ``train``, evaluate again, save to ``target``.
 
@@ -127,6 +127,7 @@ def run_adaptation(
         config: time budget and training knobs.
         version_id: id written to the model card (default: a timestamp).
         progress: (fraction, message) callback; stderr gets the same lines.
+        extra: more fields for the model card (e.g. where the training data came from).
 
     Returns:
         The model card: id, base model, counts, before/after figures, training stats, calibration.
@@ -164,6 +165,7 @@ def run_adaptation(
         "config": dict(config.__dict__),
         "calibration": calibration,
         "seconds": round(time.perf_counter() - started, 1),
+        **(extra or {}),
     }
     save_model(model, target, card)
     _log(progress, 1.0, f"模型已保存到 {target}")
