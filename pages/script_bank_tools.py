@@ -11,6 +11,7 @@ from scripts_bank.io import export_bytes, read_script_table, scripts_table
 from scripts_bank.usage import WEAK_LOOKUP_COSINE, usage_report, weak_lookups
 from training.config import get_settings
 from training.lint_rules import PHRASE_KINDS, list_phrases, save_phrase
+from training.model_versions import active_model_id, model_threshold
 from training.models import User
 from training.tables import safe_export
 
@@ -50,10 +51,12 @@ def render_usage(user: User | None) -> None:
     days = st.selectbox(
         "统计周期", [7, 30, 90], index=1, format_func=lambda d: f"最近 {d} 天", key="usage_days"
     )
+    # The threshold was tuned on the shipped encoder; an adapted one has its own cosine scale.
     with db_session() as session:
+        below = model_threshold(active_model_id(session), WEAK_LOOKUP_COSINE)
         report = run_action(lambda: usage_report(session=session, actor=user, days=days)) or []
         weak = run_action(
-            lambda: weak_lookups(session=session, actor=user, days=days)
+            lambda: weak_lookups(session=session, actor=user, days=days, below=below)
         )
     frame = pd.DataFrame(
         [
@@ -78,7 +81,7 @@ def render_usage(user: User | None) -> None:
         pd.DataFrame([{"话术": u.script.question, "过时票数": u.outdated} for u in report if u.outdated]),
         hide_index=True,
     )
-    st.markdown(f"**没有找到好答案的查询**（最佳匹配余弦 < {WEAK_LOOKUP_COSINE}）")
+    st.markdown(f"**没有找到好答案的查询**（最佳匹配余弦 < {below:.3f}）")
     st.dataframe(
         pd.DataFrame([{"查询": w.query, "次数": w.times, "最佳余弦": w.best_similarity} for w in weak or []]),
         hide_index=True,

@@ -18,8 +18,8 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 from training.audit import record
-from training.config import get_settings
-from training.encoder import MODEL_CARD
+from training.config import EMBEDDED_MODEL, get_settings
+from training.encoder import MODEL_CARD, embedded_model_id, local_model_id
 from training.errors import UserError
 from training.models import EncoderVersion, User
 from training.permissions import STAFF, require_role
@@ -104,6 +104,12 @@ def active_model(session: Session) -> str:
         return get_settings().model
     folder = model_folder(version)
     return str(folder) if folder.is_dir() else get_settings().model
+
+
+def active_model_id(session: Session) -> str:
+    """The cache/model id of the active encoder, without loading it."""
+    model = active_model(session)
+    return embedded_model_id() if model == EMBEDDED_MODEL else local_model_id(model)
 
 
 def register_version(

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from training import audit
 from training.embeddings import Embedder
 from training.errors import UserError
+from training.model_versions import model_threshold
 from training.models import (
     Category,
     ChatImport,
@@ -64,13 +65,15 @@ def store_clusters(
 
 
 def mark_coverage(
-    *, session: Session, embedder: Embedder, threshold: float = COVERAGE_THRESHOLD,
+    *, session: Session, embedder: Embedder, threshold: float | None = None,
 ) -> int:
     """Mark each cluster covered by its closest approved script when close enough.
 
     Args:
         embedder: the encoder with cache.
-        threshold: minimal cosine between cluster question and script question.
+        threshold: minimal cosine between cluster question and script question; None means
+            ``COVERAGE_THRESHOLD`` mapped onto the embedder's cosine scale (see
+            ``training.model_versions.model_threshold``).
 
     Returns:
         The number of clusters now marked covered.
@@ -83,6 +86,8 @@ def mark_coverage(
     clusters = list(session.exec(select(MinedQuestion)).all())
     if not clusters:
         return 0
+    if threshold is None:
+        threshold = model_threshold(embedder.model_id, COVERAGE_THRESHOLD)
     covered = 0
     if scripts:
         texts = [v.question for _, v in scripts] + [c.question for c in clusters]
