@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test lint typecheck pytest bench clean-cache
+.PHONY: setup run test lint typecheck pytest bench bench-adapt clean-cache
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: lint typecheck pytest
 
 bench: setup
 	$(PY) bench/run_all.py
+
+# Fine-tune on ../shared/data's training parts, evaluate zero-shot vs adapted (<= 60 min).
+bench-adapt: setup
+	$(PY) bench/adapt.py
 
 clean-cache:
 	rm -rf data/cache
