@@ -123,6 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; {os.cpu_count()} CPUs ({cpu_model()}); "
           f"Python {platform.python_version()}; load average {load_average()}\n", flush=True)
 
+    from training.adapt import busy_cores
+
+    busy = busy_cores()
+    if busy >= 0.5 and "OMP_NUM_THREADS" not in os.environ:
+        # Two spinning torch threads on cores other work also uses run many times slower than one.
+        os.environ["OMP_NUM_THREADS"] = "1"
+    print(f"Other work kept {busy:.1f} of {os.cpu_count()} cores busy at the start; torch threads in "
+          f"the CLI runs: {os.environ.get('OMP_NUM_THREADS', 'default')}.\n")
     data, counts = training_data()
     print(markdown_table(["training source (evaluation texts removed)", "items"],
                          [[k, str(v)] for k, v in counts.items()]) + "\n", flush=True)
@@ -152,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     print(side_by_side(before, after) + "\n")
     if card is not None:
         t = card["training"]
-        print(f"Training: {t['steps']} steps of {args.batch_size} in {t['seconds']} s "
+        print(f"Training: {t['steps']} steps of {args.batch_size} in {t['seconds']} s on {t['threads']} "
+              f"thread(s) "
               f"({t['examples_seen']} ranking examples, {t['pairs_seen']} scored pairs seen; "
               f"{'stopped by the time budget' if t['stopped_by_budget'] else 'all planned steps'}; "
               f"loss {t['mean_loss_first']} → {t['mean_loss_last']}). Held-out slice of the training "

@@ -17,6 +17,7 @@ a step ~3x cheaper on 2 cores.
 from __future__ import annotations
 
 import math
+import os
 import random
 import shutil
 import tempfile
@@ -83,6 +84,8 @@ class TrainConfig:
     scale: float = 20.0
     freeze_embeddings: bool = True
     seed: int = 20240611
+    #: torch threads while training; None = all cores if they are idle, else 1 (see ``busy_cores``)
+    threads: int | None = None
 
 
 @dataclass
@@ -97,10 +100,42 @@ class TrainStats:
     stopped_by_budget: bool = False
     mean_loss_first: float | None = None
     mean_loss_last: float | None = None
+    threads: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (for the model card)."""
         return dict(self.__dict__)
+
+
+def busy_cores(sample_seconds: float = 1.0) -> float:
+    """Cores other work keeps busy right now (from /proc/stat; 0 where it cannot be read).
+
+    Measured because it matters: with two torch threads on two cores that something else also
+    uses, OpenMP's spinning threads made a training step ~20x slower than one thread (a step of
+    32 examples: 60 s vs 3 s at load average 11).
+    """
+    def ticks() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as fh:
+            values = [int(v) for v in fh.readline().split()[1:]]
+        return sum(values), values[3] + values[4]  # total, idle + iowait
+
+    try:
+        total0, idle0 = ticks()
+        time.sleep(sample_seconds)
+        total1, idle1 = ticks()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    cores = os.cpu_count() or 1
+    busy = 1.0 - (idle1 - idle0) / max(1, total1 - total0)
+    return busy * cores
+
+
+def training_threads(config_threads: int | None) -> int:
+    """Torch threads for a run: the configured number, else all cores when idle, else one."""
+    if config_threads:
+        return config_threads
+    cores = os.cpu_count() or 1
+    return cores if busy_cores() < 0.5 else 1
 
 
 def split_data(data: AdaptData, held_share: float, seed: int = 20240611) -> tuple[AdaptData, AdaptData]:
@@ -226,6 +261,9 @@ def fine_tune(
     if config.freeze_embeddings and word_embeddings is not None:
         word_embeddings.weight.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
+    threads_before = torch.get_num_threads()
+    stats.threads = training_threads(config.threads)
+    torch.set_num_threads(stats.threads)
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.01)
     total = len(batches)
     warmup = max(1, int(total * config.warmup_share))
@@ -261,6 +299,7 @@ def fine_tune(
             if progress is not None:
                 progress(min(1.0, (step + 1) / total), f"训练第 {step + 1}/{total} 步，损失 {losses[-1]:.3f}")
     finally:
+        torch.set_num_threads(threads_before)
         model.eval()
         if word_embeddings is not None:
             word_embeddings.weight.requires_grad_(True)
