@@ -139,3 +139,13 @@ def test_save_model_replaces_atomically(tmp_path: Path, model) -> None:  # type:
     save_model(model, target, {"id": "two"})
     assert json.loads((target / MODEL_CARD).read_text(encoding="utf-8"))["id"] == "two"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_training_threads_follow_the_setting_or_the_free_cores() -> None:
+    import os
+
+    from training.adapt import busy_cores, training_threads
+
+    assert training_threads(3) == 3
+    assert training_threads(None) in {1, os.cpu_count()}
+    assert 0.0 <= busy_cores(0.2) <= (os.cpu_count() or 1)
