@@ -273,10 +273,11 @@ def fine_tune(
     try:
         for step, (kind, batch) in enumerate(batches):
             elapsed = time.perf_counter() - start
-            if step == 5:  # re-plan the schedule once the real step time is known
+            if step >= 5 and step % 5 == 0:  # re-plan the schedule from the step time so far
                 fit = int(config.budget_seconds / (elapsed / step))
-                total = max(step + 1, min(total, fit))
-                warmup = max(1, min(warmup, int(total * config.warmup_share)))
+                total = max(step + 1, min(len(batches), fit))
+                if step == 5:
+                    warmup = max(1, min(warmup, int(total * config.warmup_share)))
             if step >= total or elapsed > config.budget_seconds:
                 stats.stopped_by_budget = step < len(batches)
                 break

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=PROJECT_ROOT / "data")
     database_url: str | None = None
     model: str = EMBEDDED_MODEL
+    # How the encoder runs on the CPU: "torch" (fp32), or ONNX Runtime on a local model folder,
+    # fp32 ("onnx") or int8 ("onnx-int8"); see training.onnx_encoder and bench/backends.py.
+    encoder_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
     admin_password: str | None = None
     upload_limit_mb: int = 50
 
