@@ -36,12 +36,14 @@ RESULTS = st.Page("pages/exam_results.py", title="考试与认证", icon=":mater
                   url_path="results")
 REVIEW = st.Page("pages/answer_review.py", title="逐题评阅", icon=":material/rate_review:", url_path="review")
 ACCOUNT = st.Page("pages/account.py", title="我的账号", icon=":material/settings:", url_path="me")
+MODELS = st.Page("pages/model_admin.py", title="模型训练与切换", icon=":material/model_training:",
+                 url_path="models")
 
 MENUS: dict[Role, dict[str, list[st.Page]]] = {
     Role.ADMIN: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS, REVIEW, RESULTS],
-                 "话术": [BANK, LOOKUP], "管理": [USERS, COHORTS], "账号": [ACCOUNT]},
+                 "话术": [BANK, LOOKUP], "管理": [USERS, COHORTS, MODELS], "账号": [ACCOUNT]},
     Role.TRAINER: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS, REVIEW, RESULTS],
-                   "话术": [BANK, LOOKUP], "账号": [ACCOUNT]},
+                   "话术": [BANK, LOOKUP], "管理": [MODELS], "账号": [ACCOUNT]},
     Role.AGENT: {"": [HOME], "考试": [MY_EXAMS, MISTAKES], "话术": [LOOKUP], "账号": [ACCOUNT]},
     Role.NEW_HIRE: {"": [HOME], "考试": [MY_EXAMS, MISTAKES], "话术": [LOOKUP], "账号": [ACCOUNT]},
 }

@@ -1,7 +1,10 @@
 """Run every bench in sequence (what ``make bench`` calls) and print all figures.
 
 Each bench runs as its own process (so the throughput bench's peak RSS is its own):
-similarity, throughput, rank, lookup. Options are passed through.
+similarity, throughput, rank, lookup, lookup_scale (a 100,000-entry bank), rank_throughput
+(``huashu rank`` vs raw encode), scale (mining and ranking at 1x/4x/16x), backends (torch /
+int8 / ONNX encoder backends), memory (RSS of ``streamlit run app.py``). Options are passed
+through.
 
     python bench/run_all.py [--max-pairs N] [--model M] [--cache cold|warm] [--only rank,lookup]
 """
@@ -18,7 +21,10 @@ import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-BENCHES = ("similarity", "throughput", "rank", "lookup")
+BENCHES = (
+    "similarity", "throughput", "rank", "lookup", "lookup_scale", "rank_throughput", "scale",
+    "backends", "memory",
+)
 
 
 def cpu_model() -> str:

@@ -6,10 +6,16 @@ score is divided by the best BM25 score of that query; the fused score is
 ``w * z(cosine) + (1 - w) * bm25 / max(bm25)`` with ``w`` = ``semantic_weight``. Standardising
 the cosine makes the keyword bonus independent of how tightly a model bunches its cosines
 (e5's lie within a few hundredths of each other), which plain min-max fusion is not.
+
+Large banks (``scripts_bank.vectors.PARTITION_FROM`` entries and more) are searched per query
+over candidates: the entries of the nearest semantic lists plus the best keyword matches
+(``KEYWORD_CANDIDATES``); the z-score and the BM25 maximum stay bank-wide and exact.
+``bench/lookup_scale.py`` measures how often that changes the top 10 against a full scan.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -17,12 +23,19 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
+from scripts_bank.vectors import Indices, SemanticIndex
 from training.embeddings import Embedder
 from training.keywords import keywords
 
 Matrix = npt.NDArray[np.float32]
 #: Queries scored together: bounds the dense (queries x bank) matrices in memory.
 QUERY_CHUNK = 256
+#: Best keyword matches always scored in a partitioned search, wherever their vectors lie.
+KEYWORD_CANDIDATES = 256
+#: A filtered search over at most this many entries scans them all, even in a partitioned bank.
+EXACT_FILTER_LIMIT = 20_000
+#: Query vectors kept per index: the lookup page reruns the same query on every widget change.
+QUERY_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -49,44 +62,68 @@ def entry_tokens(entry: BankEntry) -> list[str]:
     return keywords(entry.question) * 2 + keywords(entry.answer)
 
 
+def term_counts(documents: Sequence[Sequence[str]], vocabulary: dict[str, int]) -> sparse.csr_matrix:
+    """(documents x terms) counts; new terms are appended to ``vocabulary`` in place."""
+    rows: list[int] = []
+    cols: list[int] = []
+    for row, doc in enumerate(documents):
+        for token in doc:
+            rows.append(row)
+            cols.append(vocabulary.setdefault(token, len(vocabulary)))
+    counts = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
+                               shape=(len(documents), len(vocabulary)))
+    counts.sum_duplicates()
+    return counts
+
+
 class KeywordIndex:
     """Okapi BM25 over jieba tokens as one sparse matrix, so a batch of queries is one product."""
 
     def __init__(self, documents: Sequence[Sequence[str]], *, k1: float = 1.5, b: float = 0.75) -> None:
-        self.vocabulary: dict[str, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        for row, doc in enumerate(documents):
-            for token in doc:
-                rows.append(row)
-                cols.append(self.vocabulary.setdefault(token, len(self.vocabulary)))
-        shape = (len(documents), len(self.vocabulary))
-        tf = sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=shape).tocsr()
-        tf.sum_duplicates()
-        n = shape[0]
-        df = np.bincount(tf.indices, minlength=shape[1]).astype(np.float64)
+        vocabulary: dict[str, int] = {}
+        counts = term_counts(documents, vocabulary)
+        self._setup(vocabulary, counts, k1, b)
+
+    @classmethod
+    def from_counts(cls, terms: Sequence[str], counts: sparse.csr_matrix, *, k1: float = 1.5,
+                    b: float = 0.75) -> KeywordIndex:
+        """Index of precomputed (documents x terms) counts, ``terms`` naming the columns in order."""
+        if counts.shape[1] != len(terms):
+            raise ValueError(f"{counts.shape[1]} count columns for {len(terms)} terms")
+        index = cls.__new__(cls)
+        index._setup({t: i for i, t in enumerate(terms)}, sparse.csr_matrix(counts), k1, b)
+        return index
+
+    def _setup(self, vocabulary: dict[str, int], counts: sparse.csr_matrix, k1: float, b: float) -> None:
+        self.vocabulary = vocabulary
+        #: (documents x terms) raw counts: what is persisted and reused when the bank changes.
+        self.counts = counts
+        n, n_terms = counts.shape
+        df = np.bincount(counts.indices, minlength=n_terms).astype(np.float64)
         idf = np.log1p((n - df + 0.5) / (df + 0.5))
-        lengths = np.asarray(tf.sum(axis=1)).ravel()
+        lengths = np.asarray(counts.sum(axis=1), dtype=np.float64).ravel()
         avg = float(lengths.mean()) if n and lengths.mean() > 0 else 1.0
-        coo = tf.tocoo()
+        coo = counts.tocoo()
         norm = k1 * (1 - b + b * lengths[coo.row] / avg)
         weights = coo.data * (k1 + 1) / (coo.data + norm) * idf[coo.col]
-        # (vocabulary x documents): a query row times this gives every document's score.
-        self._weights = sparse.csr_matrix((weights, (coo.col, coo.row)), shape=(shape[1], n))
+        # (terms x documents): a query's terms are a few rows, their sum every document's score.
+        self._weights = sparse.csr_matrix((weights, (coo.col, coo.row)), shape=(n_terms, n))
+        self._n = n
+
+    def _columns(self, query: Sequence[str]) -> list[int]:
+        return [c for c in (self.vocabulary.get(t) for t in set(query)) if c is not None]
 
     def scores(self, queries: Sequence[Sequence[str]]) -> Matrix:
         """BM25 of every document for each tokenised query (each distinct term counts once)."""
-        rows: list[int] = []
-        cols: list[int] = []
+        out = np.zeros((len(queries), self._n), dtype=np.float32)
         for row, query in enumerate(queries):
-            for term in set(query):
-                col = self.vocabulary.get(term)
-                if col is not None:
-                    rows.append(row)
-                    cols.append(col)
-        q = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)),
-                              shape=(len(queries), self._weights.shape[0]))
-        return np.asarray((q @ self._weights).todense(), dtype=np.float32)
+            out[row] = self.query_scores(query)
+        return out
+
+    def query_scores(self, query: Sequence[str]) -> Matrix:
+        """BM25 of every document for one tokenised query; costs only the query terms' postings."""
+        postings = self._weights[self._columns(query)]
+        return np.bincount(postings.indices, weights=postings.data, minlength=self._n).astype(np.float32)
 
 
 def _standardise(values: Matrix) -> Matrix:
@@ -131,18 +168,28 @@ class ScriptIndex:
 
     def __init__(
         self, entries: Sequence[BankEntry], *, embedder: Embedder, semantic_weight: float = 0.7,
-        show_progress: bool = False,
+        show_progress: bool = False, semantic: SemanticIndex | None = None,
+        keyword_index: KeywordIndex | None = None,
     ) -> None:
+        """Index ``entries``; ``semantic`` and ``keyword_index`` are prebuilt parts (a persisted index)."""
         if not 0 <= semantic_weight <= 1:
             raise ValueError("semantic_weight must lie in [0, 1]")
         self.entries = list(entries)
         self.embedder = embedder
         self.semantic_weight = semantic_weight
         self._position = {e.id: i for i, e in enumerate(self.entries)}
-        # The question alone is embedded: what the agent pastes is the customer's question.
-        self._vectors = (embedder.embed([e.question for e in self.entries], show_progress=show_progress)
-                         if self.entries else np.zeros((0, 0), np.float32))
-        self._keywords = KeywordIndex([entry_tokens(e) for e in self.entries])
+        if semantic is None:
+            # The question alone is embedded: what the agent pastes is the customer's question.
+            vectors = (embedder.embed([e.question for e in self.entries], show_progress=show_progress)
+                       if self.entries else np.zeros((0, 0), np.float32))
+            semantic = SemanticIndex.build(vectors)
+        if keyword_index is None:
+            keyword_index = KeywordIndex([entry_tokens(e) for e in self.entries])
+        if len(semantic) != len(self.entries) or keyword_index.counts.shape[0] != len(self.entries):
+            raise ValueError("index parts do not match the entries")
+        self.semantic = semantic
+        self.keyword_index = keyword_index
+        self._query_vectors: OrderedDict[str, Matrix] = OrderedDict()
 
     def _mask(self, only: Collection[str] | None) -> npt.NDArray[np.bool_] | None:
         if only is None:
@@ -150,6 +197,19 @@ class ScriptIndex:
         mask = np.zeros(len(self.entries), dtype=bool)
         mask[[self._position[i] for i in only if i in self._position]] = True
         return mask
+
+    def embed_queries(self, queries: Sequence[str], *, show_progress: bool = False) -> Matrix:
+        """Query vectors: one live query skips the embedding store (a DB round trip) for a small LRU."""
+        if len(queries) > 1:
+            return self.embedder.embed(list(queries), show_progress=show_progress)
+        cached = self._query_vectors.get(queries[0])
+        if cached is None:
+            cached = self.embedder.encoder.encode(list(queries))[0]
+            self._query_vectors[queries[0]] = cached
+            if len(self._query_vectors) > QUERY_CACHE_SIZE:
+                self._query_vectors.popitem(last=False)
+        self._query_vectors.move_to_end(queries[0])
+        return cached[None, :]
 
     def search(
         self, queries: Sequence[str], *, k: int = 10, show_progress: bool = False,
@@ -171,11 +231,14 @@ class ScriptIndex:
         mask = self._mask(only)
         if not self.entries or not queries or k < 1 or (mask is not None and not mask.any()):
             return [[] for _ in queries]
-        query_vecs = self.embedder.embed(list(queries), show_progress=show_progress)
+        query_vecs = self.embed_queries(queries, show_progress=show_progress)
+        tokens = [keywords(q) for q in queries]
+        if self.semantic.partition is not None:
+            return [self._search_candidates(v, t, k, mask) for v, t in zip(query_vecs, tokens, strict=True)]
         results: list[list[Hit]] = []
         for part in _chunks(len(queries), QUERY_CHUNK):
-            cosines = query_vecs[part] @ self._vectors.T
-            bm25 = self._keywords.scores([keywords(q) for q in queries[part]])
+            cosines = self.semantic.all_cosines(query_vecs[part])
+            bm25 = self.keyword_index.scores(tokens[part])
             fused = fuse(cosines, bm25, self.semantic_weight)
             if mask is not None:
                 fused[:, ~mask] = -np.inf
@@ -184,13 +247,55 @@ class ScriptIndex:
                 results.append(self._top(fused[row], cosines[row], bm25[row], min(k, allowed)))
         return results
 
-    def _top(self, fused: Matrix, semantic: Matrix, keyword: Matrix, k: int) -> list[Hit]:
+    def _search_candidates(
+        self, query: Matrix, tokens: list[str], k: int, mask: npt.NDArray[np.bool_] | None,
+    ) -> list[Hit]:
+        """One query against a partitioned bank: nearest lists plus the best keyword matches."""
+        bm25 = self.keyword_index.query_scores(tokens)
+        allowed = len(self.entries) if mask is None else int(mask.sum())
+        k = min(k, allowed)
+        small_filter = mask is not None and allowed <= EXACT_FILTER_LIMIT
+        positions, cosines = np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if not small_filter:
+            positions, cosines = self.semantic.probe(query)
+            matched = np.flatnonzero(bm25)
+            if len(matched) > KEYWORD_CANDIDATES:
+                best_matches = np.argpartition(-bm25[matched], KEYWORD_CANDIDATES - 1)
+                matched = matched[best_matches[:KEYWORD_CANDIDATES]]
+            seen = np.zeros(len(self.entries), dtype=bool)
+            seen[positions] = True
+            extra = matched[~seen[matched]]
+            positions = np.concatenate([positions, extra])
+            cosines = np.concatenate([cosines, self.semantic.cosines(query, extra)])
+            if mask is not None:
+                positions, cosines = positions[mask[positions]], cosines[mask[positions]]
+        if small_filter or len(positions) < k:
+            # A small filtered set, or too few candidates: score every allowed entry.
+            positions = np.flatnonzero(mask) if mask is not None else np.arange(len(self.entries))
+            cosines = self.semantic.cosines(query, positions)
+        mean, std = self.semantic.cosine_stats(query)
+        best = float(bm25.max())
+        keyword = bm25[positions]
+        relative = keyword / best if best > 0 else np.zeros_like(keyword)
+        w = self.semantic_weight
+        fused: Matrix = (w * (cosines - mean) / std + (1 - w) * relative).astype(np.float32)
+        order = self._order(fused, positions, k)
+        return [Hit(self.entries[positions[i]].id, float(fused[i]), float(cosines[i]), float(keyword[i]))
+                for i in order]
+
+    @staticmethod
+    def _order(fused: Matrix, positions: Indices, k: int) -> Indices:
+        """Indices of the ``k`` best of ``fused``, best first, ties in bank order (``positions``)."""
         if k < len(fused):
             candidates = np.argpartition(-fused, k - 1)[:k]
             # Keep every entry tied with the k-th best, so ties still break in bank order.
             candidates = np.union1d(candidates, np.flatnonzero(fused >= fused[candidates].min()))
         else:
             candidates = np.arange(len(fused))
-        order = candidates[np.lexsort((candidates, -fused[candidates]))][:k]
+        order: Indices = candidates[np.lexsort((positions[candidates], -fused[candidates]))][:k]
+        return order
+
+    def _top(self, fused: Matrix, semantic: Matrix, keyword: Matrix, k: int) -> list[Hit]:
+        order = self._order(fused, np.arange(len(fused)), k)
         return [Hit(self.entries[i].id, float(fused[i]), float(semantic[i]), float(keyword[i]))
                 for i in order]

@@ -11,7 +11,9 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from scripts_bank.highlight import matched_spans, segments
+from scripts_bank.index_store import cached_index
 from scripts_bank.lookup import BankEntry, ScriptIndex
+from training.config import get_settings
 from training.embeddings import Embedder
 from training.errors import UserError
 from training.exams import has_open_attempt
@@ -141,7 +143,11 @@ def _bank_signature(session: Session) -> tuple[object, ...]:
 def _index(
     session: Session, embedder: Embedder, semantic_weight: float,
 ) -> tuple[ScriptIndex, dict[str, ScriptView]]:
-    """The lookup index over the approved bank, rebuilt only when the bank changed."""
+    """The lookup index over the approved bank, rebuilt only when the bank changed.
+
+    Kept per process and saved under the data dir's cache (``scripts_bank.index_store``): a
+    restarted app loads it, and a changed bank re-encodes only the scripts that changed.
+    """
     key = (str(session.get_bind().engine.url), id(embedder), embedder.model_id, semantic_weight,
            *_bank_signature(session))
     with _index_lock:
@@ -150,8 +156,9 @@ def _index(
             return found
         views = views_of(session, session.exec(
             select(Script).where(Script.status == APPROVED).order_by(col(Script.id))).all())
-        index = ScriptIndex([BankEntry(str(v.id), v.question, v.answer) for v in views],
-                            embedder=embedder, semantic_weight=semantic_weight)
+        index = cached_index([BankEntry(str(v.id), v.question, v.answer) for v in views],
+                             embedder=embedder, semantic_weight=semantic_weight,
+                             cache_dir=get_settings().cache_dir)
         if len(_indexes) >= INDEX_CACHE_SIZE:
             _indexes.pop(next(iter(_indexes)))
         _indexes[key] = (index, {str(v.id): v for v in views})

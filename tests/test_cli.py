@@ -153,3 +153,9 @@ def test_console_script_keeps_stdout_clean_and_shows_progress(tmp_path: Path) ->
     missing = subprocess.run([str(exe), "similarity", "--input", str(tmp_path / "nope.jsonl"),
                               "--output", str(out)], capture_output=True, text=True, check=False)
     assert missing.returncode == 2 and "nope.jsonl" in missing.stderr
+
+
+def test_adapt_refuses_an_unknown_user(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["adapt", "--as", "nobody", "--budget-minutes", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "huashu adapt: 输入错误" in err and "用户「nobody」不存在" in err

@@ -1,10 +1,17 @@
-"""Script lookup with the real encoder: paraphrase search, filters, fusion and highlighting."""
+"""Script lookup: paraphrase search (real encoder), filters, fusion, highlighting, persisted indexes."""
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
+import numpy.typing as npt
 import pytest
 
+from scripts_bank import index_store, vectors
 from scripts_bank.highlight import matched_spans, merge_spans, segments
 from scripts_bank.lookup import BankEntry, KeywordIndex, ScriptIndex, fuse
 from training.embeddings import Embedder
@@ -100,3 +107,182 @@ def test_segments_rebuild_the_text_and_flag_matches() -> None:
     assert pieces == [("付款后", True), ("48小时内", False), ("发货", True)]
     assert segments(text, []) == [(text, False)]
     assert merge_spans([(5, 6), (0, 2), (2, 3)]) == [(0, 3), (5, 6)]
+
+
+# --------------------------------------------------------------------------- persisted indexes
+
+PRODUCTS = ["手机", "耳机", "冰箱", "空调", "洗衣机", "电视", "笔记本", "鼠标", "键盘", "音箱",
+            "奶粉", "尿不湿", "面膜", "口红", "跑鞋", "羽绒服", "狗粮", "猫砂", "茶叶", "大米"]
+ISSUES = ["什么时候发货", "能开发票吗", "怎么申请退货", "保修多久", "有没有现货", "可以用花呗吗",
+          "运费险怎么赔", "地址填错了怎么改", "坏了怎么换货", "能便宜点吗"]
+
+
+class HashingEncoder:
+    """Deterministic stand-in for the encoder: hashed character bigrams, L2-normalised."""
+
+    def __init__(self, model_id: str = "fake-bigrams-v1", dim: int = 64) -> None:
+        self.model_id = model_id
+        self.dim = dim
+        self.encoded: list[str] = []
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False,
+               ) -> npt.NDArray[np.float32]:
+        self.encoded += list(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for a, b in itertools.pairwise(text):
+                digest = hashlib.md5(f"{self.model_id}{a}{b}".encode()).digest()
+                out[row, digest[0] % self.dim] += 1.0 if digest[1] % 2 else -1.0
+        out[:, 0] += 1e-3  # no zero rows
+        norms: npt.NDArray[np.float32] = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / norms
+
+
+def fake_bank(n: int = 200) -> list[BankEntry]:
+    combos = [(p, i) for i in ISSUES for p in PRODUCTS]
+    return [BankEntry(f"s{k}", f"{p}{i}" + ("" if k < len(combos) else f"（第{k // len(combos)}批）"),
+                      f"亲，{p}的问题：{i}，请联系客服处理") for k, (p, i) in
+            enumerate(combos[j % len(combos)] for j in range(n))]
+
+
+FAKE_QUERIES = ["冰箱啥时候发", "口红可以开票吗", "狗粮想退货", "空调保修几年", "羽绒服有货吗"]
+
+
+@pytest.fixture
+def persist_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index_store, "PERSIST_FROM", 1)
+
+
+def cached(bank: list[BankEntry], cache_dir: Path, encoder: HashingEncoder | None = None) -> ScriptIndex:
+    return index_store.cached_index(bank, embedder=Embedder(encoder or HashingEncoder()), semantic_weight=0.7,
+                                    cache_dir=cache_dir)
+
+
+def hit_ids(index: ScriptIndex, k: int = 5) -> list[list[tuple[str, float]]]:
+    return [[(h.id, round(h.score, 4)) for h in hits] for hits in index.search(FAKE_QUERIES, k=k)]
+
+
+@pytest.mark.usefixtures("persist_everything")
+def test_persisted_index_round_trips_with_the_same_hits(tmp_path: Path) -> None:
+    encoder = HashingEncoder()
+    bank = fake_bank()
+    built = cached(bank, tmp_path, encoder)
+    folder = index_store.index_folder(tmp_path, encoder.model_id, bank)
+    assert (folder / "meta.json").is_file() and len(encoder.encoded) == len(bank)
+    fresh = HashingEncoder()
+    loaded = cached(bank, tmp_path, fresh)
+    assert fresh.encoded == []  # nothing re-encoded: the vectors came from the files
+    assert hit_ids(loaded) == hit_ids(built)
+    assert loaded.keyword_index.vocabulary == built.keyword_index.vocabulary
+
+
+@pytest.mark.usefixtures("persist_everything")
+def test_partitioned_index_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vectors, "PARTITION_FROM", 50)
+    bank = fake_bank(400)
+    built = cached(bank, tmp_path)
+    assert built.semantic.partition is not None
+    loaded = index_store.load_index(index_store.index_folder(tmp_path, "fake-bigrams-v1", bank), bank,
+                                    embedder=Embedder(HashingEncoder()), semantic_weight=0.7)
+    assert loaded is not None and loaded.semantic.partition is not None
+    assert hit_ids(loaded) == hit_ids(built)
+
+
+@pytest.mark.usefixtures("persist_everything")
+def test_changed_bank_or_model_makes_the_saved_index_stale(tmp_path: Path) -> None:
+    bank = fake_bank()
+    cached(bank, tmp_path)
+    old_folder = index_store.index_folder(tmp_path, "fake-bigrams-v1", bank)
+    edited = [*bank[:3], BankEntry(bank[3].id, "榴莲什么时候到货", "亲，榴莲下周到货"), *bank[4:]]
+    assert index_store.load_index(old_folder, edited, embedder=Embedder(HashingEncoder()),
+                                  semantic_weight=0.7) is None
+    encoder = HashingEncoder()
+    rebuilt = cached(edited, tmp_path, encoder)
+    assert encoder.encoded == ["榴莲什么时候到货"]  # the unchanged entries were reused
+    assert rebuilt.search(["榴莲啥时候有货"], k=1)[0][0].id == bank[3].id
+    assert rebuilt.keyword_index.counts.shape[0] == len(edited)
+    assert hit_ids(rebuilt) == hit_ids(ScriptIndex(edited, embedder=Embedder(HashingEncoder())))
+    other_model = HashingEncoder("fake-bigrams-v2")
+    cached(edited, tmp_path, other_model)
+    assert len(other_model.encoded) == len(edited)  # another model never borrows vectors
+    assert index_store.load_index(index_store.index_folder(tmp_path, "fake-bigrams-v1", edited), edited,
+                                  embedder=Embedder(other_model), semantic_weight=0.7) is None
+
+
+@pytest.mark.usefixtures("persist_everything")
+@pytest.mark.parametrize("damage", ["truncate-vectors", "drop-terms", "garbage-meta", "bad-indices"])
+def test_a_damaged_saved_index_is_ignored_and_rebuilt(tmp_path: Path, damage: str) -> None:
+    bank = fake_bank()
+    expected = hit_ids(cached(bank, tmp_path))
+    folder = index_store.index_folder(tmp_path, "fake-bigrams-v1", bank)
+    if damage == "truncate-vectors":
+        data = (folder / "vectors.npy").read_bytes()
+        (folder / "vectors.npy").write_bytes(data[: len(data) // 2])
+    elif damage == "drop-terms":
+        (folder / "terms.json").unlink()
+    elif damage == "garbage-meta":
+        (folder / "meta.json").write_bytes(b"\x00not json")
+    else:
+        np.save(folder / "counts_indices.npy", np.full(3, 10**6, dtype=np.int32))
+    embedder = Embedder(HashingEncoder())
+    assert index_store.load_index(folder, bank, embedder=embedder, semantic_weight=0.7) is None
+    again = index_store.cached_index(bank, embedder=embedder, semantic_weight=0.7, cache_dir=tmp_path)
+    assert hit_ids(again) == expected
+    assert index_store.load_index(folder, bank, embedder=embedder, semantic_weight=0.7) is not None
+
+
+def test_small_banks_are_not_persisted(tmp_path: Path) -> None:
+    bank = fake_bank(index_store.PERSIST_FROM - 1)
+    cached(bank, tmp_path)
+    assert not (tmp_path / index_store.INDEX_DIR).exists()
+
+
+# --------------------------------------------------------------------------- partitioned search
+
+
+def test_partitioned_search_scanning_every_list_equals_the_full_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    bank = fake_bank(600)
+    exact = ScriptIndex(bank, embedder=Embedder(HashingEncoder()))
+    monkeypatch.setattr(vectors, "PARTITION_FROM", 100)
+    partitioned = ScriptIndex(bank, embedder=Embedder(HashingEncoder()))
+    assert partitioned.semantic.partition is not None and exact.semantic.partition is None
+    monkeypatch.setattr(vectors, "PROBE_SHARE", 1.0)
+    for got, want in zip(partitioned.search(FAKE_QUERIES, k=8), exact.search(FAKE_QUERIES, k=8), strict=True):
+        assert [h.id for h in got] == [h.id for h in want]
+        assert [h.score for h in got] == pytest.approx([h.score for h in want], abs=1e-4)
+    only = {e.id for e in bank if "冰箱" in e.question}
+    got = partitioned.search(["冰箱坏了"], k=5, only=only)[0]
+    want = exact.search(["冰箱坏了"], k=5, only=only)[0]
+    assert [h.id for h in got] == [h.id for h in want] and {h.id for h in got} <= only
+
+
+def test_bank_wide_cosine_statistics_are_exact_without_a_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vectors, "PARTITION_FROM", 100)
+    encoder = HashingEncoder()
+    vecs = encoder.encode([e.question for e in fake_bank(600)])
+    semantic = vectors.SemanticIndex.build(vecs)
+    query = encoder.encode(["冰箱什么时候到"])[0]
+    cosines = vecs @ query
+    assert semantic.cosine_stats(query) == pytest.approx((cosines.mean(), cosines.std()), abs=1e-5)
+    positions, probed = semantic.probe(query, share=0.25)
+    assert np.allclose(probed, cosines[positions], atol=1e-5)
+    assert 0 < len(positions) < len(vecs)
+
+
+def test_a_live_query_skips_the_embedding_store_and_is_encoded_once() -> None:
+    class RecordingStore:
+        def __init__(self) -> None:
+            self.puts = 0
+
+        def get_many(self, model_id: str, hashes: Sequence[str]) -> dict[str, npt.NDArray[np.float32]]:
+            return {}
+
+        def put_many(self, model_id: str, vectors: dict[str, npt.NDArray[np.float32]]) -> None:
+            self.puts += 1
+
+    encoder, store = HashingEncoder(), RecordingStore()
+    index = ScriptIndex(fake_bank(50), embedder=Embedder(encoder, store))
+    puts, encoded = store.puts, len(encoder.encoded)
+    first = index.search(["冰箱啥时候发"], k=3)
+    assert index.search(["冰箱啥时候发"], k=3) == first
+    assert store.puts == puts and encoder.encoded[encoded:] == ["冰箱啥时候发"]

@@ -329,6 +329,60 @@ def test_leader_clusters_never_joins_incompatible_groups() -> None:
     assert labels[3] in (labels[0], labels[2])
 
 
+def _dense_leader_clusters(vectors: np.ndarray, weights: Sequence[int], threshold: float,
+                           compatible: Sequence[int]) -> list[int]:
+    """The former implementation on the full similarity matrix: the reference for the blockwise one."""
+    n, w, g = len(vectors), np.asarray(weights, dtype=np.float64), np.asarray(compatible)
+    joinable = (g[None, :] == g[:, None]) | (g[None, :] < 0)  # [leader, member]
+    sims = vectors @ vectors.T
+    mask = (sims >= threshold) & joinable
+    density = (mask * w[None, :]).sum(axis=1)
+    leader_of = np.full(n, -1)
+    leaders: list[int] = []
+    for i in np.lexsort((np.arange(n), -w, -density)):
+        if leader_of[i] < 0:
+            leaders.append(int(i))
+            taken = np.flatnonzero(mask[i])
+            leader_of[taken[leader_of[taken] < 0]] = i
+            leader_of[i] = i
+    lead = np.asarray(leaders)
+    to_lead = np.where(joinable[lead].T, sims[:, lead], -2.0)
+    for row in range(n):
+        if leader_of[row] != row and to_lead[row].max() >= threshold:
+            leader_of[row] = lead[np.argmax(to_lead[row])]
+    return [int(x) for x in leader_of]
+
+
+@pytest.mark.parametrize("block", [1, 7, 512])
+def test_blockwise_leader_clusters_equal_the_dense_reference(block: int) -> None:
+    rng = np.random.default_rng(7)
+    centres = rng.standard_normal((12, 32)).astype(np.float32)
+    rows = np.repeat(centres, 15, axis=0) + 0.3 * rng.standard_normal((180, 32)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    weights = rng.integers(1, 5, size=180).tolist()
+    groups = rng.integers(-1, 3, size=180).tolist()
+    for threshold in (0.85, 0.9, 0.95):
+        expected = _dense_leader_clusters(rows, weights, threshold, groups)
+        assert 20 < len(set(expected)) < 170  # real merging, not all singletons or one blob
+        assert leader_clusters(rows, weights, threshold, compatible=groups, block=block) == expected
+    same = [0] * 180
+    assert leader_clusters(rows, weights, 0.9, block=block) == _dense_leader_clusters(
+        rows, weights, 0.9, same)
+
+
+@pytest.mark.encoder
+def test_blockwise_leader_clusters_equal_the_dense_reference_on_the_demo_log(
+        embedder: Embedder) -> None:
+    questions = extract_questions(read_jddc_tsv(DEMO_CHATLOG))
+    texts = list(dict.fromkeys(embedding_text(q.text) for q in questions))
+    vectors = embedder.embed(texts)
+    groups = [-1 if (cat := categorise(t)) is Category.OTHER else PRECEDENCE.index(cat) for t in texts]
+    weights = [1 + len(t) % 3 for t in texts]
+    expected = _dense_leader_clusters(vectors, weights, DEFAULT_THRESHOLD, groups)
+    assert len(set(expected)) < len(texts)
+    assert leader_clusters(vectors, weights, DEFAULT_THRESHOLD, compatible=groups, block=16) == expected
+
+
 # ---------------------------------------------------------------------------- clustering (encoder)
 
 SHIPPING = ["什么时候发货", "今天下单啥时候能发", "几号能发货啊"]

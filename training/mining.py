@@ -27,6 +27,7 @@ from training.mining_text import (
     is_interrogative,
     is_question,
 )
+from training.model_versions import model_threshold
 from training.models import Category
 
 #: Cosine threshold of "same question" for the embedded multilingual-e5-small: the best F0.5 on
@@ -203,7 +204,7 @@ def _build_cluster(
     lengths = [len(shown[keys[r]]) for r in rows]
     # Long turns that tell a whole story sit near the middle of a cluster too, but a trainer
     # wants the short form: only members up to the median length (at least 15 chars) may lead.
-    short = [j for j, n in enumerate(lengths) if n <= max(_SHORT_FORM, float(np.median(lengths)))]
+    short = {j for j, n in enumerate(lengths) if n <= max(_SHORT_FORM, float(np.median(lengths)))}
     best = max(float(central[j]) for j in short)
     # Most typical first: short and central, then frequent, then phrased as a question, then short.
     order = sorted(
@@ -244,7 +245,8 @@ def mine_questions(
     Args:
         lines: the chat log's messages (personal data already masked), any session order.
         embedder: encoder plus cache used to compare questions.
-        threshold: cosine threshold of "same question"; ``None`` means ``DEFAULT_THRESHOLD``.
+        threshold: cosine threshold of "same question"; ``None`` means ``DEFAULT_THRESHOLD`` on
+            the embedder's cosine scale (``training.model_versions.model_threshold``).
         progress: called with the fraction done (0..1), e.g. to drive a progress bar on stderr.
 
     Returns:
@@ -254,6 +256,6 @@ def mine_questions(
     return cluster_questions(
         questions,
         embedder=embedder,
-        threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+        threshold=model_threshold(embedder.model_id, DEFAULT_THRESHOLD) if threshold is None else threshold,
         progress=progress,
     )

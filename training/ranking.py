@@ -200,8 +200,8 @@ def rank_answers(
             one batch: the lexical view's IDF is fitted over all their answers, context lines
             and questions, so a group's scores depend on the groups ranked with it (rank an
             exam paper's questions together; a single group is its own batch).
-        embedder: encoder with cache; answers (e5 "passage") and turns ("query") are embedded
-            in two batches over all groups.
+        embedder: encoder with cache; the distinct answers and references (e5 "passage") and
+            turns ("query") of all groups are embedded in two calls (see :func:`rank_texts`).
         weights: relative weight of agreement, relevance, reference and reviews.
         rules: lint phrase rules; None = ``training.lint.DEFAULT_RULES``.
         show_progress: draw a progress bar on stderr while encoding.
@@ -213,27 +213,51 @@ def rank_answers(
         whose agreement is left out of its weighted mean.
     """
     active_rules = DEFAULT_RULES if rules is None else rules
-    passages: list[str] = []
-    queries: list[str] = []
-    for group in groups:
-        passages.extend(a if a.strip() else " " for a in group.answers)
-        passages.append(group.reference or group.question)
-        queries.extend(_turn_text(group, k) for k in CONTEXT_TURNS)
-    if not passages:
+    passages, queries = rank_texts(groups)
+    if not groups:
         return []
     # Batch-wide IDF: a bigram half the paper's answers use says little about relevance.
     idf = BigramIdf.fit([*(a for g in groups for a in g.answers),
                          *(t.text for g in groups for t in g.context), *(g.question for g in groups)])
+    # One encode call per prompt over every distinct text of the batch: sentence-transformers
+    # sorts a call's texts by length, so big calls pad little and pay the call overhead once.
     answer_space = embedder.embed(passages, show_progress=show_progress, prompt=ANSWER_PROMPT)
     turn_space = embedder.embed(queries, show_progress=show_progress)
+    passage_row = {t: i for i, t in enumerate(passages)}
+    query_row = {t: i for i, t in enumerate(queries)}
+    dim = max(answer_space.shape[1], turn_space.shape[1])
     results: list[list[AnswerScore]] = []
-    offset = 0
-    for gi, group in enumerate(groups):
-        n = len(group.answers)
-        turns = turn_space[gi * len(CONTEXT_TURNS) : (gi + 1) * len(CONTEXT_TURNS)]
-        has_reference = bool(group.reference and group.reference.strip())
+    for group in groups:
+        # Blank answers are never embedded: their (zero) rows are masked out as not live.
+        answer_vecs = np.zeros((len(group.answers), dim), dtype=np.float32)
+        for i, answer in enumerate(group.answers):
+            if answer.strip():
+                answer_vecs[i] = answer_space[passage_row[answer]]
+        turns = turn_space[[query_row[_turn_text(group, k)] for k in CONTEXT_TURNS]]
+        reference = group.reference if group.reference and group.reference.strip() else None
         results.append(_score_group(
-            group, answer_space[offset : offset + n], turns,
-            answer_space[offset + n] if has_reference else None, idf, weights, active_rules))
-        offset += n + 1
+            group, answer_vecs, turns,
+            None if reference is None else answer_space[passage_row[reference]],
+            idf, weights, active_rules))
     return results
+
+
+def rank_texts(groups: Sequence[RankGroup]) -> tuple[list[str], list[str]]:
+    """The distinct texts :func:`rank_answers` embeds for ``groups``, in first-seen order.
+
+    Args:
+        groups: the batch, as given to :func:`rank_answers`.
+
+    Returns:
+        ``(passages, queries)``: the non-blank answers and reference scripts (embedded with
+        the e5 "passage" prompt), and each question with its last 1 and 3 context turns
+        (embedded as queries). Blank answers and absent references are not embedded.
+    """
+    passages: dict[str, None] = {}
+    queries: dict[str, None] = {}
+    for group in groups:
+        passages.update((a, None) for a in group.answers if a.strip())
+        if group.reference and group.reference.strip():
+            passages[group.reference] = None
+        queries.update((_turn_text(group, k), None) for k in CONTEXT_TURNS)
+    return list(passages), list(queries)

@@ -1,0 +1,193 @@
+"""AppTest: 模型训练与切换 (versions table, switching with a background warm-up) and the job registry."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from exam_world import Demo, demo_people
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+from streamlit.testing.v1 import AppTest
+
+from scripts_bank.warmup import WarmUpReport
+from training import jobs
+from training.adapt_platform import platform_data
+from training.config import get_settings
+from training.encoder import MODEL_CARD, embedded_model_dir, embedded_model_id
+from training.model_versions import SHIPPED_NAME, active_version, register_version
+from training.models import AuditLog, EmbeddingCache, EncoderVersion, User
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+PAGE = "pages/model_admin.py"
+TRAIN_JOB, WARM_JOB = "encoder-adapt", "encoder-warmup"
+REPORT = {"before": {"rank_r1": 0.5, "rank_mrr": 0.6}, "after": {"rank_r1": 0.75, "rank_mrr": 0.8},
+          "held_out": {"examples": 8, "pairs": 0}, "training": {"steps": 12, "seconds": 30.5}}
+
+
+@pytest.fixture
+def data_dir(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh data dir for model versions; background jobs are waited for and forgotten after."""
+    shipped = embedded_model_dir(get_settings().cache_dir)  # resolved before the data dir moves
+    folder = tmp_path / "data"
+    monkeypatch.setenv("HUASHU_DATA_DIR", str(folder))
+    get_settings.cache_clear()
+    (folder / "shipped").parent.mkdir(parents=True)
+    (folder / "shipped").symlink_to(shipped)
+    yield folder
+    for name in (TRAIN_JOB, WARM_JOB):
+        jobs.wait(name, 600)
+        jobs.forget(name)
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def demo(session: Session, data_dir: Path) -> Demo:
+    return demo_people(session)
+
+
+def _version(session: Session, trainer: User, data_dir: Path, name: str) -> EncoderVersion:
+    """A registered version: the shipped weights (linked, not copied) under a card of its own."""
+    folder = data_dir / "models" / name
+    folder.mkdir(parents=True)
+    for item in (data_dir / "shipped").resolve().iterdir():
+        if item.name != MODEL_CARD:
+            (folder / item.name).symlink_to(item)
+    (folder / MODEL_CARD).write_text(json.dumps({"id": name}), encoding="utf-8")
+    return register_version(session=session, actor=trainer, name=name, folder=folder, base_model="embedded",
+                            report=REPORT)
+
+
+def _page(user: User) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.session_state["user_id"] = user.id
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
+    return next(b for b in at.button if b.label == label)
+
+
+def _click(at: AppTest, label: str) -> None:
+    _button(at, label).click()
+    at.run()
+    assert not at.exception, at.exception
+
+
+def _page_text(at: AppTest) -> str:
+    parts = [at.markdown, at.text, at.success, at.error, at.info]
+    return " ".join(str(element.value) for part in parts for element in part)
+
+
+def test_trainer_sees_counts_and_no_versions_and_too_little_data_fails_in_chinese(
+    session: Session, demo: Demo,
+) -> None:
+    at = _page(demo.trainer)
+    assert at.title[0].value == "模型训练与切换"
+    text = _page_text(at)
+    assert SHIPPED_NAME in text and f"模型标识：{embedded_model_id()}" in text
+    assert "还没有训练出的模型版本" in text
+    _, counts = platform_data(session)
+    assert [m.value for m in at.metric] == [str(counts[k]) for k in
+                                             ("scripts", "clusters", "reviewed_answers", "best_vs_worst")]
+    assert not {"设为当前模型", "恢复内置模型"} & {b.label for b in at.button}
+
+    at.number_input(key="adapt_minutes").set_value(1)
+    _click(at, "开始训练")  # the demo world holds 16 items: the background run refuses
+    job = jobs.wait(TRAIN_JOB, 120)
+    assert job is not None and not job.running and job.error is not None and "太少" in job.error
+    at.run()
+    assert any("训练失败" in e.value and "太少" in e.value for e in at.error)
+    assert session.exec(select(EncoderVersion)).all() == []
+
+
+@pytest.mark.encoder
+def test_switching_to_a_version_warms_its_embeddings_and_back(
+    session: Session, demo: Demo, data_dir: Path, real_encoder: object,
+) -> None:
+    version = _version(session, demo.trainer, data_dir, "v-page")
+    at = _page(demo.trainer)
+    table = at.dataframe[0].value
+    row = table[table["名称"] == "v-page"].iloc[0]
+    assert row["排序R@1（前→后）"] == "0.500 → 0.750" and row["训练步数"] == 12 and row["当前"] == ""
+    assert at.selectbox(key="model_choice").value == version.id
+
+    _click(at, "设为当前模型")
+    session.expire_all()
+    assert active_version(session) is not None and active_version(session).id == version.id  # type: ignore[union-attr]
+    assert any("已切换到" in s.value for s in at.success)
+    job = jobs.wait(WARM_JOB, 600)
+    assert job is not None and job.succeeded, job
+    report = job.result
+    assert isinstance(report, WarmUpReport)
+    folder = (data_dir / "models" / "v-page").resolve()
+    assert report.model_id == f"{folder}@v-page" and report.scripts == 16 and report.texts >= 16
+    cached = session.exec(select(func.count()).select_from(EmbeddingCache)
+                          .where(EmbeddingCache.model_id == report.model_id)).one()
+    assert cached == report.texts  # every question embedded under the new model, once
+    at.run()
+    assert "新模型的向量已就绪" in _page_text(at) and "v\\-page" in _page_text(at)
+    assert at.dataframe[0].value.iloc[0]["当前"] == "✔"
+
+    _click(at, "恢复内置模型")
+    session.expire_all()
+    assert active_version(session) is None
+    job = jobs.wait(WARM_JOB, 600)
+    assert job is not None and job.succeeded and job.result.model_id == embedded_model_id()
+    rows = session.exec(select(AuditLog).where(AuditLog.action == "encoder.activate")
+                        .order_by(col(AuditLog.id))).all()
+    assert [r.target for r in rows] == [f"encoder:{version.id}", "encoder:shipped"]
+
+
+def test_agent_cannot_open_the_model_page(session: Session, demo: Demo) -> None:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["user_id"] = demo.agent.id
+    at.run()
+    with pytest.raises(ValueError):
+        at.switch_page(PAGE)
+    direct = AppTest.from_file(str(ROOT / PAGE), default_timeout=120)
+    direct.session_state["user_id"] = demo.agent.id
+    direct.run()
+    assert "无权" in " ".join(e.value for e in direct.error)
+    assert not direct.metric and not direct.dataframe and not direct.button
+
+
+def test_jobs_run_one_per_name_and_report_progress_errors_and_results() -> None:
+    release = threading.Event()
+
+    def slow(progress: jobs.Progress) -> str:
+        progress(0.5, "一半")
+        release.wait(30)
+        return "完成"
+
+    first = jobs.start("test-job", slow)
+    try:
+        with pytest.raises(jobs.JobBusy):
+            jobs.start("test-job", slow)
+        for _ in range(100):
+            now = jobs.status("test-job")
+            if now is not None and now.message:
+                break
+            threading.Event().wait(0.05)
+        assert now is not None and now.running and (now.fraction, now.message) == (0.5, "一半")
+    finally:
+        release.set()
+    done = jobs.wait("test-job", 30)
+    assert done is not None and done.succeeded and done.result == "完成" and done.run_id == first.run_id
+
+    def broken(progress: jobs.Progress) -> None:
+        raise RuntimeError("boom")
+
+    jobs.start("test-job", broken)  # the finished job no longer blocks its name
+    failed = jobs.wait("test-job", 30)
+    assert failed is not None and not failed.running and failed.error == "RuntimeError: boom"
+    jobs.forget("test-job")
+    assert jobs.status("test-job") is None
