@@ -9,7 +9,7 @@ pairs instead of comparing every row with every leader again.
 
 The comparisons stay O(n²) in the distinct questions of a bucket: a k-means cell search (compare a
 row only with its nearest cells) was tried and measured on the 16x JD log (``bench/scale.py``):
-slower than the exact blocks and it lost 10 % of the pairs (ARI 0.62 against exact), because e5's
+slower than the exact blocks and lost 10-11 % of the pairs (ARI 0.51-0.62 against exact): e5's
 vectors sit in a narrow cone where a cosine of 0.92 is not far from the typical one.
 """
 
