@@ -11,8 +11,7 @@ from pages.exam_view import md_escape
 from scripts_bank.warmup import WarmUpReport, warm_up
 from training import jobs
 from training.adapt_platform import MIN_ITEMS, adapt_from_platform, platform_data
-from training.config import EMBEDDED_MODEL, get_settings
-from training.encoder import embedded_model_id, local_model_id
+from training.config import get_settings
 from training.model_versions import (
     SHIPPED_NAME,
     activate_version,
@@ -20,6 +19,7 @@ from training.model_versions import (
     active_version,
     list_versions,
     model_folder,
+    model_id_of,
 )
 from training.models import EncoderVersion
 
@@ -67,10 +67,6 @@ def _job_panel(name: str, label: str, done: Any) -> None:
     panel()
 
 
-def _model_id(model: str) -> str:
-    return embedded_model_id() if model == EMBEDDED_MODEL else local_model_id(model)
-
-
 def _warmed(report: WarmUpReport) -> str:
     return (f"新模型的向量已就绪：重新计算了 {report.texts} 条文本（{report.clusters} 个问题、"
             f"{report.scripts} 条话术），{report.covered} 个问题已有话术覆盖。")
@@ -107,7 +103,7 @@ with db_session() as session:
     current = active_version(session)
     model = active_model(session)
 st.markdown(f"**{md_escape(current.name) if current else SHIPPED_NAME}**")
-st.text(f"模型标识：{_model_id(model)}")
+st.text(f"模型标识：{model_id_of(model)}")
 if current is not None and not model_folder(current).is_dir():
     st.warning(f"当前版本的模型文件夹不存在（{model_folder(current)}），应用已改用内置模型。")
 _job_panel(WARM_JOB, "用新模型重新计算向量", _warmed)

@@ -205,3 +205,17 @@ def test_too_little_data_is_refused_in_chinese(session: Session, demo: Demo, dat
         adapt_from_platform(session=session, actor=demo.trainer, budget_seconds=1)
     assert session.exec(select(EncoderVersion)).all() == []
     assert not (data_dir / "models").exists()
+
+
+def test_model_id_of_matches_the_loaded_ids_without_loading(tmp_path: Path) -> None:
+    import json
+
+    from training.encoder import MODEL_CARD, embedded_model_id
+    from training.model_versions import model_id_of
+
+    folder = tmp_path / "v1"
+    folder.mkdir()
+    (folder / MODEL_CARD).write_text(json.dumps({"id": "v1-card"}), encoding="utf-8")
+    assert model_id_of("embedded") == embedded_model_id()
+    assert model_id_of(str(folder)) == f"{folder.resolve()}@v1-card"
+    assert model_id_of("some/hub-name") == "some/hub-name"

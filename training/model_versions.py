@@ -106,10 +106,19 @@ def active_model(session: Session) -> str:
     return str(folder) if folder.is_dir() else get_settings().model
 
 
+def model_id_of(model: str) -> str:
+    """The cache/model id ``load_encoder(model)`` will have, without loading it."""
+    from training.onnx_encoder import backend_model_id
+
+    base = embedded_model_id() if model == EMBEDDED_MODEL else local_model_id(model)
+    backend = get_settings().encoder_backend
+    # ONNX runs only local folders; a name the library resolves stays on torch.
+    return backend_model_id(base, backend) if model == EMBEDDED_MODEL or Path(model).is_dir() else base
+
+
 def active_model_id(session: Session) -> str:
     """The cache/model id of the active encoder, without loading it."""
-    model = active_model(session)
-    return embedded_model_id() if model == EMBEDDED_MODEL else local_model_id(model)
+    return model_id_of(active_model(session))
 
 
 def register_version(
