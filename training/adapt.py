@@ -195,7 +195,7 @@ def _batches(data: AdaptData, size: int, rng: random.Random) -> list[tuple[str, 
 def _embed(model: Any, texts: list[str]) -> Any:
     import torch.nn.functional as f
 
-    features = model.tokenize(texts)
+    features = model.preprocess(texts) if hasattr(model, "preprocess") else model.tokenize(texts)
     return f.normalize(model(dict(features))["sentence_embedding"], dim=-1)
 
 
