@@ -95,7 +95,7 @@ def test_trainer_sees_counts_and_no_versions_and_too_little_data_fails_in_chines
     text = _page_text(at)
     assert SHIPPED_NAME in text and f"模型标识：{embedded_model_id()}" in text
     assert "还没有训练出的模型版本" in text
-    _, counts = platform_data(session)
+    _, counts = platform_data(session, demo.trainer)
     assert [m.value for m in at.metric] == [str(counts[k]) for k in
                                              ("scripts", "clusters", "reviewed_answers", "best_vs_worst")]
     assert not {"设为当前模型", "恢复内置模型"} & {b.label for b in at.button}

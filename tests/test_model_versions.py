@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from exam_world import Demo, demo_people
+from exam_world import Demo, demo_people, more_candidates, publish, sit
 from sqlmodel import Session, col, select
 
 from scripts_bank.authoring import create_script
-from training.adapt import TrainConfig
+from training.adapt import RankExample, TrainConfig
 from training.adapt_platform import MIN_ITEMS, adapt_from_platform, platform_data
 from training.config import get_settings
 from training.encoder import MODEL_CARD, embedded_model_dir, load_encoder, local_model_id
@@ -29,7 +29,7 @@ from training.model_versions import (
     read_card,
     register_version,
 )
-from training.models import AuditLog, EncoderVersion, MinedQuestion
+from training.models import Answer, AuditLog, EncoderVersion, MinedQuestion, Review, User
 from training.permissions import PermissionDenied
 
 CLUSTERS = {
@@ -85,6 +85,8 @@ def test_agents_and_new_hires_cannot_manage_versions(
     actor = getattr(demo, role)
     with pytest.raises(PermissionDenied):
         list_versions(session, actor)
+    with pytest.raises(PermissionDenied):  # the approved scripts and reviewed answers it reads
+        platform_data(session, actor)
     with pytest.raises(PermissionDenied):
         register_version(session=session, actor=actor, name="sneaky", base_model="embedded",
                          folder=_fake_version_folder(data_dir, "sneaky"), report={})
@@ -168,7 +170,7 @@ def test_adapt_from_platform_registers_a_loadable_version_with_figures(
     session: Session, demo: Demo, data_dir: Path, shipped_folder: Path, real_encoder: object,
 ) -> None:
     _small_world(session, demo)
-    data, counts = platform_data(session)
+    data, counts = platform_data(session, demo.trainer)
     assert len(data) >= MIN_ITEMS and counts["clusters"] == 12
     seen: list[float] = []
     version = adapt_from_platform(session=session, actor=demo.trainer, budget_seconds=3,
@@ -199,7 +201,7 @@ def test_adapt_from_platform_registers_a_loadable_version_with_figures(
 
 
 def test_too_little_data_is_refused_in_chinese(session: Session, demo: Demo, data_dir: Path) -> None:
-    data, _ = platform_data(session)
+    data, _ = platform_data(session, demo.trainer)
     assert len(data) < MIN_ITEMS
     with pytest.raises(UserError, match=f"太少：目前只有 {len(data)} 条"):
         adapt_from_platform(session=session, actor=demo.trainer, budget_seconds=1)
@@ -219,3 +221,28 @@ def test_model_id_of_matches_the_loaded_ids_without_loading(tmp_path: Path) -> N
     assert model_id_of("embedded") == embedded_model_id()
     assert model_id_of(str(folder)) == f"{folder.resolve()}@v1-card"
     assert model_id_of("some/hub-name") == "some/hub-name"
+
+
+def test_reviewed_answers_become_scored_pairs_and_a_best_vs_worst_example(
+    session: Session, demo: Demo,
+) -> None:
+    admin = session.exec(select(User).where(User.role == "admin")).one()
+    paper_id = publish(session, demo.trainer, "评阅样本", scenario=True, objective=0, prompt="什么时候发货")
+    people = [demo.agent, *more_candidates(session, admin, 2)]
+    replies = ["亲，今天下单明天就发货哦", "不知道", "明天发"]
+    attempt_ids = [sit(session, person, paper_id, reply=reply)
+                   for person, reply in zip(people, replies, strict=True)]
+    marks = {replies[0]: [1.0, 0.8], replies[1]: [0.2], replies[2]: None}  # the third stays unreviewed
+    for attempt_id in attempt_ids:
+        answer = session.exec(select(Answer).where(Answer.attempt_id == attempt_id)).one()
+        for i, score in enumerate(marks[answer.text] or []):
+            reviewer = (demo.trainer, admin)[i]
+            session.add(Review(answer_id=answer.id or 0, reviewer_id=reviewer.id or 0, score=score))
+    session.commit()
+    data, counts = platform_data(session, demo.trainer)
+    assert counts["reviewed_answers"] == 2 and counts["best_vs_worst"] == 1
+    turn = "在吗 什么时候发货"  # the customer's context line, then the question
+    assert sorted((p.a, p.b, round(p.score, 3)) for p in data.pairs) == [
+        (turn, replies[1], 0.2), (turn, replies[0], 0.9)]
+    assert [e for e in data.examples if e.anchor == turn] == [
+        RankExample(turn, replies[0], replies[1])]

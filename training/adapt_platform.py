@@ -29,7 +29,7 @@ from training.adapt import (
 )
 from training.config import get_settings
 from training.errors import UserError
-from training.exams import questions_of
+from training.grading import answers_of, reviews_of, scenario_groups
 from training.model_versions import ADAPTED_DIR, active_model, register_version
 from training.models import (
     Answer,
@@ -85,26 +85,21 @@ def _cluster_examples(session: Session) -> list[RankExample]:
 
 
 def _reviewed_answers(session: Session) -> tuple[list[ScoredPair], list[RankExample]]:
-    scores: dict[int, list[float]] = defaultdict(list)
-    for review in session.exec(select(Review)).all():
-        scores[review.answer_id].append(review.score)
-    if not scores:
-        return [], []
-    answers = session.exec(select(Answer).where(col(Answer.id).in_(list(scores)))).all()
-    attempts = {a.id: a for a in session.exec(
-        select(Attempt).where(col(Attempt.id).in_({a.attempt_id for a in answers}))).all()}
+    reviewed = select(Answer.attempt_id).join(Review, col(Review.answer_id) == col(Answer.id)).distinct()
+    attempts = list(session.exec(select(Attempt).where(col(Attempt.id).in_(reviewed))).all())
+    answers = answers_of(session, [a.id for a in attempts if a.id is not None])
+    scores = reviews_of(session, [a.id for a in answers.values() if a.id is not None])
     by_turn: dict[str, list[tuple[float, str]]] = defaultdict(list)
     pairs: list[ScoredPair] = []
-    for answer in answers:
-        attempt = attempts.get(answer.attempt_id)
-        question = next((q for q in questions_of(attempt) if q.slot_id == answer.item_id), None) \
-            if attempt else None
-        if question is None or not answer.text.strip():
-            continue
-        turn = _turn(question.prompt, question.context)
-        mean = sum(scores[answer.id or 0]) / len(scores[answer.id or 0])
-        pairs.append(ScoredPair(turn, answer.text, mean, b_prompt=PASSAGE))
-        by_turn[turn].append((mean, answer.text))
+    for group in scenario_groups(attempts, answers).values():
+        for question, answer in group:
+            marks = scores.get(answer.id or 0) if answer is not None else None
+            if answer is None or not marks or not answer.text.strip():
+                continue
+            turn = _turn(question.prompt, question.context)
+            mean = sum(marks) / len(marks)
+            pairs.append(ScoredPair(turn, answer.text, mean, b_prompt=PASSAGE))
+            by_turn[turn].append((mean, answer.text))
     examples: list[RankExample] = []
     for turn, scored in by_turn.items():
         best, worst = max(scored), min(scored)
@@ -113,8 +108,9 @@ def _reviewed_answers(session: Session) -> tuple[list[ScoredPair], list[RankExam
     return pairs, examples
 
 
-def platform_data(session: Session) -> tuple[AdaptData, dict[str, int]]:
-    """Everything the platform can learn from now, and how many items each source gave."""
+def platform_data(session: Session, actor: User | None) -> tuple[AdaptData, dict[str, int]]:
+    """Everything the platform can learn from now, and how many items each source gave (staff only)."""
+    require_role(actor, *STAFF)
     scripts = _script_examples(session)
     clusters = _cluster_examples(session)
     pairs, answer_examples = _reviewed_answers(session)
@@ -143,7 +139,7 @@ def adapt_from_platform(
     from training.adapt_run import run_adaptation
 
     require_role(actor, *STAFF)
-    data, counts = platform_data(session)
+    data, counts = platform_data(session, actor)
     if len(data) < MIN_ITEMS:
         raise UserError(f"可用于训练的数据太少：目前只有 {len(data)} 条（至少需要 {MIN_ITEMS} 条）。"
                         "请先审批话术、挖掘问题或评阅答卷。")

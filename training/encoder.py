@@ -456,8 +456,14 @@ def _is_complete(folder: Path) -> bool:
         return False
     if not all((folder / name).exists() for name in _REQUIRED_FILES):
         return False
-    # Sizes catch a file truncated after the build (e.g. a crash before the data hit the disk).
-    sizes = marker.get("file_sizes")
+    return sizes_match(folder, marker.get("file_sizes"))
+
+
+def sizes_match(folder: Path, sizes: object) -> bool:
+    """True if every file a build marker lists (name -> bytes) is in ``folder`` at that size.
+
+    Sizes catch a file truncated after the build (e.g. a crash before the data hit the disk).
+    """
     if not isinstance(sizes, dict):
         return False
     try:

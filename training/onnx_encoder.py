@@ -61,18 +61,14 @@ def _read_marker(export_dir: Path) -> dict[str, Any] | None:
 
 
 def _is_current(export_dir: Path, folder: Path) -> bool:
+    from training.encoder import sizes_match
+
     marker = _read_marker(export_dir)
     if marker is None or marker.get("export_version") != _EXPORT_VERSION:
         return False
     if marker.get("source") != weights_fingerprint(folder):
         return False
-    sizes = marker.get("file_sizes")
-    if not isinstance(sizes, dict):
-        return False
-    try:
-        return all((export_dir / name).stat().st_size == size for name, size in sizes.items())
-    except OSError:
-        return False
+    return sizes_match(export_dir, marker.get("file_sizes"))
 
 
 def _export(folder: Path, out: Path) -> None:
