@@ -34,9 +34,17 @@ def run_migrations_online() -> None:
         return
     engine = make_engine(_url())
     with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table (copy, DROP, rename); with foreign keys on, dropping a
+            # table other rows reference fails. The PRAGMA is ignored inside a transaction.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").all()):
+                raise RuntimeError(f"migration left dangling foreign keys: {broken[:5]}")
     engine.dispose()
 
 

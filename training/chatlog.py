@@ -306,7 +306,7 @@ def _read_jsonl(text: str, builder: _LogBuilder) -> None:
             continue
         try:
             obj = json.loads(line)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # ValueError also covers ints over 4300 digits
             builder.error(row, "不是合法的 JSON")
             continue
         if not isinstance(obj, dict):

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import pandas as pd
 from sqlmodel import Session, col, select
 
 from training import audit
@@ -13,7 +14,7 @@ from training.certification import flag_for_recertification
 from training.errors import UserError
 from training.models import KnowledgeItem, Role, User
 from training.permissions import STAFF, require_role
-from training.tables import read_table, require_columns
+from training.tables import check_xlsx_archive, read_table, require_columns
 
 KINDS = {"single": "单选题", "multiple": "多选题", "truefalse": "判断题"}
 TRUE_FALSE = ("对", "错")
@@ -140,7 +141,7 @@ def import_items(
         The number created, or the list of row errors (then nothing was stored).
     """
     editor = require_role(actor, *STAFF)
-    frame = read_table(raw, file_name=file_name, limit_bytes=limit_bytes)
+    frame = _read_upload(raw, file_name, limit_bytes)
     require_columns(frame, IMPORT_COLUMNS[:4], file_name=file_name)
     result = KnowledgeImport()
     drafts: list[KnowledgeDraft] = []
@@ -166,6 +167,18 @@ def import_items(
     session.commit()
     result.created = len(drafts)
     return result
+
+
+def _read_upload(raw: bytes, file_name: str, limit_bytes: int) -> pd.DataFrame:
+    """The uploaded table, or a KnowledgeError/TableError with a Chinese message."""
+    if file_name.lower().endswith((".xlsx", ".xlsm")) and raw and len(raw) <= limit_bytes:
+        check_xlsx_archive(raw, file_name=file_name, limit=limit_bytes, error=KnowledgeError)
+    try:
+        return read_table(raw, file_name=file_name, limit_bytes=limit_bytes)
+    except UserError:
+        raise
+    except Exception as exc:  # damaged workbooks raise zlib.error, XML ParseError, ... (fuzzed)
+        raise KnowledgeError(f"文件「{file_name}」无法读取，可能已损坏或不完整。") from exc
 
 
 def list_items(

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from sqlmodel import Session, col, select
 
+from training import audit
 from training.chat import ChatLine
 from training.embeddings import Embedder
 from training.errors import UserError
@@ -48,7 +49,25 @@ def mine_import(
         raise MiningError(f"「{chat_import.file_name}」已经挖掘过，结果在问题库中。")
     clusters = mine_questions(load_lines(session, import_id), embedder=embedder, progress=progress)
     rows = store_clusters(session=session, actor=actor, import_id=import_id, clusters=clusters)
-    mark_coverage(session=session, embedder=embedder)
+    try:
+        mark_coverage(session=session, embedder=embedder)
+    except BaseException:
+        # store_clusters has committed: take its rows back so the import can be mined again.
+        session.rollback()
+        _forget_mining(session, actor, import_id)
+        raise
     for row in rows:
         session.refresh(row)
     return rows
+
+
+def _forget_mining(session: Session, actor: User | None, import_id: int) -> None:
+    """Delete the clusters of an import whose mining failed after they were stored."""
+    for row in session.exec(select(MinedQuestion).where(MinedQuestion.import_id == import_id)).all():
+        session.delete(row)
+    chat_import = session.get(ChatImport, import_id)
+    if chat_import is not None:
+        chat_import.question_count = 0
+        session.add(chat_import)
+    audit.record(session=session, actor=actor, action="questions.mine_undone", target=str(import_id))
+    session.commit()

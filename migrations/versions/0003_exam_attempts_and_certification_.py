@@ -33,6 +33,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("certification_id", "paper_id"),
     )
+    # Keep each programme's paper: the link moves from certification.paper_id to this table.
+    op.execute("INSERT INTO certificationpaper (certification_id, paper_id) "
+               "SELECT id, paper_id FROM certification WHERE paper_id IS NOT NULL")
     with op.batch_alter_table("answer", schema=None) as batch_op:
         batch_op.add_column(sa.Column("flagged", sa.Boolean(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("score", sa.Float(), nullable=True))
@@ -78,6 +81,8 @@ def downgrade() -> None:
         batch_op.add_column(sa.Column("paper_id", sa.INTEGER(), nullable=True))
         batch_op.create_foreign_key("certification_paper_id_fkey", "exampaper", ["paper_id"], ["id"])
         batch_op.drop_column("product_line")
+    op.execute("UPDATE certification SET paper_id = (SELECT MIN(paper_id) FROM certificationpaper "
+               "WHERE certificationpaper.certification_id = certification.id)")
 
     with op.batch_alter_table("certificate", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_certificate_number"))
