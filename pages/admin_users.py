@@ -1,4 +1,4 @@
-"""Admin: create, disable and reset users; bulk-create from CSV/XLSX."""
+"""Admin: create, disable, reset and re-role users; bulk-create from CSV/XLSX."""
 
 import pandas as pd
 import streamlit as st
@@ -10,6 +10,7 @@ from training.accounts import (
     list_cohorts,
     list_users,
     reset_password,
+    set_role,
     set_user_active,
 )
 from training.config import get_settings
@@ -37,7 +38,7 @@ with st.form("create_user", clear_on_submit=True):
     role = st.selectbox("角色", [r.value for r in Role], format_func=role_label, key="new_role")
     cohort = st.selectbox("班组", [None, *cohort_names], key="new_cohort",
                           format_func=lambda c: "（无）" if c is None else cohort_names[c])
-    password = st.text_input("初始密码（至少 8 位）", type="password", key="new_password")
+    password = st.text_input("初始密码（至少 8 位，含两类字符）", type="password", key="new_password")
     if st.form_submit_button("创建", type="primary"):
         with db_session() as session:
             run_action(lambda: create_user(session=session, actor=user, username=username,
@@ -66,6 +67,13 @@ if labels:
         if new_password:
             st.success("新密码如下，请当面或私下告知本人（只显示这一次）：")
             st.code(new_password, language=None)
+    role_column, button_column = st.columns([2, 1])
+    new_role = role_column.selectbox("修改角色为", [r.value for r in Role], format_func=role_label,
+                                     key="target_role")
+    if button_column.button("修改角色", key="set_role"):
+        with db_session() as session:
+            run_action(lambda: set_role(session=session, actor=user, user_id=target, role=new_role),
+                       success="角色已修改。")
 
 st.subheader("批量导入")
 st.caption("CSV 或 Excel，列：username, display_name, role（admin/trainer/agent/new_hire）, "

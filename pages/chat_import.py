@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import current_user, db_session, embedder, progress_bar, run_action
+from pages.exam_view import md_escape
 from training.chatlog import MAPPED_FORMATS, ColumnMapping, detect_format, propose_mapping, read_header
 from training.config import get_settings
 from training.importer import import_chat_log, list_imports
@@ -48,7 +49,7 @@ if upload is not None:
                 session=session, actor=user, raw=raw, file_name=upload.name, mapping=mapping,
                 progress=progress))
         if result is not None:
-            st.success(f"已导入「{result.file_name}」：{result.session_count} 个会话、"
+            st.success(f"已导入「{md_escape(result.file_name)}」：{result.session_count} 个会话、"
                        f"{result.message_count} 条消息，用时 {result.seconds:.1f} 秒。")
             masked = {k: v for k, v in result.masked.items() if v}
             st.info("已脱敏：" + ("、".join(f"{k} {v} 处" for k, v in masked.items())

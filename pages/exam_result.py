@@ -64,7 +64,7 @@ def _objective(item: QuestionFeedback) -> None:
 def show(result: AttemptFeedback) -> None:
     """Draw a released attempt's feedback."""
     score = result.attempt.score or 0.0
-    st.title(result.title)
+    st.title(md_escape(result.title))
     left, middle, right = st.columns(3)
     left.metric("得分", f"{score:.0%}")
     middle.metric("及格线", f"{result.pass_mark:.0%}")

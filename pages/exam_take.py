@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import streamlit as st
 
 from pages.common import db_session, run_action
-from pages.exam_view import answer_key, choice_from_options, prefill, render_question
+from pages.exam_view import answer_key, choice_from_options, md_escape, prefill, render_question
 from training.exams import AttemptView, open_attempt, save_answer, set_flag, submit_attempt
 from training.models import User, utcnow
 from training.papers import SCENARIO, PaperQuestion
@@ -112,7 +112,7 @@ def render(user: User, attempt_id: int) -> None:
     index_key = f"{prefix}_index"
     st.session_state.setdefault(index_key, 0)
     header, timer = st.columns([4, 1])
-    header.title(view.title)
+    header.title(md_escape(view.title))
     answered = sum(1 for q in view.questions if view.answered(q.slot_id))
     header.caption(f"共 {len(view.questions)} 题 · 已作答 {answered} 题 · 答案在修改时自动保存，"
                    "刷新或断线后重新登录即可继续作答。")

@@ -3,11 +3,12 @@
 import streamlit as st
 
 from pages.common import current_user, db_session, role_label
+from pages.exam_view import md_escape
 from training.overview import home_summary
 
 user = current_user()
 assert user is not None  # app.py only routes logged-in users here
-st.title(f"你好，{user.display_name}")
+st.title(f"你好，{md_escape(user.display_name)}")
 st.caption(f"角色：{role_label(user.role)}")
 
 with db_session() as session:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.common import USER_KEY, db_session
+from pages.common import NOTICE_KEY, db_session, log_in
 from training.accounts import AccountError, authenticate
 
 
@@ -10,6 +10,9 @@ def render() -> None:
     """Draw the login form and log the user in."""
     st.title("话术 Huashu · 客服培训与话术优化平台")
     st.caption("请使用管理员分配的账号登录。")
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        st.warning(notice)
     with st.form("login"):
         username = st.text_input("用户名", key="login_username")
         password = st.text_input("密码", type="password", key="login_password")
@@ -25,5 +28,5 @@ def render() -> None:
     except AccountError as exc:
         st.error(str(exc))
         return
-    st.session_state[USER_KEY] = user.id
+    log_in(user)
     st.rerun()

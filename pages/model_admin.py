@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 from sqlmodel import Session
 
-from pages.common import current_user, db_session, embedder, engine, run_action
+from pages.common import current_user, db_session, embedder, engine, forget_active_model, run_action
 from pages.exam_view import md_escape
 from scripts_bank.warmup import WarmUpReport, warm_up
 from training import jobs
@@ -92,6 +92,7 @@ def _switch(version: EncoderVersion | None) -> None:
             session=session, actor=user, version_id=version.id if version else None))
     if done is None:
         return
+    forget_active_model()
     _start_warm_up()
     st.session_state[FLASH_KEY] = f"已切换到{'“' + version.name + '”' if version else SHIPPED_NAME}。"
     st.rerun()

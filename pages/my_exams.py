@@ -41,7 +41,7 @@ def _certificate(user: User, certificate_id: int) -> None:
         if not view.valid:
             st.error("证书已失效。")
         if view.recert_reason:
-            st.warning(f"需重新认证：{view.recert_reason}")
+            st.warning(f"需重新认证：{md_escape(view.recert_reason)}")
     st.download_button("下载打印版（HTML，可在浏览器中打印）", certificate_html(view).encode("utf-8"),
                        file_name=f"certificate-{view.number}.html", mime="text/html")
 
@@ -85,13 +85,15 @@ def _overview(user: User) -> None:
         entries = my_exams(session=session, actor=user)
     st.title("我的考试")
     if not duty.on_duty:
-        st.warning("上岗前须取得：" + "、".join(c.name for c in duty.missing)
+        st.warning("上岗前须取得：" + "、".join(md_escape(c.name) for c in duty.missing)
                    + "。请先完成下面的资格考试，通过后即可上岗接待顾客。", icon=":material/lock:")
     for cert in duty.expiring:
-        st.info(f"证书「{names.get(cert.certification_id, '')}」将于 {cert.expires_at.astimezone():%Y-%m-%d} "
-                "到期，请及时参加复训考试。", icon=":material/schedule:")
+        st.info(f"证书「{md_escape(names.get(cert.certification_id, ''))}」将于 "
+                f"{cert.expires_at.astimezone():%Y-%m-%d} 到期，请及时参加复训考试。",
+                icon=":material/schedule:")
     for cert in duty.flagged:
-        st.warning(f"证书「{names.get(cert.certification_id, '')}」需要重新认证：{cert.recert_reason}",
+        st.warning(f"证书「{md_escape(names.get(cert.certification_id, ''))}」需要重新认证："
+                   f"{md_escape(cert.recert_reason or '')}",
                    icon=":material/update:")
     if not entries:
         st.info("目前没有分配给你的考试。")

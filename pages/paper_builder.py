@@ -139,9 +139,14 @@ if st.button("发布", type="primary", key="pb_publish", disabled=not chosen):
             closes_at=datetime.combine(close_day, time.max).astimezone(),
             max_attempts=int(attempts)), success="已发布。")
 
-with db_session() as session:
-    data = run_action(lambda: export_paper_xlsx(session=session, actor=user, paper_id=paper_id))
-if data:
-    st.download_button("导出 Excel（含答案，供线下审阅）", data, file_name=f"paper-{paper_id}.xlsx",
+
+def _export_paper() -> bytes:
+    """Built when the button is clicked, so only real downloads are audited."""
+    with db_session() as session:
+        return export_paper_xlsx(session=session, actor=user, paper_id=paper_id)
+
+
+if user is not None:
+    st.download_button("导出 Excel（含答案，供线下审阅）", _export_paper, file_name=f"paper-{paper_id}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        key="pb_export")

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import db_session, run_action
+from pages.exam_view import md_escape
 from training.models import User
 from training.review_board import calibration
 from training.rubrics import Criterion, list_rubrics, save_rubric
@@ -46,7 +47,7 @@ def render_calibration(user: User | None, paper_id: int) -> None:
         st.markdown("**分歧最大的回答**")
         for split in report.splits:
             with st.container(border=True):
-                st.caption(f"题目：{split.question[:60]}")
+                st.caption(f"题目：{md_escape(split.question[:60])}")
                 st.text(split.text)
                 st.caption(
                     " · ".join(f"{name}：{score:.0%}" for name, score in split.scores.items())

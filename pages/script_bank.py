@@ -122,13 +122,13 @@ def _list() -> None:
     for script in scripts:
         extra = "".join(
             [
-                f" · {script.variant}" if script.variant else "",
-                f" · {script.product}" if script.product else "",
+                f" · {md_escape(script.variant)}" if script.variant else "",
+                f" · {md_escape(script.product)}" if script.product else "",
                 " · 草稿" if script.status == "draft" else "",
                 f" · 待审定 v{script.pending_draft}" if script.pending_draft else "",
             ]
         )
-        with st.expander(f"[{script.category}] {script.question}（v{script.version}{extra}）"):
+        with st.expander(f"[{script.category}] {md_escape(script.question)}（v{script.version}{extra}）"):
             st.code(script.answer, language=None, wrap_lines=True)
             if script.tags:
                 st.caption("标签：" + "、".join(md_escape(t) for t in script.tags))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +47,8 @@ def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     upgrade_database(url)
     monkeypatch.setenv("HUASHU_DATABASE_URL", url)
     get_settings.cache_clear()
+    if "pages.common" in sys.modules:  # PostgreSQL tests share one URL: no active model carried over
+        sys.modules["pages.common"].forget_active_model()
     get_engine.cache_clear()
     yield url
     get_engine().dispose()

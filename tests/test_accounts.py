@@ -108,7 +108,7 @@ def test_reset_password_and_change_own(session: Session) -> None:
 
 def test_create_user_validates_input(session: Session) -> None:
     admin = make(session, "root", Role.ADMIN)
-    base = {"session": session, "actor": admin, "display_name": "x", "password": "12345678"}
+    base = {"session": session, "actor": admin, "display_name": "x", "password": "okname-pass-1"}
     with pytest.raises(AccountError, match="用户名"):
         accounts.create_user(username="有空格 的名字", role="agent", **base)  # type: ignore[arg-type]
     with pytest.raises(AccountError, match="未知角色"):

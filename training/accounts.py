@@ -1,57 +1,28 @@
-"""Accounts: password hashing, login with lockout, users and cohorts (role-checked)."""
+"""Accounts: users, roles and cohorts (role-checked); login and password rules are re-exported."""
 
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
 from training import audit
-from training.errors import UserError
+from training.login import LOCKOUT as LOCKOUT
+from training.login import MAX_FAILED_LOGINS as MAX_FAILED_LOGINS
+from training.login import authenticate as authenticate
+from training.login import clear_failures
 from training.models import Cohort, Role, User, UserPublic, utcnow
-from training.permissions import PermissionDenied, require_role
+from training.passwords import MIN_PASSWORD_LENGTH as MIN_PASSWORD_LENGTH
+from training.passwords import AccountError as AccountError
+from training.passwords import check_password
+from training.passwords import generate_password as generate_password
+from training.passwords import hash_password as hash_password
+from training.passwords import verify_password as verify_password
+from training.permissions import EVERYONE, require_role
 from training.tables import read_table, require_columns
 
-_hasher = PasswordHasher()
-# Verified against when the username is unknown, so timing does not reveal which usernames exist.
-_DUMMY_HASH = _hasher.hash("huashu-dummy-password")
-
-MIN_PASSWORD_LENGTH = 8
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
-
-
-class AccountError(UserError):
-    """A user-facing account problem (bad input, duplicate name, wrong password)."""
-
-
-def hash_password(password: str) -> str:
-    """Hash a password with argon2id."""
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    """True if ``password`` matches ``password_hash``."""
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def generate_password() -> str:
-    """A random 16-character password for new or reset accounts."""
-    return secrets.token_urlsafe(12)
-
-
-def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。")
 
 
 def _check_role(role: str) -> Role:
@@ -66,37 +37,6 @@ def public(user: User) -> UserPublic:
     return UserPublic.model_validate(user, from_attributes=True)
 
 
-def authenticate(*, session: Session, username: str, password: str) -> User:
-    """Return the user for valid credentials; raise AccountError otherwise (with lockout)."""
-    user = session.exec(select(User).where(User.username == username.strip())).first()
-    if user is None:
-        verify_password(_DUMMY_HASH, password)
-        raise AccountError("用户名或密码错误。")
-    now = utcnow()
-    if user.locked_until is not None and user.locked_until > now:
-        raise AccountError("登录失败次数过多，账号已临时锁定，请 15 分钟后再试或联系管理员。")
-    if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
-            audit.record(session=session, actor=None, action="login.locked", target=user.username)
-        session.add(user)
-        session.commit()
-        raise AccountError("用户名或密码错误。")
-    if not user.is_active:
-        raise AccountError("该账号已停用，请联系管理员。")
-    user.failed_logins = 0
-    user.locked_until = None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    session.add(user)
-    audit.record(session=session, actor=user, action="login", target=user.username)
-    session.commit()
-    session.refresh(user)
-    return user
-
-
 def ensure_admin(*, session: Session, password: str | None) -> str | None:
     """Create the first admin if none exists; return the generated password, if one was made."""
     if session.exec(select(User).where(User.role == Role.ADMIN.value)).first() is not None:
@@ -104,7 +44,7 @@ def ensure_admin(*, session: Session, password: str | None) -> str | None:
     generated = None if password else generate_password()
     chosen = password or generated
     assert chosen is not None
-    _check_password(chosen)
+    check_password(chosen, username="admin")
     admin = User(username="admin", display_name="管理员", role=Role.ADMIN.value,
                  password_hash=hash_password(chosen))
     session.add(admin)
@@ -125,7 +65,7 @@ def create_user(
     if not display_name.strip():
         raise AccountError("请填写姓名。")
     _check_role(role)
-    _check_password(password)
+    check_password(password, username=username)
     if session.exec(select(User).where(User.username == username)).first() is not None:
         raise AccountError(f"用户名「{username}」已存在。")
     if cohort_id is not None and session.get(Cohort, cohort_id) is None:
@@ -172,32 +112,60 @@ def set_user_active(*, session: Session, actor: User | None, user_id: int, activ
 def reset_password(
     *, session: Session, actor: User | None, user_id: int, new_password: str | None = None,
 ) -> str:
-    """Set a new password for a user (admin only); returns it so it can be handed over."""
+    """Set a new password (admin only): lifts any lockout, logs the user out everywhere; returns it."""
     require_role(actor, Role.ADMIN)
     user = _target(session, user_id)
     password = new_password or generate_password()
-    _check_password(password)
-    user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
+    check_password(password, username=user.username)
+    _set_password(user, password)
+    clear_failures(session, user)
     session.add(user)
     audit.record(session=session, actor=actor, action="user.reset_password", target=user.username)
     session.commit()
     return password
 
 
-def change_own_password(*, session: Session, actor: User | None, old: str, new: str) -> None:
-    """Let any logged-in user change their own password."""
-    if actor is None or actor.id is None:
-        raise PermissionDenied("请先登录。")
-    user = _target(session, actor.id)
+def _set_password(user: User, password: str) -> None:
+    """Store the new hash and end every session logged in with the old password."""
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+    user.password_changed_at = utcnow()
+
+
+def change_own_password(*, session: Session, actor: User | None, old: str, new: str) -> User:
+    """Let any logged-in user change their own password; other sessions of theirs are logged out.
+
+    Returns the updated user, whose ``session_version`` the caller's own session adopts.
+    """
+    user = _target(session, require_role(actor, *EVERYONE).id or 0)
     if not verify_password(user.password_hash, old):
         raise AccountError("原密码不正确。")
-    _check_password(new)
-    user.password_hash = hash_password(new)
+    if new == old:
+        raise AccountError("新密码不能与原密码相同。")
+    check_password(new, username=user.username)
+    _set_password(user, new)
     session.add(user)
     audit.record(session=session, actor=user, action="user.change_password", target=user.username)
     session.commit()
+    session.refresh(user)
+    return user
+
+
+def set_role(*, session: Session, actor: User | None, user_id: int, role: str) -> User:
+    """Change a user's role (admin only; an admin cannot demote themself)."""
+    admin = require_role(actor, Role.ADMIN)
+    user = _target(session, user_id)
+    new_role = _check_role(role)
+    if user.id == admin.id and new_role != Role.ADMIN:
+        raise AccountError("不能修改当前登录的管理员自己的角色。")
+    previous = user.role
+    user.role = new_role.value
+    session.add(user)
+    audit.record(session=session, actor=admin, action="user.set_role", target=user.username,
+                 detail={"role": new_role.value, "previous": previous})
+    session.commit()
+    session.refresh(user)
+    return user
 
 
 # --- cohorts ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from training import audit
 from training.errors import UserError
-from training.exams import SUBMITTED, questions_of
+from training.exams import SUBMITTED, has_open_attempt, questions_of
 from training.grading import approved_script
 from training.keywords import STOPWORDS, get_tokenizer
 from training.knowledge import grade
@@ -16,6 +16,8 @@ from training.models import Answer, Attempt, ExamAssignment, ExamPaper, Knowledg
 from training.papers import OBJECTIVE, SCENARIO, PaperQuestion
 from training.permissions import EVERYONE, STAFF, PermissionDenied, require_role
 
+#: Earlier results show answer keys and scripts, which a candidate mid-exam must not read.
+EXAM_IN_PROGRESS = "考试进行中，交卷前不能查看成绩解析、答案和参考话术。"
 #: A scenario answer scoring below this goes into the 错题本.
 MISTAKE_BELOW = 0.6
 #: At most this many key points are taken from a script.
@@ -107,6 +109,8 @@ def _viewable(session: Session, user: User, attempt_id: int) -> tuple[Attempt, E
     staff = user.role in {r.value for r in STAFF}
     if attempt.user_id != user.id and not staff:
         raise PermissionDenied("不能查看他人的考试。")
+    if not staff and has_open_attempt(session, user.id or 0):
+        raise PermissionDenied(EXAM_IN_PROGRESS)
     if not staff and attempt.released_at is None:
         raise FeedbackError("成绩尚未发布：培训师评阅或发布后才能查看得分和参考话术。")
     assignment = session.get(ExamAssignment, attempt.assignment_id)
@@ -223,6 +227,8 @@ def practise(
 ) -> PracticeResult:
     """Answer a 错题本 question again and see at once how it went; nothing counts toward grades."""
     user = require_role(actor, *EVERYONE)
+    if user.role not in {r.value for r in STAFF} and has_open_attempt(session, user.id or 0):
+        raise PermissionDenied(EXAM_IN_PROGRESS)
     entry = next((m for m in mistakes(session=session, actor=user) if m.key == key), None)
     if entry is None:
         raise FeedbackError("这道题不在你的错题本中。")

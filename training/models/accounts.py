@@ -36,6 +36,18 @@ class User(UserBase, table=True):
     locked_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     joined_at: datetime = Field(default_factory=utcnow)
+    # Raised on every password change or reset: logged-in sessions holding an older value end.
+    session_version: int = 0
+    password_changed_at: datetime | None = None
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins per typed username, known or not, so lockout does not reveal which exist."""
+
+    username_key: str = Field(max_length=64, primary_key=True)
+    failures: int = 0
+    window_started_at: datetime = Field(default_factory=utcnow)
+    locked_until: datetime | None = None
 
 
 class UserPublic(UserBase):

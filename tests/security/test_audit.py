@@ -1,0 +1,163 @@
+"""Audit log: what it records (approvals, script edits, grade changes, users, roles, exports), the
+admin-only viewer's filters and pages, the read-only page and its formula-safe CSV export."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+from typing import cast
+
+import pandas as pd
+import pytest
+from exam_world import Demo, demo_people, more_candidates, publish, sit
+from sqlmodel import Session, select
+from streamlit.testing.v1 import AppTest
+
+from scripts_bank import authoring
+from scripts_bank.io import export_bytes
+from training import accounts, audit, grading, paper_delivery
+from training.audit import AuditFilter
+from training.embeddings import Embedder
+from training.models import Answer, AuditLog, Role, User, utcnow
+from training.permissions import PermissionDenied
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+@pytest.fixture
+def demo(session: Session) -> Demo:
+    return demo_people(session)
+
+
+def _admin(session: Session) -> User:
+    return session.exec(select(User).where(User.role == Role.ADMIN.value)).one()
+
+
+def _actions(session: Session) -> list[tuple[str, int | None]]:
+    return [(e.action, e.actor_id) for e in session.exec(select(AuditLog)).all()]
+
+
+def test_every_sensitive_write_is_audited_with_who_and_what(session: Session, demo: Demo) -> None:
+    admin = _admin(session)
+    trainer = demo.trainer
+    candidate = more_candidates(session, admin, 1)[0]
+    paper_id = publish(session, trainer, "审计试卷", scenario=True, objective=1)
+    attempt_id = sit(session, candidate, paper_id, reply="亲，48小时内发货")
+    answer = session.exec(select(Answer).where(Answer.attempt_id == attempt_id, Answer.text != "")).one()
+    draft = authoring.create_script(session=session, actor=trainer, question="能开发票吗", answer="可以的亲",
+                                    category="发票", approve=False)
+    authoring.approve_version(session=session, actor=trainer, script_id=draft.id, version=1)
+    authoring.propose_revision(session=session, actor=trainer, script_id=draft.id,
+                               answer="可以的亲，下单时备注抬头")
+    no_encoder = cast(Embedder, None)  # reviewing without releasing encodes nothing
+    for score in (0.5, 0.9):  # a grade, then a changed grade
+        grading.review_answer(session=session, actor=trainer, answer_id=answer.id or 0, score=score,
+                              embedder=no_encoder, finalize=False)
+    accounts.set_role(session=session, actor=admin, user_id=candidate.id or 0, role="new_hire")
+    accounts.set_user_active(session=session, actor=admin, user_id=candidate.id or 0, active=False)
+    accounts.reset_password(session=session, actor=admin, user_id=candidate.id or 0)
+    paper_delivery.export_paper_xlsx(session=session, actor=trainer, paper_id=paper_id)
+    authoring.export_scripts(session=session, actor=trainer)
+    audit.export_log(session=session, actor=admin)
+    done = _actions(session)
+    for action, actor in [("script.approve", trainer.id), ("script.draft", trainer.id),
+                          ("answer.review", trainer.id), ("answer.review_change", trainer.id),
+                          ("user.create", admin.id), ("user.set_role", admin.id), ("user.disable", admin.id),
+                          ("user.reset_password", admin.id), ("paper.export", trainer.id),
+                          ("scripts.export", trainer.id), ("audit.export", admin.id)]:
+        assert (action, actor) in done, action
+    change = session.exec(select(AuditLog).where(AuditLog.action == "answer.review_change")).one()
+    assert change.detail and change.detail["previous"] == 0.5 and change.detail["score"] == 0.9
+    role = session.exec(select(AuditLog).where(AuditLog.action == "user.set_role")).one()
+    assert role.detail == {"role": "new_hire", "previous": "agent"} and role.target == candidate.username
+
+
+def test_viewer_filters_pages_and_is_admin_only(session: Session, demo: Demo) -> None:
+    admin = _admin(session)
+    start = utcnow()
+    for n in range(7):
+        audit.record(session=session, actor=demo.trainer, action="script.draft", target=str(n))
+    audit.record(session=session, actor=admin, action="user.set_role", target="agent")
+    session.commit()
+    first = audit.read_log(session=session, actor=admin, where=AuditFilter(actor_id=demo.trainer.id),
+                           page=1, page_size=5)
+    second = audit.read_log(session=session, actor=admin, where=AuditFilter(actor_id=demo.trainer.id),
+                            page=2, page_size=5)
+    assert (first.total, first.pages, len(first.entries), len(second.entries)) == (7, 2, 5, 2)
+    assert [e.target for e in first.entries + second.entries] == [str(n) for n in reversed(range(7))]
+    assert all(e.actor == "trainer（王培训）" for e in first.entries)
+    by_prefix = audit.read_log(session=session, actor=admin, where=AuditFilter(action="user."))
+    assert [e.action for e in by_prefix.entries] == ["user.set_role"]
+    assert audit.read_log(session=session, actor=admin, where=AuditFilter(action="user%")).total == 0
+    window = AuditFilter(since=start, until=utcnow() + timedelta(seconds=1))
+    assert audit.read_log(session=session, actor=admin, where=window).total == 8
+    assert audit.read_log(session=session, actor=admin, where=AuditFilter(until=start)).total >= 1  # the seed
+    assert "demo.seed" in audit.audit_actions(session=session, actor=admin)
+    for someone in (demo.trainer, demo.agent, demo.newhire, None):
+        with pytest.raises(PermissionDenied):
+            audit.read_log(session=session, actor=someone)
+        with pytest.raises(PermissionDenied):
+            audit.export_log(session=session, actor=someone)
+
+
+def test_export_neutralises_formulas(session: Session, demo: Demo) -> None:
+    admin = _admin(session)
+    audit.record(session=session, actor=admin, action="user.create", target='=HYPERLINK("http://x","点我")')
+    session.commit()
+    entries = audit.export_log(session=session, actor=admin, where=AuditFilter(action="user.create"))
+    frame = pd.DataFrame([{"对象": e.target} for e in entries])
+    csv = export_bytes(frame, "csv").decode("utf-8-sig")
+    assert "'=HYPERLINK" in csv
+    assert pd.read_csv(io.StringIO(csv))["对象"].tolist() == ["'=HYPERLINK(\"http://x\",\"点我\")"]
+
+
+def test_audit_page_is_read_only_and_admin_only(session: Session, demo: Demo) -> None:
+    admin = _admin(session)
+    accounts.set_role(session=session, actor=admin, user_id=demo.agent.id or 0, role="agent")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["user_id"] = admin.id
+    at.run()
+    at.switch_page("pages/audit_log.py")
+    at.run()
+    assert not at.exception, at.exception
+    shown = at.dataframe[0].value
+    assert "user.set_role" in shown["操作"].tolist() and "demo.seed" in shown["操作"].tolist()
+    assert [b.label for b in at.button if b.key != "logout"] == ["生成 CSV 导出（当前筛选条件）"]
+    assert not at.get("data_editor") and not at.get("arrow_data_frame_editor")
+    at.selectbox(key="audit_action").select("user.set_role")
+    at.run()
+    assert at.dataframe[0].value["操作"].tolist() == ["user.set_role"]
+    at.button(key="audit_export").click()
+    at.run()
+    assert not at.exception
+    assert session.exec(select(AuditLog).where(AuditLog.action == "audit.export")).first() is not None
+
+    trainer = AppTest.from_file(APP, default_timeout=120)
+    trainer.session_state["user_id"] = demo.trainer.id
+    trainer.run()
+    with pytest.raises(ValueError):
+        trainer.switch_page("pages/audit_log.py")  # not in the trainer's menu
+    direct = AppTest.from_file(str(Path(APP).parent / "pages" / "audit_log.py"), default_timeout=120)
+    direct.session_state["user_id"] = demo.trainer.id
+    direct.run()
+    assert "无权" in " ".join(e.value for e in direct.error)
+    assert not direct.dataframe
+
+
+def test_admin_changes_a_role_on_the_users_page_and_it_is_audited(session: Session, demo: Demo) -> None:
+    admin = _admin(session)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["user_id"] = admin.id
+    at.run()
+    at.switch_page("pages/admin_users.py")
+    at.run()
+    at.selectbox(key="target_user").select(demo.agent.id)
+    at.selectbox(key="target_role").select("trainer")
+    at.button(key="set_role").click()
+    at.run()
+    assert not at.exception and [s.value for s in at.success] == ["角色已修改。"]
+    session.expire_all()
+    assert session.get(User, demo.agent.id).role == "trainer"  # type: ignore[union-attr]
+    entry = session.exec(select(AuditLog).where(AuditLog.action == "user.set_role")).one()
+    assert entry.actor_id == admin.id and entry.detail == {"role": "trainer", "previous": "agent"}
