@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scripts_bank.lookup import BankEntry, ScriptIndex
+from scripts_bank.index_store import cached_index
+from scripts_bank.lookup import BankEntry
 from training.config import get_settings
 from training.embeddings import DiskEmbeddingStore, Embedder
 from training.errors import UserError
@@ -141,8 +142,10 @@ def cmd_lookup(args: argparse.Namespace) -> None:
         raise InputError(args.input, None, "--k 必须是正整数")
     bank = _parse_bank(args.bank)
     queries = _parse_queries(args.input)
-    index = ScriptIndex(bank, embedder=_embedder(args.model),
-                        semantic_weight=get_settings().lookup_semantic_weight, show_progress=True)
+    # A large bank's index (vectors, keyword postings, partitions) is kept under the data dir's
+    # cache like the embeddings: a second run over the same bank loads it instead of rebuilding.
+    index = cached_index(bank, embedder=_embedder(args.model), cache_dir=get_settings().cache_dir,
+                         semantic_weight=get_settings().lookup_semantic_weight, show_progress=True)
     hits = index.search([q for _, q in queries], k=args.k, show_progress=True)
     with atomic_output(args.output) as out:
         for (qid, _), found in zip(queries, hits, strict=True):
@@ -225,6 +228,30 @@ def cmd_adapt(args: argparse.Namespace) -> None:
                      ensure_ascii=False))
 
 
+def cmd_backup(args: argparse.Namespace) -> None:
+    """Snapshot the configured database into one file (an operator command: no login)."""
+    from training.backup import BackupError, backup_database
+
+    try:
+        summary = backup_database(get_settings().resolved_database_url, args.file, portable=args.portable)
+    except BackupError as exc:
+        raise InputError(args.file, None, str(exc)) from exc
+    print(f"已备份到 {args.file}：{len(summary.rows)} 张表，{summary.total_rows} 行"
+          f"（数据库版本 {summary.revision}）", file=sys.stderr)
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    """Replace the configured database with a backup file (an operator command: no login)."""
+    from training.backup import BackupError, restore_database
+
+    try:
+        summary = restore_database(get_settings().resolved_database_url, args.file, force=args.force)
+    except BackupError as exc:
+        raise InputError(args.file, None, str(exc)) from exc
+    print(f"已从 {args.file} 恢复：{len(summary.rows)} 张表，{summary.total_rows} 行"
+          f"（数据库版本 {summary.revision}）", file=sys.stderr)
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -266,6 +293,22 @@ def build_parser() -> argparse.ArgumentParser:
     adapt.add_argument("--model", default=None, help="从哪个模型开始（默认：应用当前使用的模型）")
     adapt.add_argument("--activate", action="store_true", help="训练完成后立即设为应用的当前模型")
     adapt.set_defaults(func=cmd_adapt)
+    operator = ("运维命令：直接读写 HUASHU_DATABASE_URL 配置的数据库，不需要登录账号——"
+                "能运行它的人本就能读到数据库；备份文件含全部数据（含密码哈希），请妥善保管。")
+    backup = sub.add_parser("backup", help="把整个数据库备份到一个文件（运维命令，无需登录）",
+                            description="一致性快照：SQLite 用在线备份接口复制为 SQLite 文件，"
+                                        "PostgreSQL 导出为可移植压缩包（每表一个 JSON Lines 文件）。"
+                                        + operator)
+    backup.add_argument("file", type=Path, help="写到哪个备份文件（已存在则整体替换）")
+    backup.add_argument("--portable", action="store_true",
+                        help="SQLite 也导出为可移植压缩包（可恢复到 PostgreSQL）")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser("restore", help="用备份文件恢复整个数据库（运维命令，无需登录）",
+                             description="先完整校验备份文件；数据库版本不一致或文件损坏时拒绝，"
+                                         "目标数据库非空时需加 --force。恢复前请先停止应用。" + operator)
+    restore.add_argument("file", type=Path, help="要恢复的备份文件")
+    restore.add_argument("--force", action="store_true", help="目标数据库已有数据时仍然覆盖")
+    restore.set_defaults(func=cmd_restore)
     return parser
 
 

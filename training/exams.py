@@ -304,7 +304,23 @@ def _writable(session: Session, user: User, attempt_id: int, slot_id: int, now: 
         raise ExamError("考试时间已到，试卷已按已保存的答案自动提交。")
     if slot_id not in {q.slot_id for q in questions_of(attempt)}:
         raise ExamError("题目不在这份试卷中。")
+    _hold_open(session, attempt)
     return attempt
+
+
+def _hold_open(session: Session, attempt: Attempt) -> None:
+    """Lock the attempt while it is still open, so a save never lands after the submission."""
+    # A no-op conditional UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite) before
+    # the answer is read; _finish takes the same lock first, so its grading sees every save that
+    # was acknowledged, and a save queued behind a submission matches no row here.
+    held = session.exec(
+        update(Attempt)
+        .where(col(Attempt.id) == attempt.id, col(Attempt.status) == IN_PROGRESS)
+        .values(status=IN_PROGRESS)
+    )
+    if held.rowcount != 1:
+        session.rollback()
+        raise ExamError("试卷已提交，不能再修改。")
 
 
 def _answer_row(session: Session, attempt_id: int, slot_id: int) -> Answer:
@@ -348,10 +364,10 @@ def save_answer(
     """
     user = require_role(actor, *EVERYONE)
     now = now or utcnow()
-    attempt = _writable(session, user, attempt_id, slot_id, now)
-    assert attempt.id is not None
     if text is not None and len(text) > MAX_ANSWER_CHARS:
         raise ExamError(f"回答过长：最多 {MAX_ANSWER_CHARS} 字。")
+    attempt = _writable(session, user, attempt_id, slot_id, now)
+    assert attempt.id is not None
     answer = _answer_row(session, attempt.id, slot_id)
     if text is not None:
         answer.text = text
