@@ -1,0 +1,81 @@
+"""In a real browser: an agent finds an approved script by paraphrase and copies it, placeholders filled.
+
+A trainer has approved a shipping script with two placeholders (through the service layer, as the
+review page does at the end of test_trainer_flow). The agent types what a customer said in other
+words on 话术查询, gets that script first, fills 客户称呼 and 订单号, and clicks the code block's copy
+button: the clipboard must hold exactly the filled text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, col, create_engine, select
+
+from e2e.browser import Flow, login
+from scripts_bank.authoring import create_script
+from training.models import LookupLog, Role, User
+
+pytestmark = pytest.mark.e2e
+
+QUESTION = "我下午付款今天能发货吗"
+SCRIPT = "{客户称呼}您好，16点前付款当天发货，默认中通快递，订单{订单号}发出后可在订单详情查看物流哦"
+PARAPHRASE = "今天下单的话今天能发出来吗"
+VALUES = {"客户称呼": "李先生", "订单号": "QH20261123001"}
+FILLED = "李先生您好，16点前付款当天发货，默认中通快递，订单QH20261123001发出后可在订单详情查看物流哦"
+
+
+def _approved_script(db_file: Path) -> int:
+    """The trainer approves the shipping script; returns its id."""
+    engine = create_engine(f"sqlite:///{db_file}")
+    with Session(engine, expire_on_commit=False) as session:
+        trainer = session.exec(select(User).where(User.role == Role.TRAINER.value)).one()
+        script = create_script(session=session, actor=trainer, question=QUESTION, answer=SCRIPT,
+                               category="物流配送", approve=True)
+    engine.dispose()
+    return script.id
+
+
+def test_agent_copies_filled_script_found_by_paraphrase(server: str, browser_page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    script_id = _approved_script(tmp_path / "e2e.db")
+    page = browser_page
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.rstrip("/"))
+    flow = Flow(page, tmp_path)
+
+    with flow.step("登录", "home"):
+        login(page, server, "agent", "agent-demo-2026")
+        page.get_by_text("你好，李客服").wait_for()
+
+    with flow.step("话术查询", "found"):
+        page.get_by_role("link", name="话术查询").click()
+        query = page.get_by_label("顾客说了什么？")
+        query.fill(PARAPHRASE)
+        query.press("Enter")
+        page.get_by_label("客户称呼", exact=True).wait_for(timeout=180_000)  # first lookup loads the encoder
+        assert page.get_by_test_id("stCode").first.inner_text().strip() == SCRIPT, "审定话术没有排在第一位"
+
+    with flow.step("话术查询", "filled"):
+        for name, value in VALUES.items():
+            box = page.get_by_label(name, exact=True)
+            box.fill(value)
+            box.press("Enter")
+        page.get_by_test_id("stCode").filter(has_text=FILLED).wait_for()
+        assert page.get_by_test_id("stCode").first.inner_text().strip() == FILLED, "占位符没有填入第一条话术"
+
+    with flow.step("话术查询", "copied"):
+        code = page.get_by_test_id("stCode").first
+        code.hover()  # the copy button shows on hover
+        code.get_by_role("button", name="Copy to clipboard").click()
+        code.get_by_role("button", name="Copied").wait_for()  # the button's label once writeText succeeded
+        copied = page.evaluate("() => navigator.clipboard.readText()")
+        assert copied == FILLED, f"剪贴板内容不对：{copied!r}"
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'e2e.db'}")
+    with Session(engine) as session:
+        agent = session.exec(select(User).where(User.username == "agent")).one()
+        log = session.exec(select(LookupLog).where(LookupLog.user_id == agent.id)
+                           .order_by(col(LookupLog.id).desc())).first()
+        assert log is not None and log.query == PARAPHRASE
+        assert (log.hits or [])[0] == script_id
+    engine.dispose()
