@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: setup
-	$(PY) -m training.bootstrap --demo
+	$(PY) -m training.bootstrap --demo --history
 	$(VENV)/bin/streamlit run app.py --server.headless true --browser.gatherUsageStats false
 
 lint: setup

@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import login
-from pages.common import USER_KEY, current_user, db_session, role_label
+from pages.common import current_user, db_session, log_out, role_label
+from pages.exam_view import md_escape
 from training.certification import duty_status
 from training.models import Role, User
 
@@ -18,6 +19,8 @@ LOGIN = st.Page(login.render, title="登录", icon=":material/login:", url_path=
 HOME = st.Page("pages/home.py", title="首页", icon=":material/home:", url_path="main", default=True)
 LOOKUP = st.Page("pages/script_lookup.py", title="话术查询", icon=":material/search:", url_path="lookup")
 BANK = st.Page("pages/script_bank.py", title="话术库", icon=":material/menu_book:", url_path="bank")
+SCRIPT_STATS = st.Page("pages/script_analytics.py", title="话术分析", icon=":material/insights:",
+                       url_path="script-analytics")
 USERS = st.Page("pages/admin_users.py", title="用户管理", icon=":material/group:", url_path="users")
 COHORTS = st.Page("pages/admin_cohorts.py", title="班组管理", icon=":material/groups:", url_path="cohorts")
 IMPORTS = st.Page("pages/chat_import.py", title="聊天记录导入", icon=":material/upload_file:",
@@ -38,16 +41,23 @@ REVIEW = st.Page("pages/answer_review.py", title="逐题评阅", icon=":material
 ACCOUNT = st.Page("pages/account.py", title="我的账号", icon=":material/settings:", url_path="me")
 MODELS = st.Page("pages/model_admin.py", title="模型训练与切换", icon=":material/model_training:",
                  url_path="models")
+AUDIT = st.Page("pages/audit_log.py", title="审计日志", icon=":material/policy:", url_path="audit")
+DASHBOARD = st.Page("pages/team_dashboard.py", title="训练看板", icon=":material/monitoring:",
+                    url_path="dashboard")
+PROGRESS = st.Page("pages/my_progress.py", title="学习进度", icon=":material/trending_up:",
+                   url_path="progress")
 
 MENUS: dict[Role, dict[str, list[st.Page]]] = {
-    Role.ADMIN: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS, REVIEW, RESULTS],
-                 "话术": [BANK, LOOKUP], "管理": [USERS, COHORTS, MODELS], "账号": [ACCOUNT]},
-    Role.TRAINER: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS, REVIEW, RESULTS],
-                   "话术": [BANK, LOOKUP], "管理": [MODELS], "账号": [ACCOUNT]},
-    Role.AGENT: {"": [HOME], "考试": [MY_EXAMS, MISTAKES], "话术": [LOOKUP], "账号": [ACCOUNT]},
-    Role.NEW_HIRE: {"": [HOME], "考试": [MY_EXAMS, MISTAKES], "话术": [LOOKUP], "账号": [ACCOUNT]},
+    Role.ADMIN: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS, REVIEW, RESULTS, DASHBOARD],
+                 "话术": [BANK, LOOKUP, SCRIPT_STATS], "管理": [USERS, COHORTS, MODELS, AUDIT],
+                 "账号": [ACCOUNT]},
+    Role.TRAINER: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS, REVIEW, RESULTS, DASHBOARD],
+                   "话术": [BANK, LOOKUP, SCRIPT_STATS], "管理": [MODELS], "账号": [ACCOUNT]},
+    Role.AGENT: {"": [HOME], "考试": [MY_EXAMS, MISTAKES, PROGRESS], "话术": [LOOKUP], "账号": [ACCOUNT]},
+    Role.NEW_HIRE: {"": [HOME], "考试": [MY_EXAMS, MISTAKES, PROGRESS], "话术": [LOOKUP], "账号": [ACCOUNT]},
 }
-GATED_MENU: dict[str, list[st.Page]] = {"": [GATE], "考试": [MISTAKES], "话术": [LOOKUP], "账号": [ACCOUNT]}
+GATED_MENU: dict[str, list[st.Page]] = {"": [GATE], "考试": [MISTAKES, PROGRESS], "话术": [LOOKUP],
+                                        "账号": [ACCOUNT]}
 
 
 def menu(user: User) -> dict[str, list[st.Page]]:
@@ -64,9 +74,9 @@ if user is None:
     navigation = st.navigation([LOGIN], position="hidden")
 else:
     with st.sidebar:
-        st.caption(f"{user.display_name}（{role_label(user.role)}）")
+        st.caption(f"{md_escape(user.display_name)}（{role_label(user.role)}）")
         if st.button("退出登录", key="logout"):
-            st.session_state.pop(USER_KEY, None)
+            log_out()
             st.switch_page(HOME)
     navigation = st.navigation(menu(user))
 navigation.run()

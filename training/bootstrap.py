@@ -12,8 +12,8 @@ from training.migrate import upgrade_database
 from training.seed import seed_demo
 
 
-def bootstrap(*, demo: bool) -> None:
-    """Bring the configured database up to date and ready to log in."""
+def bootstrap(*, demo: bool, history: bool = False) -> None:
+    """Bring the configured database up to date and ready to log in (``history``: months of demo use)."""
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_database(settings.resolved_database_url)
@@ -24,16 +24,19 @@ def bootstrap(*, demo: bool) -> None:
             print(f"已创建管理员账号 admin，初始密码：{generated}（仅显示这一次，请登录后修改）",
                   file=sys.stderr)
         if demo:
-            added = seed_demo(session)
+            added = seed_demo(session, history=history)
             if added:
                 print(f"已写入演示数据：{added}", file=sys.stderr)
 
 
 def main() -> None:
-    """CLI entry: ``python -m training.bootstrap [--demo]``."""
+    """CLI entry: ``python -m training.bootstrap [--demo [--history]]``."""
     parser = argparse.ArgumentParser(description="迁移数据库、创建管理员、写入演示数据")
     parser.add_argument("--demo", action="store_true", help="空库时写入演示数据")
-    bootstrap(demo=parser.parse_args().demo)
+    parser.add_argument("--history", action="store_true",
+                        help="演示数据附带几个月的考试、评阅与认证记录（看板有数据可看）")
+    args = parser.parse_args()
+    bootstrap(demo=args.demo, history=args.history)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Demo data: a fictional store's users, knowledge items and approved scripts."""
+"""Demo data: a fictional store's users, knowledge items and approved scripts (and, optionally, history)."""
 
 from __future__ import annotations
 
@@ -42,8 +42,12 @@ def is_seeded(session: Session) -> bool:
         select(User).where(User.username == DEMO_USERS[1].username)).first() is not None
 
 
-def seed_demo(session: Session, demo_dir: Path = DEMO_DIR) -> dict[str, int]:
-    """Load the demo into an empty database; returns counts of what was added."""
+def seed_demo(session: Session, demo_dir: Path = DEMO_DIR, *, history: bool = False) -> dict[str, int]:
+    """Load the demo into an empty database; returns counts of what was added.
+
+    ``history`` adds the learners' past exams, reviews and certificates (``seed_history``), so
+    the 训练看板 has something to show; tests that build their own exams leave it off.
+    """
     if is_seeded(session):
         return {}
     cohort = Cohort(name=DEMO_COHORT, description="演示用新人班组")
@@ -84,4 +88,9 @@ def seed_demo(session: Session, demo_dir: Path = DEMO_DIR) -> dict[str, int]:
         scripts += 1
     audit.record(session=session, actor=None, action="demo.seed", target=str(demo_dir.name))
     session.commit()
-    return {"users": len(DEMO_USERS), "knowledge_items": len(items), "scripts": scripts}
+    counts = {"users": len(DEMO_USERS), "knowledge_items": len(items), "scripts": scripts}
+    if history:
+        from training.seed_history import seed_demo_history
+
+        counts |= seed_demo_history(session, demo_dir)
+    return counts

@@ -1,0 +1,302 @@
+"""Script-bank analytics for trainers: SQL aggregations of lookups, usage and feedback.
+
+Everything is grouped in the database (SQLite and PostgreSQL), so the pages stay fast on a
+large lookup log; ``scripts_bank.usage`` keeps the per-script report of the 话术库 tab and the
+semantics used here (a lookup's hits are the scripts it showed, the first one is its top hit;
+feedback counts on the script's current version; a weak lookup's best cosine is under
+``WEAK_LOOKUP_COSINE`` or it found nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Executable, Integer, case, cast, func, or_, true
+from sqlalchemy import select as sa_select
+from sqlalchemy.sql import Subquery
+from sqlmodel import Session, col, select
+
+from scripts_bank.service import APPROVED
+from scripts_bank.usage import WEAK_LOOKUP_COSINE
+from training.analytics_base import as_date, local_day
+from training.categories import categorise
+from training.models import LookupLog, MinedQuestion, Script, ScriptFeedback, ScriptVersion, User, utcnow
+from training.permissions import STAFF, require_role
+from training.question_bank import set_flags, store_clusters
+
+ScriptOrder = Literal["top_hits", "shown", "useful", "outdated"]
+ORDER_LABELS: dict[ScriptOrder, str] = {
+    "top_hits": "首位命中", "shown": "出现次数", "useful": "有用", "outdated": "过时",
+}
+
+
+@dataclass(frozen=True)
+class DailyLookups:
+    """Lookups on one China-local day: how many, how many found nothing good, by how many agents."""
+
+    day: date
+    lookups: int
+    weak: int
+    agents: int
+
+
+@dataclass(frozen=True)
+class ScriptStats:
+    """One approved script's use in the period and the feedback on its current version."""
+
+    script_id: int
+    question: str
+    category: str
+    product: str
+    top_hits: int
+    shown: int
+    useful: int
+    outdated: int
+    last_shown: datetime | None
+    comments: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WeakQuery:
+    """A query whose best script matched poorly, with how often and by how many agents."""
+
+    query: str
+    times: int
+    agents: int
+    best_similarity: float | None
+    last_asked: datetime
+    category: str
+
+
+def _rows(session: Session, query: Executable) -> Sequence[Any]:
+    """Run a Core select of plain columns in the session's transaction."""
+    return session.connection().execute(query).all()
+
+
+def _since(days: int | None) -> datetime | None:
+    return None if days is None else utcnow() - timedelta(days=days)
+
+
+def _is_weak(below: float) -> Any:
+    return or_(col(LookupLog.top_score).is_(None), col(LookupLog.top_score) < below)
+
+
+def lookups_per_day(
+    *, session: Session, actor: User | None, days: int | None = 30, below: float = WEAK_LOOKUP_COSINE,
+) -> list[DailyLookups]:
+    """Lookups per day over the last ``days`` days (None: all), oldest first (staff only)."""
+    require_role(actor, *STAFF)
+    day = local_day(LookupLog.created_at)
+    query = sa_select(day, func.count(), func.sum(case((_is_weak(below), 1), else_=0)),
+                      func.count(func.distinct(LookupLog.user_id))).group_by(day).order_by(day)
+    since = _since(days)
+    if since is not None:
+        query = query.where(col(LookupLog.created_at) >= since)
+    return [DailyLookups(as_date(d), n, int(w or 0), a)
+            for d, n, w, a in _rows(session, query)]
+
+
+def _shown(session: Session, since: datetime | None) -> Subquery:
+    """Per script id: lookups showing it, lookups where it came first, the latest such lookup."""
+    if session.get_bind().dialect.name == "postgresql":
+        # a NULL list is stored as JSON null, which json_array_elements refuses
+        hits = case((func.json_typeof(LookupLog.hits) == "array", LookupLog.hits), else_=None)
+        hit = func.json_array_elements_text(hits).table_valued(
+            "value", with_ordinality="position").render_derived(name="hit")
+        first = hit.c.position == 1
+        query = sa_select().select_from(LookupLog).join(hit, true())
+    else:
+        hit = func.json_each(LookupLog.hits).table_valued("key", "value", name="hit")
+        first = hit.c.key == 0
+        query = sa_select().select_from(LookupLog).join(hit, true())
+    script_id = cast(hit.c.value, Integer)
+    query = query.add_columns(script_id.label("script_id"), func.count().label("shown"),
+                              func.sum(case((first, 1), else_=0)).label("top_hits"),
+                              func.max(LookupLog.created_at).label("last_shown")).group_by(script_id)
+    if since is not None:
+        query = query.where(col(LookupLog.created_at) >= since)
+    return query.subquery("shown")
+
+
+def _votes() -> Subquery:
+    """Per script id: useful and outdated votes on the script's current version."""
+    kind = col(ScriptFeedback.kind)
+    return (
+        sa_select(col(ScriptFeedback.script_id).label("script_id"),
+               func.sum(case((kind == "useful", 1), else_=0)).label("useful"),
+               func.sum(case((kind == "outdated", 1), else_=0)).label("outdated"))
+        .join(Script, (col(Script.id) == ScriptFeedback.script_id)
+              & (col(Script.current_version) == ScriptFeedback.version))
+        .group_by(col(ScriptFeedback.script_id))
+        .subquery("votes")
+    )
+
+
+def _script_stats(
+    session: Session, *, days: int | None, category: str | None, product: str | None,
+    only: Literal["all", "unused", "outdated"], order: ScriptOrder, limit: int | None,
+) -> list[ScriptStats]:
+    shown, votes = _shown(session, _since(days)), _votes()
+    metrics = {"top_hits": func.coalesce(shown.c.top_hits, 0), "shown": func.coalesce(shown.c.shown, 0),
+               "useful": func.coalesce(votes.c.useful, 0), "outdated": func.coalesce(votes.c.outdated, 0)}
+    query = (
+        sa_select(col(Script.id), col(ScriptVersion.question), col(Script.category), col(Script.product),
+               metrics["top_hits"], metrics["shown"], metrics["useful"], metrics["outdated"],
+               shown.c.last_shown)
+        .join(ScriptVersion, (col(ScriptVersion.script_id) == Script.id)
+              & (col(ScriptVersion.version) == Script.current_version))
+        .outerjoin(shown, shown.c.script_id == Script.id)
+        .outerjoin(votes, votes.c.script_id == Script.id)
+        .where(col(Script.status) == APPROVED)
+        .order_by(metrics[order].desc(), metrics["shown"].desc(), col(Script.id))
+    )
+    if category:
+        query = query.where(col(Script.category) == category)
+    if product:
+        query = query.where(col(Script.product) == product)
+    if only == "unused":
+        query = query.where(shown.c.script_id.is_(None))
+    elif only == "outdated":
+        query = query.where(votes.c.outdated > 0)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = _rows(session, query)
+    comments = _outdated_comments(session, [r[0] for r in rows if r[7]]) if only == "outdated" else {}
+    return [ScriptStats(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), int(r[7]), r[8],
+                        comments.get(r[0], [])) for r in rows]
+
+
+def _outdated_comments(session: Session, script_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Non-empty 过时 comments on the current versions of ``script_ids``, newest first."""
+    if not script_ids:
+        return {}
+    rows = session.exec(
+        select(ScriptFeedback.script_id, ScriptFeedback.comment)
+        .join(Script, (col(Script.id) == ScriptFeedback.script_id)
+              & (col(Script.current_version) == ScriptFeedback.version))
+        .where(col(ScriptFeedback.script_id).in_(list(script_ids)), ScriptFeedback.kind == "outdated",
+               ScriptFeedback.comment != "")
+        .order_by(col(ScriptFeedback.created_at).desc(), col(ScriptFeedback.id).desc())
+    ).all()
+    found: dict[int, list[str]] = {}
+    for script_id, comment in rows:
+        found.setdefault(script_id, []).append(comment)
+    return found
+
+
+def top_scripts(
+    *, session: Session, actor: User | None, days: int | None = 30, category: str | None = None,
+    product: str | None = None, order: ScriptOrder = "top_hits", limit: int = 20,
+) -> list[ScriptStats]:
+    """The most used approved scripts (staff only).
+
+    Args:
+        days: lookups of the last ``days`` days count (None: all time); feedback always counts
+            on the current version, whenever it was given.
+        category, product: only scripts of this category / product.
+        order: rank by top hits, appearances, 有用 votes or 过时 votes (ties: appearances, id).
+        limit: at most this many scripts.
+
+    Returns:
+        Script statistics, best first.
+    """
+    require_role(actor, *STAFF)
+    return _script_stats(session, days=days, category=category, product=product, only="all",
+                         order=order, limit=limit)
+
+
+def unused_scripts(
+    *, session: Session, actor: User | None, days: int | None = 30, category: str | None = None,
+    product: str | None = None,
+) -> list[ScriptStats]:
+    """Approved scripts no lookup showed in the period, oldest id first (staff only)."""
+    require_role(actor, *STAFF)
+    return _script_stats(session, days=days, category=category, product=product, only="unused",
+                         order="shown", limit=None)
+
+
+def outdated_scripts(
+    *, session: Session, actor: User | None, days: int | None = 30, category: str | None = None,
+    product: str | None = None,
+) -> list[ScriptStats]:
+    """Approved scripts whose current version agents flagged 过时 (whenever), most flags first.
+
+    Comments come with them; use counts (``shown``, ``top_hits``) cover the last ``days`` days.
+    """
+    require_role(actor, *STAFF)
+    return _script_stats(session, days=days, category=category, product=product, only="outdated",
+                         order="outdated", limit=None)
+
+
+def weak_queries(
+    *, session: Session, actor: User | None, days: int | None = 30, below: float = WEAK_LOOKUP_COSINE,
+    category: str | None = None, limit: int | None = 50,
+) -> list[WeakQuery]:
+    """What agents searched for and found nothing good: the next exam's material (staff only).
+
+    Args:
+        days: lookups of the last ``days`` days (None: all time).
+        below: a lookup is weak when its best cosine is under this (or it had no hit at all).
+        category: only queries ``training.categories.categorise`` puts in this category.
+        limit: at most this many queries.
+
+    Returns:
+        Queries, most asked first (ties: most recent), with the best cosine any lookup reached.
+    """
+    require_role(actor, *STAFF)
+    times, last = func.count(), func.max(LookupLog.created_at)
+    query = (sa_select(col(LookupLog.query), times, func.count(func.distinct(LookupLog.user_id)),
+                    func.max(LookupLog.top_score), last)
+             .where(_is_weak(below)).group_by(LookupLog.query)
+             .order_by(times.desc(), last.desc(), col(LookupLog.query)))
+    since = _since(days)
+    if since is not None:
+        query = query.where(col(LookupLog.created_at) >= since)
+    if limit is not None and not category:
+        query = query.limit(limit)
+    found = [WeakQuery(q, n, a, best, at, categorise(q).value) for q, n, a, best, at in _rows(session, query)]
+    if category:
+        found = [w for w in found if w.category == category]
+    return found[:limit] if limit is not None else found
+
+
+@dataclass
+class _WeakCluster:
+    """A weak query in the shape ``store_clusters`` stores (training.question_bank.ClusterLike)."""
+
+    question: str
+    frequency: int
+    category: str
+    examples: list[str]
+    context: list[dict[str, str]]
+    agent_replies: list[str]
+
+
+def add_to_question_bank(*, session: Session, actor: User | None, queries: Sequence[WeakQuery]) -> int:
+    """Put weak queries into the question bank (ready for the next paper); returns how many were new.
+
+    A query already in the bank under the same text is skipped, so pressing twice adds nothing.
+    """
+    require_role(actor, *STAFF)
+    texts = [w.query for w in queries]
+    known = set(session.exec(
+        select(MinedQuestion.question).where(col(MinedQuestion.question).in_(texts))).all())
+    fresh = list({w.query: w for w in queries if w.query not in known}.values())
+    if not fresh:
+        return 0
+    stored = store_clusters(session=session, actor=actor, import_id=None, clusters=[
+        _WeakCluster(w.query, w.times, w.category, [w.query], [], []) for w in fresh])
+    return set_flags(session=session, actor=actor, cluster_ids=[r.id or 0 for r in stored], in_bank=True)
+
+
+#: Every aggregation with its page defaults, for the benchmark (bench/analytics_pg.py).
+QUERIES: dict[str, Callable[[Session, User], object]] = {
+    "每日查询 lookups_per_day": lambda s, u: lookups_per_day(session=s, actor=u),
+    "常用话术 top_scripts": lambda s, u: top_scripts(session=s, actor=u),
+    "未用话术 unused_scripts": lambda s, u: unused_scripts(session=s, actor=u),
+    "过时话术 outdated_scripts": lambda s, u: outdated_scripts(session=s, actor=u),
+    "未找到好答案 weak_queries": lambda s, u: weak_queries(session=s, actor=u),
+}
