@@ -140,13 +140,14 @@ def _bank_signature(session: Session) -> tuple[object, ...]:
     return count, str(latest), versions
 
 
-def _index(
+def bank_index(
     session: Session, embedder: Embedder, semantic_weight: float,
 ) -> tuple[ScriptIndex, dict[str, ScriptView]]:
-    """The lookup index over the approved bank, rebuilt only when the bank changed.
+    """The lookup index over the approved bank and its scripts by id, rebuilt only when the bank changed.
 
     Kept per process and saved under the data dir's cache (``scripts_bank.index_store``): a
-    restarted app loads it, and a changed bank re-encodes only the scripts that changed.
+    restarted app loads it, and a changed bank re-encodes only the scripts that changed. Calling
+    it ahead of time (model warm-up) makes the first lookup find the index ready.
     """
     key = (str(session.get_bind().engine.url), id(embedder), embedder.model_id, semantic_weight,
            *_bank_signature(session))
@@ -186,7 +187,7 @@ def lookup_scripts(
     query = query.strip()
     if not query:
         return []
-    index, by_id = _index(session, embedder, semantic_weight)
+    index, by_id = bank_index(session, embedder, semantic_weight)
     only = None
     if category or product or tag:
         only = [i for i, v in by_id.items()

@@ -12,10 +12,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from scripts_bank.index_store import cached_index
-from scripts_bank.lookup import BankEntry
-from scripts_bank.service import APPROVED, views_of
-from training.config import get_settings
+from scripts_bank.service import APPROVED, bank_index, views_of
 from training.embeddings import Embedder
 from training.model_versions import model_threshold
 from training.models import MinedQuestion, Script, User
@@ -72,7 +69,6 @@ def warm_up(
     threshold = model_threshold(embedder.model_id, COVERAGE_THRESHOLD)
     covered = mark_coverage(session=session, embedder=embedder, threshold=threshold)
     say(0.95, "重建话术查询索引")
-    cached_index([BankEntry(str(v.id), v.question, v.answer) for v in views], embedder=embedder,
-                 semantic_weight=semantic_weight, cache_dir=get_settings().cache_dir)
+    bank_index(session, embedder, semantic_weight)
     say(1.0, f"完成：{len(texts)} 条文本、{len(clusters)} 个问题、{len(views)} 条话术")
     return WarmUpReport(embedder.model_id, len(texts), len(clusters), covered, len(views))
