@@ -20,8 +20,14 @@ def chart_block(title: str, frame: pd.DataFrame, chart: alt.TopLevelMixin | None
         return
     if chart is not None:
         st.altair_chart(chart, width="stretch")
+    downloads(frame, key=key, sheet=title)
+
+
+def downloads(frame: pd.DataFrame, *, key: str, sheet: str, file_name: str | None = None) -> None:
+    """CSV and Excel downloads of ``frame`` (formula-like cells neutralised)."""
+    name = file_name or key
     left, right, _ = st.columns([1, 1, 4])
-    left.download_button("下载 CSV", chart_data_bytes(frame, "csv"), file_name=f"{key}.csv",
+    left.download_button("下载 CSV", chart_data_bytes(frame, "csv"), file_name=f"{name}.csv",
                          mime="text/csv", key=f"csv_{key}", on_click="ignore")
-    right.download_button("下载 Excel", chart_data_bytes(frame, "xlsx", sheet=title), file_name=f"{key}.xlsx",
-                          mime=XLSX_MIME, key=f"xlsx_{key}", on_click="ignore")
+    right.download_button("下载 Excel", chart_data_bytes(frame, "xlsx", sheet=sheet),
+                          file_name=f"{name}.xlsx", mime=XLSX_MIME, key=f"xlsx_{key}", on_click="ignore")

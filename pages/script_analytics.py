@@ -8,6 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from pages.chart_blocks import downloads
 from pages.common import current_user, db_session, run_action
 from scripts_bank.analytics import (
     ORDER_LABELS,
@@ -19,7 +20,6 @@ from scripts_bank.analytics import (
     unused_scripts,
     weak_queries,
 )
-from scripts_bank.io import EXPORT_FORMATS, export_bytes
 from scripts_bank.service import facets
 from scripts_bank.usage import WEAK_LOOKUP_COSINE
 from training.model_versions import active_model_id, model_threshold
@@ -38,11 +38,8 @@ def _when(value: datetime | None) -> str:
 
 
 def _downloads(frame: pd.DataFrame, name: str, key: str) -> None:
-    """CSV and XLSX of a chart's data (formula cells neutralised by ``export_bytes``)."""
-    columns = st.columns(len(EXPORT_FORMATS))
-    for column, fmt in zip(columns, EXPORT_FORMATS, strict=True):
-        column.download_button(f"下载 {fmt.upper()}", export_bytes(frame, fmt), file_name=f"{name}.{fmt}",
-                               key=f"sa_{key}_{fmt}", on_click="ignore")
+    """CSV and Excel of a chart's data (formula cells neutralised)."""
+    downloads(frame, key=f"sa_{key}", sheet=name, file_name=name)
 
 
 def _script_frame(stats: list[ScriptStats]) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from training.analytics_export import chart_data_bytes
 from training.config import get_settings
 from training.errors import UserError
 from training.models import Category
@@ -20,7 +21,6 @@ from training.tables import (
     check_xlsx_archive,
     decode_text,
     read_table,
-    safe_export,
 )
 
 
@@ -202,17 +202,6 @@ def scripts_table(rows: Iterable[ScriptRow]) -> pd.DataFrame:
     return pd.DataFrame(records, columns=list(HEADERS.values()))
 
 
-EXPORT_FORMATS = ("csv", "xlsx")
-
-
 def export_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     """``frame`` as a CSV (UTF-8 with BOM, for Excel) or XLSX file, formula cells neutralised."""
-    safe = safe_export(frame)
-    if fmt == "csv":
-        return safe.to_csv(index=False).encode("utf-8-sig")
-    if fmt == "xlsx":
-        buffer = io.BytesIO()
-        with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-            safe.to_excel(writer, index=False, sheet_name="话术")
-        return buffer.getvalue()
-    raise ValueError(f"unknown export format {fmt!r}; expected one of {EXPORT_FORMATS}")
+    return chart_data_bytes(frame, fmt, sheet="话术")
