@@ -37,7 +37,7 @@ def test_import_then_mine_the_demo_log(trainer_at: AppTest, real_encoder: object
     at.button(key="ci_import").click()
     at.run()
     assert not at.exception
-    assert at.success[0].value.startswith("已导入「chatlog.tsv」：60 个会话、420 条消息")
+    assert at.success[0].value.replace("\\", "").startswith("已导入「chatlog.tsv」：60 个会话、420 条消息")
     assert "[手机号] 4 处" in at.info[0].value
     with Session(get_engine()) as session:
         texts = " ".join(m.text for m in session.exec(select(ChatMessage)).all())
