@@ -10,10 +10,13 @@ questions, a 2,000-script bank with versions and feedback, and 200k lookups over
 ``scripts_bank.usage`` for reference) as a trainer: median and max ms of ``--runs`` runs.
 
 ``--index "CREATE INDEX …"`` (repeatable) times everything again after creating those indexes,
-prints before/after, and drops them again (unless ``--keep-indexes``).
+prints before/after, and drops them again (unless ``--keep-indexes``). ``--save times.json`` keeps
+the timings; ``--baseline times.json`` prints them beside this run's (e.g. run this script from a
+checkout of the old code with ``--save``, then from the new one with ``--baseline``).
 
     python bench/analytics_pg.py --url postgresql+psycopg2://postgres@127.0.0.1:55433/bench_analytics
         [--reset | --reuse] [--agents 1000] [--papers 100] [--lookups 200000] [--runs 5]
+        [--save times.json] [--baseline times.json]
 
 Without ``--url`` or ``HUASHU_BENCH_PG_URL`` it refuses to run (exit 0: skipped, for run_all).
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+import json
 import os
 import statistics
 import sys
@@ -129,8 +133,8 @@ def load_queries() -> tuple[dict[str, Callable[[Session, User], object]], list[s
         queries.update(module.QUERIES)
     from scripts_bank import usage
 
-    queries["（参考）usage_report, Python"] = lambda s, u: usage.usage_report(session=s, actor=u)
-    queries["（参考）weak_lookups, Python"] = lambda s, u: usage.weak_lookups(session=s, actor=u)
+    queries["话术库 usage.usage_report"] = lambda s, u: usage.usage_report(session=s, actor=u)
+    queries["话术库 usage.weak_lookups"] = lambda s, u: usage.weak_lookups(session=s, actor=u)
     return queries, notes
 
 
@@ -170,6 +174,20 @@ def _has_data(engine: Engine) -> bool:
         return bool(exists) and bool(conn.execute(text('SELECT count(*) FROM "user"')).scalar_one())
 
 
+def print_against(baseline: dict[str, list[float]], now: dict[str, tuple[float, float, int]]) -> None:
+    """Saved timings (before) beside this run's (after), per query; rows must agree."""
+    def ms(times: Sequence[float] | None, i: int) -> str:
+        return "–" if times is None else f"{times[i]:.0f}"
+
+    print(markdown_table(
+        ["query", "rows before", "rows after", "median ms before", "median ms after", "max ms before",
+         "max ms after"],
+        [[n, ms(baseline.get(n), 2), ms(t, 2), ms(baseline.get(n), 0), ms(t, 0), ms(baseline.get(n), 1),
+          ms(t, 1)] for n, t in now.items()]))
+    slow = [n for n, (m, _, _) in now.items() if m > SLOW_MS]
+    print(f"\nOver {SLOW_MS:.0f} ms (median) after: {', '.join(slow) or 'none'}.")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--url", default=os.environ.get("HUASHU_BENCH_PG_URL"),
@@ -182,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--index", action="append", default=[], help="CREATE INDEX statement to try")
     ap.add_argument("--keep-indexes", action="store_true")
+    ap.add_argument("--save", type=Path, help="write this run's timings to a JSON file")
+    ap.add_argument("--baseline", type=Path, help="print timings saved by --save beside this run's")
     for ignored in ("--max-pairs", "--model", "--cache"):  # passed by bench/run_all.py
         ap.add_argument(ignored, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -221,6 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"- {note}\n")
     log("timing …")
     before = time_queries(engine, queries, args.runs)
+    if args.save:
+        args.save.write_text(json.dumps(before, ensure_ascii=False, indent=1), encoding="utf-8")
+    if args.baseline:
+        print_against(json.loads(args.baseline.read_text(encoding="utf-8")), before)
+        return 0
     header = ["query", "rows", "median ms", "max ms"]
     if not args.index:
         rows = [[n, str(z), f"{m:.0f}", f"{x:.0f}"] for n, (m, x, z) in before.items()]

@@ -1,10 +1,9 @@
 """Script-bank analytics for trainers: SQL aggregations of lookups, usage and feedback.
 
 Everything is grouped in the database (SQLite and PostgreSQL), so the pages stay fast on a
-large lookup log; ``scripts_bank.usage`` keeps the per-script report of the 话术库 tab and the
-semantics used here (a lookup's hits are the scripts it showed, the first one is its top hit;
-feedback counts on the script's current version; a weak lookup's best cosine is under
-``WEAK_LOOKUP_COSINE`` or it found nothing).
+large lookup log; ``scripts_bank.usage`` reports the 话术库 tab through these queries. A lookup's
+hits are the scripts it showed, the first one is its top hit; feedback counts on the script's
+current version; a weak lookup's best cosine is under ``WEAK_LOOKUP_COSINE`` or it found nothing.
 """
 
 from __future__ import annotations
@@ -14,18 +13,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Executable, Integer, case, cast, func, or_, true
+from sqlalchemy import Integer, case, cast, func, or_, true
 from sqlalchemy import select as sa_select
 from sqlalchemy.sql import Subquery
 from sqlmodel import Session, col, select
 
 from scripts_bank.service import APPROVED
-from scripts_bank.usage import WEAK_LOOKUP_COSINE
-from training.analytics_base import as_date, local_day
+from training.analytics_base import as_date, fetch, local_day
 from training.categories import categorise
 from training.models import LookupLog, MinedQuestion, Script, ScriptFeedback, ScriptVersion, User, utcnow
 from training.permissions import STAFF, require_role
 from training.question_bank import set_flags, store_clusters
+
+#: A lookup whose best script's cosine is below this found nothing good (e5 cosines bunch high:
+#: paraphrase pairs sit around 0.93–0.99, unrelated questions around 0.85–0.9).
+WEAK_LOOKUP_COSINE = 0.9
 
 ScriptOrder = Literal["top_hits", "shown", "useful", "outdated"]
 ORDER_LABELS: dict[ScriptOrder, str] = {
@@ -71,11 +73,6 @@ class WeakQuery:
     category: str
 
 
-def _rows(session: Session, query: Executable) -> Sequence[Any]:
-    """Run a Core select of plain columns in the session's transaction."""
-    return session.connection().execute(query).all()
-
-
 def _since(days: int | None) -> datetime | None:
     return None if days is None else utcnow() - timedelta(days=days)
 
@@ -96,7 +93,7 @@ def lookups_per_day(
     if since is not None:
         query = query.where(col(LookupLog.created_at) >= since)
     return [DailyLookups(as_date(d), n, int(w or 0), a)
-            for d, n, w, a in _rows(session, query)]
+            for d, n, w, a in fetch(session, query)]
 
 
 def _shown(session: Session, since: datetime | None) -> Subquery:
@@ -163,7 +160,7 @@ def _script_stats(
         query = query.where(votes.c.outdated > 0)
     if limit is not None:
         query = query.limit(limit)
-    rows = _rows(session, query)
+    rows = fetch(session, query)
     comments = _outdated_comments(session, [r[0] for r in rows if r[7]]) if only == "outdated" else {}
     return [ScriptStats(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), int(r[7]), r[8],
                         comments.get(r[0], [])) for r in rows]
@@ -189,7 +186,7 @@ def _outdated_comments(session: Session, script_ids: Sequence[int]) -> dict[int,
 
 def top_scripts(
     *, session: Session, actor: User | None, days: int | None = 30, category: str | None = None,
-    product: str | None = None, order: ScriptOrder = "top_hits", limit: int = 20,
+    product: str | None = None, order: ScriptOrder = "top_hits", limit: int | None = 20,
 ) -> list[ScriptStats]:
     """The most used approved scripts (staff only).
 
@@ -198,7 +195,7 @@ def top_scripts(
             on the current version, whenever it was given.
         category, product: only scripts of this category / product.
         order: rank by top hits, appearances, 有用 votes or 过时 votes (ties: appearances, id).
-        limit: at most this many scripts.
+        limit: at most this many scripts (None: every approved script).
 
     Returns:
         Script statistics, best first.
@@ -257,7 +254,7 @@ def weak_queries(
         query = query.where(col(LookupLog.created_at) >= since)
     if limit is not None and not category:
         query = query.limit(limit)
-    found = [WeakQuery(q, n, a, best, at, categorise(q).value) for q, n, a, best, at in _rows(session, query)]
+    found = [WeakQuery(q, n, a, best, at, categorise(q).value) for q, n, a, best, at in fetch(session, query)]
     if category:
         found = [w for w in found if w.category == category]
     return found[:limit] if limit is not None else found

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
+from scripts_bank.analytics import WEAK_LOOKUP_COSINE, top_scripts, weak_queries
 from scripts_bank.service import APPROVED, ScriptError, ScriptView, reader, views_of
-from training.models import LookupLog, Script, ScriptFeedback, User, utcnow
-from training.permissions import STAFF, require_role
+from training.models import Script, ScriptFeedback, User
 
 FEEDBACK_KINDS = {"useful": "有用", "outdated": "过时"}
-#: A lookup whose best script's cosine is below this found nothing good (e5 cosines bunch high:
-#: paraphrase pairs sit around 0.93–0.99, unrelated questions around 0.85–0.9).
-WEAK_LOOKUP_COSINE = 0.9
+__all__ = ["FEEDBACK_KINDS", "WEAK_LOOKUP_COSINE", "ScriptUsage", "UnansweredQuery", "give_feedback",
+           "usage_report", "weak_lookups"]
 
 
 def give_feedback(
@@ -53,27 +51,12 @@ class ScriptUsage:
 
 def usage_report(*, session: Session, actor: User | None, days: int = 30) -> list[ScriptUsage]:
     """Per approved script: lookups where it came first, lookups showing it, feedback on its
-    current version (trainers and admins). Most used first."""
-    require_role(actor, *STAFF)
-    since = utcnow() - timedelta(days=days)
-    top: Counter[int] = Counter()
-    shown: Counter[int] = Counter()
-    last: dict[int, datetime] = {}
-    for log in session.exec(select(LookupLog).where(col(LookupLog.created_at) >= since)).all():
-        for rank, script_id in enumerate(log.hits or []):
-            shown[script_id] += 1
-            top[script_id] += rank == 0
-            last[script_id] = max(last.get(script_id, log.created_at), log.created_at)
-    scripts = session.exec(select(Script).where(Script.status == APPROVED).order_by(col(Script.id))).all()
-    votes: Counter[tuple[int, str]] = Counter()
-    current = {s.id: s.current_version for s in scripts}
-    for fb in session.exec(select(ScriptFeedback)).all():
-        if current.get(fb.script_id) == fb.version:
-            votes[(fb.script_id, fb.kind)] += 1
-    report = [ScriptUsage(v, top[v.id], shown[v.id], votes[(v.id, "useful")], votes[(v.id, "outdated")],
-                          last.get(v.id)) for v in views_of(session, scripts)]
-    report.sort(key=lambda u: (-u.top_hits, -u.shown, u.script.id))
-    return report
+    current version (trainers and admins). Most used first (``analytics.top_scripts``, all scripts)."""
+    stats = top_scripts(session=session, actor=actor, days=days, order="top_hits", limit=None)
+    scripts = session.exec(select(Script).where(Script.status == APPROVED)).all()
+    views = {v.id: v for v in views_of(session, scripts)}
+    return [ScriptUsage(views[u.script_id], u.top_hits, u.shown, u.useful, u.outdated, u.last_shown)
+            for u in stats if u.script_id in views]
 
 
 @dataclass(frozen=True)
@@ -89,15 +72,9 @@ def weak_lookups(
     *, session: Session, actor: User | None, below: float = WEAK_LOOKUP_COSINE, days: int = 30,
     limit: int = 20,
 ) -> list[UnansweredQuery]:
-    """Queries whose best hit's cosine was under ``below`` (or no hit): material for the next exam."""
-    require_role(actor, *STAFF)
-    since = utcnow() - timedelta(days=days)
-    rows = session.exec(select(LookupLog).where(col(LookupLog.created_at) >= since)).all()
-    weak: dict[str, list[float | None]] = {}
-    for log in rows:
-        if log.top_score is None or log.top_score < below:
-            weak.setdefault(log.query, []).append(log.top_score)
-    found = [UnansweredQuery(q, len(s), max((x for x in s if x is not None), default=None))
-             for q, s in weak.items()]
-    found.sort(key=lambda u: (-u.times, u.query))
-    return found[:limit]
+    """Queries whose best hit's cosine was under ``below`` (or no hit): material for the next exam.
+
+    Most asked first, ties most recently asked first (``analytics.weak_queries``).
+    """
+    return [UnansweredQuery(w.query, w.times, w.best_similarity)
+            for w in weak_queries(session=session, actor=actor, days=days, below=below, limit=limit)]

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from scripts_bank import analytics, usage
+from scripts_bank import analytics
 from training.chatlog import CHINA_TZ
 from training.models import (
     LookupLog,
@@ -165,18 +165,6 @@ def test_weak_queries_with_counts_agents_and_categories(session: Session, world:
     all_time = analytics.weak_queries(session=session, actor=world.trainer, days=None, limit=1)
     assert [(w.query, w.times, round(w.best_similarity or 0, 6)) for w in all_time] == [
         ("能开专票吗", 3, 0.80)]
-
-
-def test_sql_figures_agree_with_the_usage_report(session: Session, world: World) -> None:
-    """The 话术库 tab's Python report and these SQL aggregations must not drift apart."""
-    report = {u.script.id: (u.top_hits, u.shown, u.useful, u.outdated)
-              for u in usage.usage_report(session=session, actor=world.trainer, days=30)}
-    sql = {s.script_id: (s.top_hits, s.shown, s.useful, s.outdated)
-           for s in analytics.top_scripts(session=session, actor=world.trainer, limit=100)}
-    assert sql == report
-    python_weak = [(w.query, w.times) for w in usage.weak_lookups(session=session, actor=world.trainer)]
-    sql_weak = [(w.query, w.times) for w in analytics.weak_queries(session=session, actor=world.trainer)]
-    assert sql_weak == python_weak
 
 
 def test_weak_queries_go_to_the_question_bank_once(session: Session, world: World) -> None:

@@ -143,8 +143,14 @@ def _weeks_pg(element: weeks_between, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 def fetch(session: Session, query: Executable) -> Sequence[Any]:
-    """Run a Core select of plain columns in the session's transaction."""
-    return session.connection().execute(query).all()
+    """Run a Core select of plain columns in the session's transaction (on PostgreSQL without JIT)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # On large tables the planner JIT-compiles the script-usage and agreement queries: 30-60 ms
+        # of compiling each, for nothing on these sub-second queries (bench/analytics_pg.py).
+        # LOCAL: this transaction only, the pooled connection keeps the server's setting.
+        connection.exec_driver_sql("SET LOCAL jit = off")
+    return connection.execute(query).all()
 
 
 def item_category() -> Any:

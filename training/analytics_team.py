@@ -92,18 +92,28 @@ def reviewer_agreement(*, session: Session, actor: User | None, filters: Filters
     if filters.category is not None:
         conditions.append(item_category() == filters.category)
     score = col(Review.score)
-    m, sx, sxx = func.count(col(Review.id)), func.sum(score), func.sum(score * score)
-    week = local_week(col(Attempt.submitted_at))
-    per_answer = (
-        from_attempts(sa_select(week.label("week"), m.label("m"), sx.label("sx"), sxx.label("sxx")))
-        .join(Answer, col(Answer.attempt_id) == col(Attempt.id))
-        .join(ExamItem, col(ExamItem.id) == col(Answer.item_id))
-        .join(Review, col(Review.answer_id) == col(Answer.id))
-        .where(*conditions)
-        .group_by(week, col(Answer.id))
+    m = func.count()
+    # Reviews summed per answer first; each answer reviewed twice or more then looks up its
+    # sitting (and slot) by primary key. A plain join made PostgreSQL scan all 2M answers to
+    # find 25k of them (bench/analytics_pg.py); a correlated lookup runs once per such answer.
+    lookups = {"attempt_id": Answer.attempt_id}
+    if filters.category is not None:
+        lookups["item_id"] = Answer.item_id
+    reviewed = (
+        sa_select(col(Review.answer_id).label("answer_id"), m.label("m"), func.sum(score).label("sx"),
+                  func.sum(score * score).label("sxx"),
+                  *[sa_select(col(column)).where(col(Answer.id) == col(Review.answer_id)).scalar_subquery()
+                    .label(name) for name, column in lookups.items()])
+        .group_by(col(Review.answer_id))
         .having(m >= 2)
         .subquery()
     )
+    query = from_attempts(sa_select(local_week(col(Attempt.submitted_at)).label("week"), reviewed.c.m,
+                                    reviewed.c.sx, reviewed.c.sxx))
+    query = query.join(reviewed, reviewed.c.attempt_id == col(Attempt.id))
+    if filters.category is not None:
+        query = query.join(ExamItem, col(ExamItem.id) == reviewed.c.item_id)
+    per_answer = query.where(*conditions).subquery()
     unit = per_answer.c
     rows = fetch(session, sa_select(
         unit.week, func.count(), func.sum(unit.m), func.sum(unit.sx), func.sum(unit.sxx),

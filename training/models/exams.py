@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Text, UniqueConstraint
+from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from training.models.base import _json, utcnow
@@ -88,8 +88,7 @@ class Attempt(SQLModel, table=True):
 class Answer(SQLModel, table=True):
     """A candidate's answer to one item, saved as typed (autosave overwrites in place)."""
 
-    __table_args__ = (UniqueConstraint("attempt_id", "item_id"),
-                      Index("ix_answer_item_attempt_score", "item_id", "attempt_id", "score"))
+    __table_args__ = (UniqueConstraint("attempt_id", "item_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     attempt_id: int = Field(foreign_key="attempt.id", index=True)
