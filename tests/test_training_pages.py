@@ -68,7 +68,7 @@ def test_create_knowledge_item_through_the_form(trainer_app: AppTest) -> None:
     at.text_input(key="ki_answer").input("错")
     next(b for b in at.button if b.label == "保存").click()
     at.run()
-    assert not at.exception and at.success[0].value == "已保存。"
+    assert not at.exception and at.success[0].value.startswith("已保存第 ")
     with Session(get_engine()) as session:
         assert session.exec(select(KnowledgeItem).where(KnowledgeItem.stem == "破壁机可以空转")).one()
 
@@ -135,7 +135,7 @@ def test_edit_knowledge_item_through_the_form(trainer_app: AppTest) -> None:
     form_area = next(t for t in at.text_area if t.value == first.explanation)
     form_area.set_value("解析已更新：以官网为准。")
     next(b for b in at.button if b.label == "保存修改").click().run()
-    assert any(s.value == "已保存修改。" for s in at.success)
+    assert any(s.value == f"已保存第 {first.id} 题的修改。" for s in at.success)
     with Session(get_engine()) as session:
         again = session.get(KnowledgeItem, first.id)
         assert again is not None and again.explanation == "解析已更新：以官网为准。"
