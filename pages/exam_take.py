@@ -9,6 +9,7 @@ import streamlit as st
 
 from pages.common import db_session, run_action
 from pages.exam_view import answer_key, choice_from_options, md_escape, prefill, render_question
+from training.clock import fmt_time
 from training.exams import AttemptView, open_attempt, save_answer, set_flag, submit_attempt
 from training.models import User, utcnow
 from training.papers import SCENARIO, PaperQuestion
@@ -135,7 +136,7 @@ def render(user: User, attempt_id: int) -> None:
                   on_change=lambda: _toggle_flag(user, attempt_id, question.slot_id))
         last = st.session_state.get(f"{prefix}_saved")
         if last is not None:
-            st.caption(f"已自动保存 {last.astimezone().strftime('%H:%M:%S')}")
+            st.caption(f"已自动保存 {fmt_time(last)}")
     back, forward = st.columns(2)
     if back.button("上一题", key=f"prev_{attempt_id}", disabled=index == 0, width="stretch"):
         st.session_state[index_key] = index - 1

@@ -162,3 +162,19 @@ def test_duty_board_progress_and_person_history(session: Session, demo: Demo) ->
     certificates = _table(at, "证书编号")
     assert certificates.iloc[0]["认证项目"] == "物流上岗认证" and certificates.iloc[0]["状态"] == "有效"
     assert at.get("download_button")
+
+
+def test_scoring_and_reasons_are_explained_in_plain_chinese(session: Session, demo: Demo) -> None:
+    paper_id = publish(session, demo.trainer, "物流情景考", scenario=True, objective=1)
+    sit(session, demo.newhire, paper_id, reply="亲，16点前付款当天发货哦")
+    sit(session, demo.agent, paper_id, reply="亲，今天下单明天发顺丰")
+    at = _page(demo.trainer)
+    at.button(key="er_release").click()
+    at.run()
+    assert not at.exception
+    captions = [c.value for c in at.caption]
+    text = " ".join([*captions, *(m.value for m in at.markdown), *(i.value for i in at.info)])
+    assert "HUASHU_" not in text and "余弦" not in text and "语义分" not in text
+    assert any("培训师评分的平均值占 70%，系统自动评分占 30%" in c for c in captions)
+    reasons = [c for c in captions if c.startswith("· ")]
+    assert any(r.startswith("· 与顾客问题的相关度：") for r in reasons), reasons

@@ -283,7 +283,8 @@ def test_scenario_scores_need_review_or_release(
     assert attempts["agent"].released_at is not None and attempts["agent"].score is not None
     with pytest.raises(grading.GradingError, match="没有待发布"):
         grading.release_results(session=session, actor=trainer, paper_id=1, embedder=embedder)
-    assert "HUASHU_EXAM_REVIEW_WEIGHT" in grading.scoring_formula()
+    formula = grading.scoring_formula()
+    assert "HUASHU_" not in formula and "培训师评分的平均值占 70%" in formula
 
 
 def test_feedback_key_points_mistakes_and_practice(

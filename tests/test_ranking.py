@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from training.embeddings import Embedder
-from training.ranking import ChatTurn, RankGroup, RankWeights, rank_answers
+from training.ranking import ChatTurn, RankGroup, RankWeights, plain_reason, rank_answers
 from training.ranking_signals import BigramIdf, lexical_relevance
 
 pytestmark = pytest.mark.encoder
@@ -27,6 +29,11 @@ def test_helpful_answers_beat_off_topic_and_blank(embedder: Embedder) -> None:
     assert values[3] == 0.0 and "空白" in scores[3].reasons[0]
     assert {"agreement", "relevance"} <= set(scores[0].signals)
     assert any("相关度" in r for r in scores[0].reasons)
+    # Reasons speak in levels a trainer reads, not in cosines or three-decimal figures.
+    reasons = [r for score in scores for r in score.reasons]
+    assert any(r.startswith("与顾客问题的相关度：") and r[10] in "高中低" for r in reasons)
+    assert any(r.startswith("与其他客服回答的一致度：") for r in reasons)
+    assert not any("余弦" in r or re.search(r"\d\.\d{3}", r) for r in reasons)
 
 
 def test_reviews_can_overturn_the_semantic_order(embedder: Embedder) -> None:
@@ -36,7 +43,7 @@ def test_reviews_can_overturn_the_semantic_order(embedder: Embedder) -> None:
     assert scores[1].score > scores[0].score
     assert scores[1].signals["reviews"] == pytest.approx(1.0)
     assert "reviews" not in scores[2].signals
-    assert any("培训师评分均值 0.15（2 人评分）" in r for r in scores[0].reasons)
+    assert any("培训师评分均值 0.15（满分 1，2 人评分）" in r for r in scores[0].reasons)
 
 
 def test_reference_script_pulls_close_answers_up(embedder: Embedder) -> None:
@@ -150,3 +157,13 @@ def test_passage_vectors_are_cached_apart_from_query_vectors(real_encoder, tmp_p
     assert again.embed(text, prompt="passage") == pytest.approx(passage)
     assert again.embed(text) == pytest.approx(query)
     assert Embedder(real_encoder).embed(text) == pytest.approx(query)  # default unchanged
+
+
+def test_reasons_stored_with_cosines_read_in_plain_words() -> None:
+    assert plain_reason("与顾客问题的相关度高于组内多数（语义余弦 0.853，字面重合 0.12）") == \
+        "与顾客问题的相关度：高（好于同题多数回答）"
+    assert plain_reason("与其他客服回答的一致度接近组内平均（去掉共性后与最相近回答的余弦 0.41）") == \
+        "与其他客服回答的一致度：中（与同题多数回答相当）"
+    assert plain_reason("与现行话术的接近度低于组内多数（余弦 0.801）") == \
+        "与现行话术的接近度：低（不如同题多数回答）"
+    assert plain_reason("扣分 0.20：含敏感词「保证」") == "扣分 0.20：含敏感词「保证」"

@@ -15,6 +15,7 @@ from training.knowledge import grade
 from training.models import Answer, Attempt, ExamAssignment, ExamPaper, KnowledgeItem, User
 from training.papers import OBJECTIVE, SCENARIO, PaperQuestion
 from training.permissions import EVERYONE, STAFF, PermissionDenied, require_role
+from training.ranking import plain_reason
 
 #: Earlier results show answer keys and scripts, which a candidate mid-exam must not read.
 EXAM_IN_PROGRESS = "考试进行中，交卷前不能查看成绩解析、答案和参考话术。"
@@ -124,7 +125,7 @@ def _question_feedback(session: Session, question: PaperQuestion, answer: Answer
     text, choice = (answer.text, answer.choice) if answer else ("", "")
     spent = answer.time_spent_seconds if answer else 0.0
     speed = answer.chars_per_minute if answer else None
-    reasons = [str(r) for r in (answer.score_detail or {}).get("reasons", [])] if answer else []
+    reasons = [plain_reason(str(r)) for r in (answer.score_detail or {}).get("reasons", [])] if answer else []
     score = answer.score if answer else 0.0
     if question.kind == OBJECTIVE:
         item = session.get(KnowledgeItem, question.knowledge_item_id) if question.knowledge_item_id else None

@@ -40,15 +40,20 @@ class GradingError(UserError):
 
 
 def scoring_formula(settings: Settings | None = None) -> str:
-    """The scenario-answer formula in words, as trainers see it (reflects the configuration)."""
+    """How a score is made, in words a trainer reads (reflects the configuration, names no setting)."""
     s = settings or get_settings()
     w = s.exam_review_weight
+    signals = {"是否切中顾客的问题": s.rank_weight_relevance,
+               "与其他客服回答的一致程度": s.rank_weight_agreement,
+               "与现行话术的接近程度": s.rank_weight_reference}
+    total = sum(signals.values()) or 1.0
+    shares = "、".join(f"{name}（约占 {weight / total:.0%}）" for name, weight in signals.items())
     return (
-        f"情景题得分 = {w:.0%} × 培训师评分均值 + {1 - w:.0%} × 语义排序分（未评阅时 = 语义排序分）；"
-        f"语义排序分 = 同题所有考生回答中的相对位置，加权：一致度 {s.rank_weight_agreement:g}、"
-        f"与顾客问题相关度 {s.rank_weight_relevance:g}、与现行话术接近度 {s.rank_weight_reference:g}。"
-        "知识题自动判分（对 1 分，错 0 分）。试卷得分 = 各题得分按分值加权平均。"
-        "可通过 HUASHU_EXAM_REVIEW_WEIGHT 与 HUASHU_RANK_WEIGHT_* 配置。"
+        f"情景题得分：有培训师评分时，培训师评分的平均值占 {w:.0%}，系统自动评分占 {1 - w:.0%}；"
+        "还没有培训师评分时，完全按系统自动评分。"
+        f"系统自动评分比较同一题所有考生的回答，看这份回答排在什么位置，依据是{shares}。"
+        "知识题自动判分：答对得满分，答错不得分。试卷得分是各题得分按分值加权的平均。"
+        "以上比例由系统管理员统一设置。"
     )
 
 
@@ -183,7 +188,8 @@ def _score(
                 if not answer.text.strip():
                     answer.score, answer.score_detail = 0.0, {"reasons": ["空白回答，得分为 0。"]}
                 else:
-                    sem, reasons = semantic.get(answer.id or 0, (0.5, ["未计算语义分（取中位 0.5）。"]))
+                    unscored = (0.5, ["未计算系统自动评分（按中等水平 0.5 计）。"])
+                    sem, reasons = semantic.get(answer.id or 0, unscored)
                     mine = reviews.get(answer.id or 0)
                     review = sum(mine) / len(mine) if mine else None
                     w = settings.exam_review_weight

@@ -13,6 +13,7 @@ The formula was chosen on bench/rank_search.py (ECD Taobao, JDDC 2019, JDDC 2018
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -89,12 +90,25 @@ def _turn_text(group: RankGroup, turns: int | None) -> str:
     return " ".join([*(t.text for t in chosen if t.text.strip()), group.question])
 
 
+#: Plain-language level of a standing (share of the group below this answer), as trainers read it.
+_LEVELS = ("低（不如同题多数回答）", "中（与同题多数回答相当）", "高（好于同题多数回答）")
+#: How reasons were worded before they were put in plain words (still stored on older answers).
+_LEGACY_LEVELS = {"低于组内多数": _LEVELS[0], "接近组内平均": _LEVELS[1], "高于组内多数": _LEVELS[2]}
+_LEGACY_REASON = re.compile(
+    r"(相关度|一致度|接近度)(低于组内多数|接近组内平均|高于组内多数)(（[^（）]*余弦[^（）]*）)?")
+
+
 def _standing(value: float) -> str:
     if value >= 0.65:
-        return "高于组内多数"
+        return _LEVELS[2]
     if value <= 0.35:
-        return "低于组内多数"
-    return "接近组内平均"
+        return _LEVELS[0]
+    return _LEVELS[1]
+
+
+def plain_reason(reason: str) -> str:
+    """A stored reason in today's plain wording (older answers kept cosines and standings in the text)."""
+    return _LEGACY_REASON.sub(lambda m: f"{m[1]}：{_LEGACY_LEVELS[m[2]]}", reason)
 
 
 @dataclass
@@ -102,7 +116,6 @@ class _GroupSignals:
     """Per-answer signal arrays of one group (live answers only are meaningful)."""
 
     values: dict[str, Vectors] = field(default_factory=dict)
-    raw: dict[str, Vectors] = field(default_factory=dict)
 
 
 def _signals(group: RankGroup, live: np.ndarray, answer_vecs: Vectors, turn_vecs: Vectors,
@@ -110,45 +123,38 @@ def _signals(group: RankGroup, live: np.ndarray, answer_vecs: Vectors, turn_vecs
     n, out = len(group.answers), _GroupSignals()
     idx = np.flatnonzero(live)
 
-    def spread(name: str, values: Vectors, raw: Vectors | None = None) -> None:
+    def spread(name: str, values: Vectors) -> None:
         full = np.zeros(n, dtype=np.float32)
         full[idx] = values
         out.values[name] = full
-        if raw is not None:
-            raw_full = np.zeros(n, dtype=np.float32)
-            raw_full[idx] = raw
-            out.raw[name] = raw_full
 
     vecs = answer_vecs[idx]
     cosines = vecs @ turn_vecs.T  # (live answers, context views)
     semantic = np.mean([standing(cosines[:, j]) for j in range(cosines.shape[1])], axis=0)
     lexical = lexical_relevance([group.answers[int(i)] for i in idx], _turn_text(group, None), idf)
     relevance = ((1 - LEXICAL_SHARE) * semantic + LEXICAL_SHARE * standing(lexical))
-    spread("relevance", relevance.astype(np.float32), cosines.mean(axis=1).astype(np.float32))
+    spread("relevance", relevance.astype(np.float32))
     spread("relevance_semantic", semantic.astype(np.float32))
-    spread("relevance_lexical", standing(lexical), lexical)
+    spread("relevance_lexical", standing(lexical))
     if len(idx) >= 3:
-        agreement, partner = centred_agreement(vecs, relevance.astype(np.float32))
-        spread("agreement", agreement, partner)
+        agreement, _ = centred_agreement(vecs, relevance.astype(np.float32))
+        spread("agreement", agreement)
         spread("agreement_standing", standing(agreement))
     if reference_vec is not None:
         ref = (vecs @ reference_vec).astype(np.float32)
-        spread("reference", standing(ref), ref)
+        spread("reference", standing(ref))
     return out
 
 
-def _reasons(i: int, parts: dict[str, float], sig: _GroupSignals, review_count: int) -> list[str]:
-    reasons = [f"与顾客问题的相关度{_standing(parts['relevance'])}"
-               f"（语义余弦 {float(sig.raw['relevance'][i]):.3f}，"
-               f"字面重合 {float(sig.raw['relevance_lexical'][i]):.2f}）"]
-    if "agreement_standing" in sig.values:
-        reasons.append(f"与其他客服回答的一致度{_standing(float(sig.values['agreement_standing'][i]))}"
-                       f"（去掉共性后与最相近回答的余弦 {float(sig.raw['agreement'][i]):.2f}）")
+def _reasons(parts: dict[str, float], agreement: float | None, review_count: int) -> list[str]:
+    """Why an answer ranks where it does, in words (levels relative to the group, no raw cosines)."""
+    reasons = [f"与顾客问题的相关度：{_standing(parts['relevance'])}"]
+    if agreement is not None:
+        reasons.append(f"与其他客服回答的一致度：{_standing(agreement)}")
     if "reference" in parts:
-        reasons.append(f"与现行话术的接近度{_standing(parts['reference'])}"
-                       f"（余弦 {float(sig.raw['reference'][i]):.3f}）")
+        reasons.append(f"与现行话术的接近度：{_standing(parts['reference'])}")
     if "reviews" in parts:
-        reasons.append(f"培训师评分均值 {parts['reviews']:.2f}（{review_count} 人评分）")
+        reasons.append(f"培训师评分均值 {parts['reviews']:.2f}（满分 1，{review_count} 人评分）")
     return reasons
 
 
@@ -168,7 +174,9 @@ def _score_group(group: RankGroup, answer_vecs: Vectors, turn_vecs: Vectors,
         reviews = group.reviews[i] if group.reviews is not None and i < len(group.reviews) else None
         if reviews:
             parts["reviews"] = float(np.mean(reviews))
-        reasons = _reasons(i, parts, sig, len(reviews or []))
+        agreement = float(sig.values["agreement_standing"][i]) if "agreement_standing" in sig.values \
+            else None
+        reasons = _reasons(parts, agreement, len(reviews or []))
         highlight = ("agreement_standing" in sig.values and "reviews" in parts
                      and parts["reviews"] >= HIGHLIGHT_REVIEW
                      and float(sig.values["agreement_standing"][i]) <= HIGHLIGHT_AGREEMENT)
