@@ -85,7 +85,7 @@ def test_admin_creates_user_through_the_form(demo_db: str) -> None:
     at.text_input(key="new_password").input("xiaomei-2026")
     next(b for b in at.button if b.label == "创建").click()
     at.run()
-    assert [s.value for s in at.success] == ["已创建用户 xiaomei。"]
+    assert [s.value for s in at.success] == ["已创建用户 xiaomei（小美，新人）。"]
     with Session(get_engine()) as session:
         created = session.exec(select(User).where(User.username == "xiaomei")).one()
         assert created.role == "new_hire" and created.password_hash.startswith("$argon2")

@@ -91,3 +91,72 @@ def test_knowledge_edit_keeps_its_expander_open_and_shows_the_change(demo_db: st
     assert [s.value for s in at.success] == [f"已保存第 {first.id} 题的修改。"]
     assert at.expander[0].proto.expanded
     assert "改过的题干" in at.dataframe[0].value["题干"].tolist()
+
+
+# -- 用户管理 -------------------------------------------------------------------------------------
+
+def _by_name(username: str) -> User | None:
+    with Session(get_engine()) as session:
+        return session.exec(select(User).where(User.username == username)).first()
+
+
+def test_new_user_defaults_to_agent_keeps_the_form_when_refused_and_is_selected(demo_db: str) -> None:
+    at = _page(demo_db, Role.ADMIN, "pages/admin_users.py")
+    assert at.selectbox(key="new_role").value == Role.AGENT.value, "least privilege by default"
+    assert at.selectbox(key="target_user").value is None, "no user is pre-selected for disable/reset"
+    assert at.selectbox(key="target_user").placeholder == "请选择用户"
+    assert all(at.button(key=k).disabled for k in ("disable_user", "reset_password", "set_role"))
+
+    at.text_input(key="new_username").input("xiaomei")
+    at.text_input(key="new_display_name").input("小美")
+    at.text_input(key="new_password").input("weak")
+    _submit(at, "创建")
+    assert at.error and _by_name("xiaomei") is None
+    assert at.text_input(key="new_username").value == "xiaomei"
+    assert at.text_input(key="new_display_name").value == "小美"
+
+    at.text_input(key="new_password").input("xiaomei-2026")
+    _submit(at, "创建")
+    created = _by_name("xiaomei")
+    assert created is not None and created.role == Role.AGENT.value
+    assert [s.value for s in at.success] == ["已创建用户 xiaomei（小美，客服）。"]
+    assert "xiaomei" in at.dataframe[0].value["用户名"].tolist()
+    assert at.selectbox(key="target_user").value == created.id, "the new user is selected"
+    assert at.text_input(key="new_username").value == "", "cleared once saved"
+
+
+def test_disabling_a_user_asks_first_and_says_what_it_did(demo_db: str) -> None:
+    at = _page(demo_db, Role.ADMIN, "pages/admin_users.py")
+    agent = _by_name("agent")
+    assert agent is not None
+    at.selectbox(key="target_user").select(agent.id).run()
+    at.button(key="disable_user").click().run()
+    assert _by_name("agent").is_active, "nothing changes before the confirmation"  # type: ignore[union-attr]
+    assert "确认停用「agent（" in at.warning[0].value
+    at.button(key="au_disable_cancel").click().run()
+    assert not at.warning and _by_name("agent").is_active  # type: ignore[union-attr]
+
+    at.button(key="disable_user").click().run()
+    at.button(key="au_disable_confirm").click().run()
+    assert not at.exception
+    assert not _by_name("agent").is_active  # type: ignore[union-attr]
+    assert at.success[0].value.startswith("已停用 agent（")
+    table = at.dataframe[0].value
+    assert table.loc[table["用户名"] == "agent", "状态"].tolist() == ["停用"]
+    assert at.button(key="disable_user").disabled and not at.button(key="enable_user").disabled
+
+
+def test_resetting_a_password_asks_first_and_shows_the_new_one_once(demo_db: str) -> None:
+    at = _page(demo_db, Role.ADMIN, "pages/admin_users.py")
+    before = _by_name("agent")
+    assert before is not None
+    at.selectbox(key="target_user").select(before.id).run()
+    at.button(key="reset_password").click().run()
+    assert _by_name("agent").password_hash == before.password_hash  # type: ignore[union-attr]
+    assert "确认重置「agent（" in at.warning[0].value
+    at.button(key="au_reset_confirm").click().run()
+    assert _by_name("agent").password_hash != before.password_hash  # type: ignore[union-attr]
+    assert at.success[0].value.startswith("已为 agent（")
+    assert len(at.code) == 1 and len(at.code[0].value) >= 8
+    at.run()
+    assert not at.code, "the new password is shown only once"

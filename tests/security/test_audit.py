@@ -153,10 +153,11 @@ def test_admin_changes_a_role_on_the_users_page_and_it_is_audited(session: Sessi
     at.switch_page("pages/admin_users.py")
     at.run()
     at.selectbox(key="target_user").select(demo.agent.id)
-    at.selectbox(key="target_role").select("trainer")
+    at.selectbox(key="target_role").select("trainer").run()  # 修改角色 is enabled once both are chosen
     at.button(key="set_role").click()
     at.run()
-    assert not at.exception and [s.value for s in at.success] == ["角色已修改。"]
+    assert not at.exception and [s.value for s in at.success] == [
+        f"已将 {demo.agent.username}（{demo.agent.display_name}）的角色改为培训师。"]
     session.expire_all()
     assert session.get(User, demo.agent.id).role == "trainer"  # type: ignore[union-attr]
     entry = session.exec(select(AuditLog).where(AuditLog.action == "user.set_role")).one()
