@@ -1,6 +1,6 @@
 """Admin: the audit log, read-only (filters, pages, CSV export); nothing here edits or deletes it."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -9,6 +9,7 @@ from pages.common import current_user, db_session, run_action
 from scripts_bank.io import export_bytes
 from training.accounts import list_users
 from training.audit import PAGE_SIZE, AuditEntry, AuditFilter, audit_actions, export_log, read_log
+from training.clock import day_start, fmt_datetime, team_today
 
 user = current_user()
 st.title("审计日志")
@@ -16,13 +17,13 @@ st.caption("审批、话术修改、评分变更、用户与角色变更、导�
 
 
 def _table(entries: list[AuditEntry]) -> pd.DataFrame:
-    return pd.DataFrame([{"时间": e.at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), "操作人": e.actor,
+    return pd.DataFrame([{"时间": fmt_datetime(e.at, seconds=True), "操作人": e.actor,
                           "操作": e.action, "对象": e.target, "详情": e.detail} for e in entries],
                         columns=["时间", "操作人", "操作", "对象", "详情"])
 
 
 def _start(day: date) -> datetime:
-    return datetime.combine(day, time.min).astimezone()
+    return day_start(day)  # the day picked is a team-local day
 
 
 with db_session() as session:
@@ -53,5 +54,5 @@ if page is not None:
             entries = run_action(lambda: export_log(session=session, actor=user, where=where))
         if entries is not None:
             st.download_button("下载 CSV", export_bytes(_table(entries), "csv"),
-                               file_name=f"audit-{date.today():%Y%m%d}.csv", mime="text/csv",
+                               file_name=f"audit-{team_today():%Y%m%d}.csv", mime="text/csv",
                                key="audit_download")

@@ -6,6 +6,7 @@ import streamlit as st
 from pages.common import current_user, db_session, embedder, progress_bar, run_action
 from pages.exam_view import md_escape
 from training.chatlog import MAPPED_FORMATS, ColumnMapping, detect_format, propose_mapping, read_header
+from training.clock import fmt_datetime
 from training.config import get_settings
 from training.importer import import_chat_log, list_imports
 from training.mining_service import mine_import
@@ -62,7 +63,7 @@ st.subheader("导入记录")
 with db_session() as session:
     imports = run_action(lambda: list_imports(session=session, actor=user)) or []
 st.dataframe(pd.DataFrame([{"ID": i.id, "文件": i.file_name, "格式": i.file_format,
-                            "导入时间": f"{i.imported_at:%Y-%m-%d %H:%M}", "导入人": i.imported_by,
+                            "导入时间": fmt_datetime(i.imported_at), "导入人": i.imported_by,
                             "会话": i.session_count, "消息": i.message_count,
                             "已挖掘问题": i.question_count} for i in imports]),
              hide_index=True, width="stretch")

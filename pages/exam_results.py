@@ -11,7 +11,12 @@ from pages.common import current_user, db_session, embedder, progress_bar, role_
 from pages.exam_result import show as show_feedback
 from pages.exam_view import md_escape
 from training.accounts import list_cohorts, list_users
-from training.certification import certification_papers, create_certification, list_certifications
+from training.certification import (
+    certification_papers,
+    create_certification,
+    expiry_date,
+    list_certifications,
+)
 from training.certification_views import (
     certificate_html,
     certificate_view,
@@ -19,6 +24,7 @@ from training.certification_views import (
     eligibility,
     person_history,
 )
+from training.clock import fmt_date, fmt_datetime
 from training.feedback import AttemptFeedback, QuestionFeedback, attempt_feedback
 from training.grading import release_results, review_answer, scoring_formula
 from training.grading_views import ResultRow, ReviewTarget, paper_results, review_targets
@@ -30,7 +36,11 @@ ATTEMPT_STATUS = {"in_progress": "作答中", "submitted": "已交卷"}
 
 
 def _when(value: datetime | None) -> str:
-    return f"{value.astimezone():%Y-%m-%d %H:%M}" if value else "—"
+    return fmt_datetime(value)  # team time, whatever the server's zone
+
+
+def _expiry(value: datetime | None) -> str:
+    return fmt_date(expiry_date(value)) if value else "—"
 
 
 def _yes(value: bool | None) -> str:
@@ -190,7 +200,7 @@ def _person_tab(user: User) -> None:
         st.info("还没有证书。")
         return
     _table([{"证书编号": h.certificate.number, "认证项目": h.programme,
-             "发证时间": _when(h.certificate.issued_at), "有效期至": _when(h.certificate.expires_at),
+             "发证时间": _when(h.certificate.issued_at), "有效期至": _expiry(h.certificate.expires_at),
              "状态": "有效" if h.valid else ("已撤销" if h.certificate.revoked_at else "已过期"),
              "需重新认证": h.certificate.recert_reason or "—"} for h in history.certificates])
     numbers = {h.certificate.id: f"{h.certificate.number} {h.programme}" for h in history.certificates}
@@ -221,7 +231,7 @@ def _eligibility_tab(user: User) -> None:
     _table([{"姓名": r.display_name, "账号": r.username, "班组": r.cohort or "—",
              "可上岗": _yes(r.on_duty), "缺少的认证": "、".join(r.missing) or "—",
              "证书编号": "、".join(r.certificate_numbers) or "—",
-             "最早到期": _when(r.earliest_expiry), "需重新认证": _yes(r.flagged)} for r in rows])
+             "最早到期": _expiry(r.earliest_expiry), "需重新认证": _yes(r.flagged)} for r in rows])
 
 
 def _programmes_tab(user: User, papers: list[ExamPaper]) -> None:

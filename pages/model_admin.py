@@ -11,6 +11,7 @@ from pages.exam_view import md_escape
 from scripts_bank.warmup import WarmUpReport, warm_up
 from training import jobs
 from training.adapt_platform import MIN_ITEMS, adapt_from_platform, platform_data
+from training.clock import fmt_datetime
 from training.config import get_settings
 from training.model_versions import (
     SHIPPED_NAME,
@@ -157,7 +158,7 @@ for v in versions:
     stats = report.get("training") or {}
     held = report.get("held_out") or {}
     rows.append({"当前": "✔" if v.active else "", "名称": v.name,
-                 "创建时间": f"{v.created_at:%Y-%m-%d %H:%M}", "基础模型": v.base_model,
+                 "创建时间": fmt_datetime(v.created_at), "基础模型": v.base_model,
                  **{f"{label}（前→后）": _figure(report, key) for key, label in FIGURES.items()},
                  "留出样本": f"{held.get('examples', 0)} 条排序、{held.get('pairs', 0)} 对评分",
                  "训练步数": stats.get("steps"), "训练秒数": stats.get("seconds")})

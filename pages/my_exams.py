@@ -9,8 +9,9 @@ from pages.exam_result import render as render_result
 from pages.exam_take import ATTEMPT_KEY, RESULT_KEY
 from pages.exam_take import render as render_exam
 from pages.exam_view import md_escape
-from training.certification import duty_status, list_certifications
+from training.certification import duty_status, expiry_date, list_certifications
 from training.certification_views import certificate_html, certificate_view
+from training.clock import fmt_date, fmt_range
 from training.exams import ExamEntry, my_exams, start_attempt
 from training.models import User
 
@@ -37,7 +38,7 @@ def _certificate(user: User, certificate_id: int) -> None:
         st.text(f"持证人：{view.holder}")
         if view.product_line:
             st.text(f"产品线：{view.product_line}")
-        st.text(f"发证日期：{view.issued_on:%Y-%m-%d}    有效期至：{view.expires_on:%Y-%m-%d}")
+        st.text(f"发证日期：{fmt_date(view.issued_on)}    有效期至：{fmt_date(view.expires_on)}")
         if not view.valid:
             st.error("证书已失效。")
         if view.recert_reason:
@@ -59,9 +60,7 @@ def _entry(user: User, entry: ExamEntry) -> None:
     with st.container(border=True):
         info, action = st.columns([3, 1])
         info.markdown(f"**{md_escape(entry.title)}**")
-        window = f"{entry.opens_at.astimezone():%m-%d %H:%M} 起"
-        if entry.closes_at:
-            window += f"，{entry.closes_at.astimezone():%m-%d %H:%M} 截止"
+        window = fmt_range(entry.opens_at, entry.closes_at)  # team time; the year when not this year
         best = f" · 最好成绩 {entry.best_score:.0%}" if entry.best_score is not None else ""
         info.caption(f"{entry.state} · {window} · 限时 {entry.time_limit_minutes} 分钟 · 及格线 "
                      f"{entry.pass_mark:.0%} · 剩余次数 {entry.attempts_left}{best}")
@@ -89,7 +88,7 @@ def _overview(user: User) -> None:
                    + "。请先完成下面的资格考试，通过后即可上岗接待顾客。", icon=":material/lock:")
     for cert in duty.expiring:
         st.info(f"证书「{md_escape(names.get(cert.certification_id, ''))}」将于 "
-                f"{cert.expires_at.astimezone():%Y-%m-%d} 到期，请及时参加复训考试。",
+                f"{fmt_date(expiry_date(cert.expires_at))} 到期，请及时参加复训考试。",
                 icon=":material/schedule:")
     for cert in duty.flagged:
         st.warning(f"证书「{md_escape(names.get(cert.certification_id, ''))}」需要重新认证："
@@ -104,7 +103,7 @@ def _overview(user: User) -> None:
         for cert in duty.certificates:
             line, button = st.columns([3, 1])
             line.markdown(f"**{md_escape(names.get(cert.certification_id, ''))}** · 编号 {cert.number} · "
-                          f"有效期至 {cert.expires_at.astimezone():%Y-%m-%d}")
+                          f"有效期至 {fmt_date(expiry_date(cert.expires_at))}")
             if button.button("查看证书", key=f"cert_{cert.id}"):
                 st.session_state[CERTIFICATE_KEY] = cert.id
                 st.rerun()

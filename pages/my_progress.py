@@ -10,7 +10,7 @@ from pages.chart_blocks import chart_block
 from pages.common import current_user, db_session, run_action
 from pages.exam_view import md_escape
 from training.analytics import Filters, learner_progress
-from training.chatlog import CHINA_TZ
+from training.clock import fmt_date, fmt_datetime
 from training.models import utcnow
 
 user = current_user()
@@ -23,7 +23,7 @@ now = utcnow()
 #: Dates as month-day (Vega would print English month names).
 DATES = alt.Axis(format="%m-%d", labelAngle=0)
 
-scores = pd.DataFrame([{"交卷时间": s.submitted_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M"),
+scores = pd.DataFrame([{"交卷时间": fmt_datetime(s.submitted_at),
                         "试卷": s.paper_title, "得分率": s.score, "及格线": s.pass_mark,
                         "结果": "通过" if s.passed else "未通过"} for s in progress.scores])
 chart = None if scores.empty else alt.Chart(scores).mark_line(point=alt.OverlayMarkDef(size=80)).encode(
@@ -33,7 +33,7 @@ chart = None if scores.empty else alt.Chart(scores).mark_line(point=alt.OverlayM
 ).properties(title="我的考试成绩")
 chart_block("我的成绩", scores, chart, key="my_scores", empty="还没有已发布的考试成绩。")
 
-speeds = pd.DataFrame([{"交卷时间": s.submitted_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M"),
+speeds = pd.DataFrame([{"交卷时间": fmt_datetime(s.submitted_at),
                         "试卷": s.paper_title, "打字速度（字/分钟）": s.chars_per_minute,
                         "书面回答数": s.answers}
                        for s in progress.speeds])
@@ -61,12 +61,11 @@ st.subheader("我的证书")
 if certs.next_expiring is not None:
     days = certs.next_expiring.days_left(now)
     st.info(f"最先到期：{md_escape(certs.next_expiring.programme)}（{md_escape(certs.next_expiring.number)}），"
-            f"{certs.next_expiring.expires_at.astimezone(CHINA_TZ):%Y-%m-%d} 到期，还有 {days} 天。")
+            f"{fmt_date(certs.next_expiring.expires_on)} 到期，还有 {days} 天。")
 if certs.missing:
     st.warning("尚未取得的上岗必需认证：" + "、".join(md_escape(m) for m in certs.missing))
 table = pd.DataFrame([{"证书编号": c.number, "认证项目": c.programme,
-                       "发证日期": c.issued_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d"),
-                       "到期日期": c.expires_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d"),
+                       "发证日期": fmt_date(c.issued_on), "到期日期": fmt_date(c.expires_on),
                        "状态": ("待重新认证" if c.flagged else "有效") if c.valid else "已失效",
                        "剩余天数": max(0, c.days_left(now)) if c.valid else 0} for c in certs.certificates])
 chart_block("证书一览", table, None, key="my_certificates", empty="还没有证书。")

@@ -1,6 +1,6 @@
 """Trainer: build exam papers by quota, by hand or by random draw; preview; publish; export."""
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 import pandas as pd
 import streamlit as st
@@ -8,6 +8,7 @@ import streamlit as st
 from pages.common import current_user, db_session, run_action
 from pages.exam_view import render_question
 from training.accounts import list_cohorts
+from training.clock import day_end, day_start, team_today, team_zone_label
 from training.knowledge import list_items
 from training.models import Category
 from training.paper_delivery import export_paper_xlsx, list_papers, preview_paper, publish_paper
@@ -127,16 +128,17 @@ cohort_names = {c.id: c.name for c in cohorts}
 chosen = st.multiselect("发布给班组", list(cohort_names), format_func=cohort_names.__getitem__,
                         key="pb_cohorts")
 c1, c2, c3 = st.columns(3)
-open_day = c1.date_input("开始日期", key="pb_open")
-close_day = c2.date_input("结束日期", value=datetime.now().date() + timedelta(days=7),
-                          key="pb_close")
+# The days are the team's: the window opens at 00:00 and closes at 23:59 team time, not the server's.
+open_day = c1.date_input("开始日期", value=team_today(), key="pb_open",
+                         help=f"当天 00:00（{team_zone_label()}）开放")
+close_day = c2.date_input("结束日期", value=team_today() + timedelta(days=7), key="pb_close",
+                          help=f"当天 23:59（{team_zone_label()}）截止")
 attempts = c3.number_input("可考次数", 1, 20, 1, key="pb_attempts")
 if st.button("发布", type="primary", key="pb_publish", disabled=not chosen):
     with db_session() as session:
         run_action(lambda: publish_paper(
             session=session, actor=user, paper_id=paper_id, cohort_ids=chosen,
-            opens_at=datetime.combine(open_day, time.min).astimezone(),
-            closes_at=datetime.combine(close_day, time.max).astimezone(),
+            opens_at=day_start(open_day), closes_at=day_end(close_day),
             max_attempts=int(attempts)), success="已发布。")
 
 

@@ -22,6 +22,7 @@ from scripts_bank.analytics import (
 )
 from scripts_bank.service import facets
 from scripts_bank.usage import WEAK_LOOKUP_COSINE
+from training.clock import fmt_datetime
 from training.model_versions import active_model_id, model_threshold
 from training.models import Category
 
@@ -34,7 +35,7 @@ st.title("话术分析")
 
 
 def _when(value: datetime | None) -> str:
-    return f"{value.astimezone():%Y-%m-%d %H:%M}" if value else "—"
+    return fmt_datetime(value)  # team time, whatever the server's zone
 
 
 def _downloads(frame: pd.DataFrame, name: str, key: str) -> None:

@@ -17,6 +17,7 @@ from scripts_bank.authoring import (
 )
 from scripts_bank.io import split_tags
 from scripts_bank.service import STATUS_LABELS, ScriptView, facets, is_staff, list_scripts
+from training.clock import fmt_datetime
 from training.models import Category
 
 user = current_user()
@@ -74,11 +75,11 @@ def _editor(script: ScriptView) -> None:
         history = run_action(lambda: script_history(session=session, actor=user, script_id=sid)) or []
     for version in history:
         approver = (
-            f"，{version.approver} 审定于 {version.approved_at:%Y-%m-%d %H:%M}" if version.approved_at else ""
+            f"，{version.approver} 审定于 {fmt_datetime(version.approved_at)}" if version.approved_at else ""
         )
         st.caption(
             f"v{version.version} · {STATUS_LABELS.get(version.status, version.status)} · "
-            f"{md_escape(version.editor)} 撰写于 {version.created_at:%Y-%m-%d %H:%M}{md_escape(approver)}"
+            f"{md_escape(version.editor)} 撰写于 {fmt_datetime(version.created_at)}{md_escape(approver)}"
             + (f" · 说明：{md_escape(version.note)}" if version.note else "")
         )
         st.markdown(_diff(version))

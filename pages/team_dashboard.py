@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import altair as alt
 import pandas as pd
@@ -14,7 +14,7 @@ from pages.common import current_user, db_session, run_action
 from training.accounts import list_cohorts
 from training.analytics import CERT_STATUSES, AnalyticsError, Filters, TeamDashboard, team_dashboard
 from training.analytics_exams import LOW_DISCRIMINATION
-from training.chatlog import CHINA_TZ
+from training.clock import team_today
 from training.models import Category
 
 PERIODS: dict[str, int | None] = {"全部时间": None, "最近 4 周": 28, "最近 12 周": 84, "最近 26 周": 182,
@@ -38,7 +38,7 @@ def _filters() -> Filters | None:
     category = middle.selectbox("问题类别", [None, *[c.value for c in Category]], key="td_category",
                                 format_func=lambda c: "全部类别" if c is None else c)
     period = right.selectbox("期间", list(PERIODS), key="td_period")
-    today = datetime.now(CHINA_TZ).date()
+    today = team_today()
     start = end = None
     if period == "自定义":
         picked = st.date_input("起止日期", value=(today - timedelta(days=30), today), key="td_range")

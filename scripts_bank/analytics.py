@@ -37,7 +37,7 @@ ORDER_LABELS: dict[ScriptOrder, str] = {
 
 @dataclass(frozen=True)
 class DailyLookups:
-    """Lookups on one China-local day: how many, how many found nothing good, by how many agents."""
+    """Lookups on one team-local day: how many, how many found nothing good, by how many agents."""
 
     day: date
     lookups: int

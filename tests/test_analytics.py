@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from training import analytics as an
 from training import exams, papers
 from training.analytics_export import chart_data_bytes
-from training.chatlog import CHINA_TZ
+from training.clock import team_date
 from training.feedback import mistakes, practise
 from training.models import (
     Answer,
@@ -315,7 +315,7 @@ def test_demo_history_fills_every_team_figure(session: Session, demo: Demo) -> N
             .join(Answer, col(Answer.id) == col(Review.answer_id))
             .join(Attempt, col(Attempt.id) == col(Answer.attempt_id))):
         assert submitted is not None
-        day = submitted.astimezone(CHINA_TZ).date()
+        day = team_date(submitted)
         by_week[day - timedelta(days=day.weekday())][(answer_id, reviewer_id)] = score
     assert [w.week for w in agreement] == sorted(by_week)
     pairwise = [krippendorff_alpha(by_week[w.week]) for w in agreement]

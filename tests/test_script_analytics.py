@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
 from scripts_bank import analytics
-from training.chatlog import CHINA_TZ
+from training.clock import team_date
 from training.models import (
     LookupLog,
     MinedQuestion,
@@ -108,7 +108,7 @@ def _keys(world: World, stats: list[analytics.ScriptStats]) -> list[str]:
 
 
 def _local(at: datetime) -> date:
-    return at.astimezone(CHINA_TZ).date()
+    return team_date(at)
 
 
 def test_lookups_per_day_counts_lookups_weak_ones_and_agents(session: Session, world: World) -> None:

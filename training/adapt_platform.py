@@ -11,7 +11,6 @@ Learned from (all read from the database, nothing leaves the machine):
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from typing import Any
 
@@ -27,6 +26,7 @@ from training.adapt import (
     TrainConfig,
     split_data,
 )
+from training.clock import team_now
 from training.config import get_settings
 from training.errors import UserError
 from training.grading import answers_of, reviews_of, scenario_groups
@@ -145,7 +145,7 @@ def adapt_from_platform(
                         "请先审批话术、挖掘问题或评阅答卷。")
     train, held = split_data(data, held_share)
     base = base_model or active_model(session)
-    name = dt.datetime.now(dt.UTC).strftime("adapted-%Y%m%d-%H%M%S")
+    name = team_now().strftime("adapted-%Y%m%d-%H%M%S")  # the name reads as the 创建时间 shown
     target = get_settings().data_dir / ADAPTED_DIR / name
     knobs: dict[str, Any] = dict((config or TrainConfig()).__dict__, budget_seconds=budget_seconds)
     card = run_adaptation(base_model=base, train=train, held=held, target=target,

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from training.adapt import QUERY, AdaptData, Progress, TrainConfig, fine_tune, save_model
+from training.clock import team_now
 from training.config import EMBEDDED_MODEL, get_settings
 from training.model_versions import calibration_table
 
@@ -158,7 +159,7 @@ def run_adaptation(
     model.max_seq_length = full_length
     now = dt.datetime.now(dt.UTC)
     card: dict[str, Any] = {
-        "id": version_id or now.strftime("adapted-%Y%m%d-%H%M%S"),
+        "id": version_id or team_now(now).strftime("adapted-%Y%m%d-%H%M%S"),
         "base_model": base_model,
         "created_at": now.isoformat(timespec="seconds"),
         "train": {"examples": len(train.examples), "pairs": len(train.pairs)},

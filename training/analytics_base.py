@@ -1,18 +1,21 @@
 """Shared pieces of the analytics queries: filters, local-calendar SQL expressions, the released-attempt base.
 
-Weeks and days are China local time (UTC+8, as everywhere in the app) and weeks start on Monday.
-The SQL expressions compile to native date functions on SQLite and PostgreSQL, so grouping by
-day, week or weeks-since-joining happens in the database, not in Python.
+Weeks and days are the team's local time (the ``timezone`` setting, as everywhere in the app) and
+weeks start on Monday. The SQL expressions compile to native date functions on SQLite and
+PostgreSQL, so grouping by day, week or weeks-since-joining happens in the database, not in
+Python. SQLite has no time-zone database: a zone without daylight saving (Asia/Shanghai) is a
+fixed offset, any other zone goes through ``training.clock.sqlite_team_date``, a function the
+engine registers on each SQLite connection (``training.db``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Date, Executable, Integer, Select, exists, or_
+from sqlalchemy import ColumnElement, Date, Executable, Integer, Select, exists, literal_column, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
@@ -20,7 +23,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col
 
-from training.chatlog import CHINA_TZ
+from training import clock
 from training.errors import UserError
 from training.exams import SUBMITTED
 from training.models import Attempt, ExamAssignment, ExamItem, ExamPaper, MinedQuestion, Role, User
@@ -60,8 +63,8 @@ class Filters:
 
 
 def local_midnight(day: date) -> datetime:
-    """The aware instant a China-local day begins."""
-    return datetime.combine(day, time(), CHINA_TZ)
+    """The aware instant a team-local day begins."""
+    return clock.day_start(day)
 
 
 def within_period(column: Any, filters: Filters) -> list[ColumnElement[bool]]:
@@ -83,17 +86,30 @@ def as_date(value: object) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
-class local_day(FunctionElement[date]):  # noqa: N801 - SQL function style
-    """The China-local calendar day of an aware timestamp column."""
+class _TeamCalendar(FunctionElement[date]):
+    """A calendar function of one timestamp in the team's zone.
+
+    The zone is a second clause, a quoted SQL literal: a literal (unlike a bound value) is part
+    of the statement's cache key, so a compiled statement never outlives a change of zone.
+    """
 
     type = Date()
     inherit_cache = True
 
+    def __init__(self, moment: Any) -> None:
+        zone = clock.team_zone_name().replace("'", "''")  # IANA names never hold quotes
+        super().__init__(moment, literal_column(f"'{zone}'"))
 
-class local_week(FunctionElement[date]):  # noqa: N801 - SQL function style
-    """The Monday (China-local) of the week an aware timestamp falls in."""
 
-    type = Date()
+class local_day(_TeamCalendar):  # noqa: N801 - SQL function style
+    """The team-local calendar day of an aware timestamp column."""
+
+    inherit_cache = True
+
+
+class local_week(_TeamCalendar):  # noqa: N801 - SQL function style
+    """The Monday (team-local) of the week an aware timestamp falls in."""
+
     inherit_cache = True
 
 
@@ -108,26 +124,36 @@ def _args(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> li
     return [compiler.process(arg, **kw) for arg in element.clauses]
 
 
+def _sqlite_day(element: _TeamCalendar, compiler: SQLCompiler, **kw: Any) -> str:
+    """SQLite text of the team-local day: date arithmetic for a fixed offset, else the Python function."""
+    moment, zone = _args(element, compiler, **kw)
+    offset = clock.fixed_utc_offset(zone[1:-1].replace("''", "'"))
+    if offset is None:
+        return f"{clock.SQLITE_TEAM_DATE}({moment}, {zone})"
+    return f"date({moment}, '{int(offset.total_seconds()) // 60:+d} minutes')"
+
+
 @compiles(local_day, "sqlite")
 def _day_sqlite(element: local_day, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"date({_args(element, compiler, **kw)[0]}, '+8 hours')"
+    return _sqlite_day(element, compiler, **kw)
 
 
 @compiles(local_day, "postgresql")
 def _day_pg(element: local_day, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(({_args(element, compiler, **kw)[0]} AT TIME ZONE 'Asia/Shanghai') AS DATE)"
+    moment, zone = _args(element, compiler, **kw)
+    return f"CAST(({moment} AT TIME ZONE {zone}) AS DATE)"
 
 
 @compiles(local_week, "sqlite")
 def _week_sqlite(element: local_week, compiler: SQLCompiler, **kw: Any) -> str:
     # 'weekday 0' moves forward to Sunday (or stays on one); six days back is that week's Monday.
-    return f"date({_args(element, compiler, **kw)[0]}, '+8 hours', 'weekday 0', '-6 days')"
+    return f"date({_sqlite_day(element, compiler, **kw)}, 'weekday 0', '-6 days')"
 
 
 @compiles(local_week, "postgresql")
 def _week_pg(element: local_week, compiler: SQLCompiler, **kw: Any) -> str:
-    arg = _args(element, compiler, **kw)[0]
-    return f"CAST(date_trunc('week', {arg} AT TIME ZONE 'Asia/Shanghai') AS DATE)"
+    moment, zone = _args(element, compiler, **kw)
+    return f"CAST(date_trunc('week', {moment} AT TIME ZONE {zone}) AS DATE)"
 
 
 @compiles(weeks_between, "sqlite")

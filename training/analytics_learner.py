@@ -10,7 +10,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from training.analytics_base import AnySelect, Filters, as_date, fetch, local_week, within_period
-from training.certification import duty_status, is_valid
+from training.certification import days_until_expiry, duty_status, expiry_date, is_valid, issue_date
 from training.exams import SUBMITTED
 from training.feedback import mistakes
 from training.models import (
@@ -141,9 +141,19 @@ class MyCertificate:
     valid: bool
     flagged: bool
 
+    @property
+    def issued_on(self) -> date:
+        """The issue day shown (team time)."""
+        return issue_date(self.issued_at)
+
+    @property
+    def expires_on(self) -> date:
+        """The expiry day shown (team time), as on the certificate itself."""
+        return expiry_date(self.expires_at)
+
     def days_left(self, now: datetime) -> int:
-        """Whole days until expiry (negative once expired)."""
-        return (self.expires_at - now).days
+        """Calendar days until the expiry day shown (negative once past it)."""
+        return days_until_expiry(self.expires_at, now)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from training.analytics_base import (
     within_period,
 )
 from training.certification import REMINDER_DAYS
-from training.chatlog import CHINA_TZ
+from training.clock import team_today
 from training.models import (
     Answer,
     Attempt,
@@ -198,7 +198,7 @@ def expiry_calendar(
     The period is the expiry window; without one, from today for ``EXPIRY_HORIZON_DAYS``.
     """
     require_role(actor, *STAFF)
-    today = (now or utcnow()).astimezone(CHINA_TZ).date()
+    today = team_today(now)
     window = Filters(start=filters.start or today,
                      end=filters.end or (filters.start or today) + timedelta(days=EXPIRY_HORIZON_DAYS))
     day = local_day(col(Certificate.expires_at))

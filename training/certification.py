@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from training import audit
-from training.chatlog import CHINA_TZ
+from training import audit, clock
 from training.errors import UserError
 from training.models import (
     Attempt,
@@ -118,6 +117,30 @@ def is_valid(cert: Certificate, now: datetime) -> bool:
     return cert.revoked_at is None and cert.expires_at > now
 
 
+def issue_date(issued_at: datetime) -> date:
+    """The issue day a certificate shows: the team-local day of its issue instant."""
+    return clock.team_date(issued_at)
+
+
+def expiry_date(expires_at: datetime) -> date:
+    """The expiry day every page shows (我的考试, the certificate, 学习进度, trainers' views).
+
+    One function, so that no page derives it in another zone: the team-local day of the expiry
+    instant. The certificate stays valid until that instant (``is_valid``).
+    """
+    return clock.team_date(expires_at)
+
+
+def days_until_expiry(expires_at: datetime, now: datetime) -> int:
+    """Calendar days from today (team time) to the expiry day shown; 0 on the day itself."""
+    return (expiry_date(expires_at) - clock.team_today(now)).days
+
+
+def certificate_number(issued_at: datetime, certificate_id: int) -> str:
+    """``HS-<team-local issue day>-<id>``, e.g. HS-20260930-00012."""
+    return f"HS-{issue_date(issued_at):%Y%m%d}-{certificate_id:05d}"
+
+
 def certificates_of(session: Session, user_ids: Sequence[int]) -> list[Certificate]:
     """Every certificate (any state) of these users."""
     return list(
@@ -207,7 +230,7 @@ def evaluate_certificates(
         )
         session.add(cert)
         session.flush()
-        cert.number = f"HS-{moment.astimezone(CHINA_TZ):%Y%m%d}-{cert.id:05d}"
+        cert.number = certificate_number(moment, cert.id or 0)
         if current is not None:
             current.revoked_at = moment
             session.add(current)

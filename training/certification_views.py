@@ -17,9 +17,10 @@ from training.certification import (
     all_programmes,
     certificates_of,
     duty_from,
+    expiry_date,
     is_valid,
+    issue_date,
 )
-from training.chatlog import CHINA_TZ
 from training.models import (
     Attempt,
     Certificate,
@@ -251,8 +252,8 @@ def certificate_view(
         holder.display_name,
         programme.name,
         programme.product_line,
-        cert.issued_at.astimezone(CHINA_TZ).date(),
-        cert.expires_at.astimezone(CHINA_TZ).date(),
+        issue_date(cert.issued_at),
+        expiry_date(cert.expires_at),
         is_valid(cert, now or utcnow()),
         cert.recert_reason,
     )

@@ -23,12 +23,13 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import openpyxl
 
 from training.chat import AGENT, CUSTOMER, ChatLine, ParsedChatLog
+from training.clock import team_zone
 from training.config import get_settings
 from training.errors import UserError
 from training.masking import mask_with_counts
@@ -42,7 +43,6 @@ MAX_MESSAGE_CHARS = 5_000
 TRUNCATION_MARK = "…（已截断）"
 MAX_LISTED_ERRORS = 20
 SESSION_KEY_MAX = 128
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # exports carry local time, no DST
 
 _ROLES: dict[str, str] = {
     **dict.fromkeys(("0", "customer", "buyer", "user", "client", "顾客", "客户", "买家", "用户"), CUSTOMER),
@@ -90,20 +90,21 @@ def parse_role(value: object) -> str | None:
 
 
 def parse_time(value: object) -> datetime | None:
-    """An aware datetime for a time cell (naive times are China time); None if empty."""
+    """An aware datetime for a time cell (naive times are the team's time); None if empty."""
     text = _scalar(value).replace("/", "-").replace("年", "-").replace("月", "-").replace("日", " ").strip()
     if isinstance(value, datetime):
         moment = value
     elif not text:
         return None
     elif text.isdigit() and len(text) in (10, 13):  # Unix seconds or milliseconds
-        moment = datetime.fromtimestamp(int(text[:10]), tz=CHINA_TZ)
+        moment = datetime.fromtimestamp(int(text[:10]), tz=team_zone())
     else:
         moment = next((m for p in _TIME_FORMATS if (m := _strptime(text, p)) is not None), None) \
             or datetime.fromisoformat(text)  # raises ValueError for anything else
     if not 1970 <= moment.year <= 2100:
         raise ValueError(f"year {moment.year} out of range")
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=CHINA_TZ)
+    # An export without offsets carries the wall clock of the shop's team, the zone setting.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=team_zone())
 
 
 def _strptime(text: str, pattern: str) -> datetime | None:

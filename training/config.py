@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,9 @@ class Settings(BaseSettings):
     encoder_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
     admin_password: str | None = None
     upload_limit_mb: int = 50
+    # The team's time zone (IANA name): every time is entered and shown in it (training.clock);
+    # stored times stay UTC. Never the server's zone: containers run in UTC.
+    timezone: str = "Asia/Shanghai"
 
     # Ranking weights (see training.ranking); they need not sum to 1, they are normalised.
     rank_weight_agreement: float = 0.35
@@ -43,6 +47,18 @@ class Settings(BaseSettings):
     # against the BM25 score relative to the query's best; 1 = semantic only, 0 = keywords only.
     # 0.7 sits in a flat optimum (0.6-0.8) on the AFQMC/BQ lookup bench (bench/README.md).
     lookup_semantic_weight: float = Field(default=0.7, ge=0.0, le=1.0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"HUASHU_TIMEZONE={value!r} is not a known time zone; use an IANA name such as "
+                "Asia/Shanghai, Asia/Hong_Kong or Europe/Berlin"
+            ) from None
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
+from training.clock import SQLITE_TEAM_DATE, sqlite_team_date
 from training.config import get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -38,6 +39,8 @@ def make_engine(url: str) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # Team-local days for zones with daylight saving (SQLite has no tz database).
+        dbapi_connection.create_function(SQLITE_TEAM_DATE, 2, sqlite_team_date, deterministic=True)
 
     return engine
 

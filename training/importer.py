@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from training import audit
 from training.chat import ChatLine
-from training.chatlog import CHINA_TZ, ChatLogError, ColumnMapping, Progress, parse_chat_log
+from training.chatlog import ChatLogError, ColumnMapping, Progress, parse_chat_log
+from training.clock import fmt_datetime
 from training.masking import clean_text
 from training.models import ChatImport, ChatMessage, Role, User
 from training.permissions import STAFF, require_role
@@ -158,7 +159,7 @@ def _refuse_duplicate(session: Session, digest: str, file_name: str) -> None:
     if earlier is None:
         return
     who = _who(session.get(User, earlier.imported_by) if earlier.imported_by is not None else None)
-    when = earlier.imported_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    when = fmt_datetime(earlier.imported_at)  # team time, as the import list shows it
     raise DuplicateImportError(
         f"文件「{file_name}」与 {when} 由 {who} 导入的「{earlier.file_name}」（导入编号 {earlier.id}）"
         "内容完全相同，不会重复导入。")

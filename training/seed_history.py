@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from training import audit
 from training.accounts import hash_password
 from training.analytics_learner import PRACTICE_ACTION
-from training.chatlog import CHINA_TZ
+from training.certification import certificate_number
 from training.exams import SUBMITTED
 from training.feedback import mistakes
 from training.models import (
@@ -290,7 +290,7 @@ def _certify(session: Session, programme: Certification, user: User, attempt: At
                        issued_at=issued, expires_at=issued + timedelta(days=programme.valid_days))
     session.add(cert)
     session.flush()
-    cert.number = f"HS-{issued.astimezone(CHINA_TZ):%Y%m%d}-{cert.id:05d}"
+    cert.number = certificate_number(issued, cert.id or 0)
 
 
 def _flag_one(session: Session, programme: Certification, now: datetime) -> None:
