@@ -46,9 +46,21 @@ def _forget_pending() -> None:
     cancel("au_reset")
 
 
-def _ask(slot: str, target: Target) -> None:
+def _chosen(labels: dict[int, str]) -> Target | None:
+    """The user chosen in 选择用户, read when a button is pressed (button args are bound earlier)."""
+    user_id = st.session_state.get("target_user")
+    return None if user_id is None else (user_id, labels.get(user_id, str(user_id)))
+
+
+def _ask(slot: str, labels: dict[int, str]) -> None:
     _forget_pending()  # one question at a time
-    ask(slot, target)
+    if (target := _chosen(labels)) is not None:
+        ask(slot, target)
+
+
+def _enable(labels: dict[int, str]) -> None:
+    if (target := _chosen(labels)) is not None:
+        _set_active(target, True)
 
 
 def _set_active(target: Target, active: bool) -> None:
@@ -79,7 +91,10 @@ def _reset(target: Target) -> None:
         note("au_target", password, "code")
 
 
-def _set_role(target: Target, role: str) -> None:
+def _set_role(labels: dict[int, str]) -> None:
+    target, role = _chosen(labels), st.session_state.get("target_role")
+    if target is None or role is None:
+        return
     user_id, name = target
 
     def run(actor: User) -> User:
@@ -144,14 +159,13 @@ active = {u.id: u.is_active for u in users}
 if labels:
     target_id = st.selectbox("选择用户", list(labels), index=None, placeholder="请选择用户",
                              format_func=lambda i: labels[i], key="target_user", on_change=_forget_pending)
-    target = None if target_id is None else (target_id, labels[target_id])
     left, middle, right = st.columns(3)
-    left.button("停用", key="disable_user", disabled=target is None or not active.get(target_id),
-                on_click=_ask, args=("au_disable", target))
-    middle.button("启用", key="enable_user", disabled=target is None or active.get(target_id, True),
-                  on_click=_set_active, args=(target, True))
-    right.button("重置密码", key="reset_password", disabled=target is None,
-                 on_click=_ask, args=("au_reset", target))
+    left.button("停用", key="disable_user", disabled=target_id is None or not active.get(target_id),
+                on_click=_ask, args=("au_disable", labels))
+    middle.button("启用", key="enable_user", disabled=target_id is None or active.get(target_id, True),
+                  on_click=_enable, args=(labels,))
+    right.button("重置密码", key="reset_password", disabled=target_id is None,
+                 on_click=_ask, args=("au_reset", labels))
     if pending := asked("au_disable"):
         confirm_step("au_disable", confirm=f"确认停用「{pending[1]}」", on_confirm=_disable,
                      question=f"确认停用「{pending[1]}」？停用后该账号立即退出登录、不能再登录，可以随时重新启用。")
@@ -161,8 +175,8 @@ if labels:
     role_column, button_column = st.columns([2, 1], vertical_alignment="bottom")
     new_role = role_column.selectbox("修改角色为", ROLES, index=None, placeholder="请选择角色",
                                      format_func=role_label, key="target_role")
-    button_column.button("修改角色", key="set_role", disabled=target is None or new_role is None,
-                         on_click=_set_role, args=(target, new_role))
+    button_column.button("修改角色", key="set_role", disabled=target_id is None or new_role is None,
+                         on_click=_set_role, args=(labels,))
     show("au_target")
 
 st.subheader("批量导入")

@@ -10,7 +10,7 @@ from sqlmodel import Session, func, select
 from streamlit.testing.v1 import AppTest
 
 from training.db import get_engine
-from training.models import KnowledgeItem, Role, User
+from training.models import Cohort, KnowledgeItem, Role, User
 from training.seed import seed_demo
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -160,3 +160,28 @@ def test_resetting_a_password_asks_first_and_shows_the_new_one_once(demo_db: str
     assert len(at.code) == 1 and len(at.code[0].value) >= 8
     at.run()
     assert not at.code, "the new password is shown only once"
+
+
+# -- 班组管理 -------------------------------------------------------------------------------------
+
+def test_cohort_form_keeps_a_refused_entry_and_the_new_cohort_is_ready_at_once(demo_db: str) -> None:
+    at = _page(demo_db, Role.ADMIN, "pages/admin_cohorts.py")
+    at.text_input(key="cohort_description").input("十二月入职的新人")
+    _submit(at, "创建")  # no name
+    assert at.error and at.text_input(key="cohort_description").value == "十二月入职的新人"
+
+    at.text_input(key="cohort_name").input("十二月班")
+    _submit(at, "创建")
+    assert [s.value for s in at.success] == ["已创建班组 十二月班。"]
+    table = at.dataframe[0].value
+    assert table.loc[table["班组"] == "十二月班", "成员数"].tolist() == [0]
+    with Session(get_engine()) as session:
+        cohort = session.exec(select(Cohort).where(Cohort.name == "十二月班")).one()
+    assert at.selectbox(key="cohort_target").value == cohort.id
+    assert at.text_input(key="cohort_name").value == ""
+
+    at.selectbox(key="cohort_user").select(_user(Role.AGENT)).run()
+    at.button(key="cohort_save").click().run()
+    assert at.success[0].value.endswith("调入「十二月班」。")
+    table = at.dataframe[0].value
+    assert table.loc[table["班组"] == "十二月班", "成员数"].tolist() == [1], "counted in the same run"
