@@ -3,6 +3,7 @@ destructive actions ask first and name what they did (issue 16, points 5–7).""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,15 @@ def _captions(at: AppTest) -> list[str]:
     return [c.value for c in at.caption]
 
 
+def test_no_form_clears_itself_on_submit() -> None:
+    """``clear_on_submit`` also clears a refused form, and AppTest does not show it: pages clear a
+    form themselves, after a successful save."""
+    for path in sorted((Path(APP).parent / "pages").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and any(k.arg == "clear_on_submit" for k in node.keywords):
+                pytest.fail(f"{path.name}:{node.lineno} clears its form on submit")
+
+
 # -- 知识题库 -------------------------------------------------------------------------------------
 
 def test_refused_knowledge_item_keeps_every_field_and_shows_why(demo_db: str) -> None:
@@ -73,7 +83,7 @@ def test_refused_knowledge_item_keeps_every_field_and_shows_why(demo_db: str) ->
     _submit(at, "保存")
     assert not at.error
     with Session(get_engine()) as session:
-        created = session.exec(select(KnowledgeItem).where(KnowledgeItem.stem == "破壁机的质保期是多久")).one()
+        created = session.exec(select(KnowledgeItem).where(KnowledgeItem.explanation == "以说明书为准")).one()
         total = session.exec(select(func.count()).select_from(KnowledgeItem)).one()
     assert [s.value for s in at.success] == [f"已保存第 {created.id} 题。"]
     assert f"共 {total} 题" in _captions(at), "the count includes the new item in the same run"
@@ -119,6 +129,7 @@ def test_new_user_defaults_to_agent_keeps_the_form_when_refused_and_is_selected(
     _submit(at, "创建")
     created = _by_name("xiaomei")
     assert created is not None and created.role == Role.AGENT.value
+    assert created.display_name == "小美", "what was typed before the refusal is what is saved"
     assert [s.value for s in at.success] == ["已创建用户 xiaomei（小美，客服）。"]
     assert "xiaomei" in at.dataframe[0].value["用户名"].tolist()
     assert at.selectbox(key="target_user").value == created.id, "the new user is selected"
@@ -177,6 +188,7 @@ def test_cohort_form_keeps_a_refused_entry_and_the_new_cohort_is_ready_at_once(d
     assert table.loc[table["班组"] == "十二月班", "成员数"].tolist() == [0]
     with Session(get_engine()) as session:
         cohort = session.exec(select(Cohort).where(Cohort.name == "十二月班")).one()
+    assert cohort.description == "十二月入职的新人", "what was typed before the refusal is what is saved"
     assert at.selectbox(key="cohort_target").value == cohort.id
     assert at.text_input(key="cohort_name").value == ""
 
@@ -185,3 +197,21 @@ def test_cohort_form_keeps_a_refused_entry_and_the_new_cohort_is_ready_at_once(d
     assert at.success[0].value.endswith("调入「十二月班」。")
     table = at.dataframe[0].value
     assert table.loc[table["班组"] == "十二月班", "成员数"].tolist() == [1], "counted in the same run"
+
+
+# -- 我的账号 -------------------------------------------------------------------------------------
+
+def test_password_form_keeps_what_was_typed_until_it_is_changed(demo_db: str) -> None:
+    at = _page(demo_db, Role.AGENT, "pages/account.py")
+    at.text_input(key="old_password").input("agent-demo-2026")
+    at.text_input(key="new_password").input("agent-new-2027")
+    at.text_input(key="new_password_again").input("agent-new-2028")
+    _submit(at, "修改密码")
+    assert [e.value for e in at.error] == ["两次输入的新密码不一致。"]
+    assert at.text_input(key="old_password").value == "agent-demo-2026"
+
+    at.text_input(key="new_password_again").input("agent-new-2027")  # fix only the mismatch
+    _submit(at, "修改密码")
+    assert [s.value for s in at.success] == ["密码已修改，其他设备上的登录已退出。"]
+    assert all(at.text_input(key=k).value == "" for k in ("old_password", "new_password",
+                                                          "new_password_again"))
