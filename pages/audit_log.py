@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import streamlit as st
 
+from pages.audit_labels import action_label, detail_text, target_text
 from pages.common import current_user, db_session, run_action
 from scripts_bank.io import export_bytes
 from training.accounts import list_users
@@ -18,7 +19,8 @@ st.caption("审批、话术修改、评分变更、用户与角色变更、导�
 
 def _table(entries: list[AuditEntry]) -> pd.DataFrame:
     return pd.DataFrame([{"时间": fmt_datetime(e.at, seconds=True), "操作人": e.actor,
-                          "操作": e.action, "对象": e.target, "详情": e.detail} for e in entries],
+                          "操作": action_label(e.action), "对象": target_text(e.action, e.target),
+                          "详情": detail_text(e.action, e.detail)} for e in entries],
                         columns=["时间", "操作人", "操作", "对象", "详情"])
 
 
@@ -35,7 +37,7 @@ left, middle, right = st.columns(3)
 actor_id = left.selectbox("操作人", [None, *names], key="audit_actor",
                           format_func=lambda i: "全部" if i is None else names[i])
 action = middle.selectbox("操作", [None, *actions], key="audit_action",
-                          format_func=lambda a: "全部" if a is None else a)
+                          format_func=lambda a: "全部" if a is None else action_label(a))
 period = right.date_input("时间段", value=(), key="audit_period")
 days = list(period) if isinstance(period, tuple | list) else [period]
 where = AuditFilter(actor_id=actor_id, action=action,

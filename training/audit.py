@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,14 +30,14 @@ def record(
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """One audit entry as the viewer shows it: when, who, what, to what, with which details."""
+    """One audit entry for the viewer: when, who, which action (its code), to what, with which details."""
 
     id: int
     at: datetime
     actor: str
     action: str
     target: str
-    detail: str
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,8 +79,7 @@ def _entries(session: Session, where: AuditFilter, offset: int, limit: int) -> l
     names = {u.id: f"{u.username}（{u.display_name}）"
              for u in session.exec(select(User).where(col(User.id).in_(ids))).all()} if ids else {}
     return [AuditEntry(r.id or 0, r.at, names.get(r.actor_id, SYSTEM_ACTOR) if r.actor_id else SYSTEM_ACTOR,
-                       r.action, r.target,
-                       json.dumps(r.detail, ensure_ascii=False, sort_keys=True) if r.detail else "")
+                       r.action, r.target, dict(r.detail or {}))
             for r in rows]
 
 

@@ -3,6 +3,7 @@ admin-only viewer's filters and pages, the read-only page and its formula-safe C
 
 from __future__ import annotations
 
+import ast
 import io
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from exam_world import Demo, demo_people, more_candidates, publish, sit
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
+from pages.audit_labels import ACTION_LABELS, FIELD_LABELS, detail_text, target_text
 from scripts_bank import authoring
 from scripts_bank.io import export_bytes
 from training import accounts, audit, grading, paper_delivery
@@ -122,12 +124,12 @@ def test_audit_page_is_read_only_and_admin_only(session: Session, demo: Demo) ->
     at.run()
     assert not at.exception, at.exception
     shown = at.dataframe[0].value
-    assert "user.set_role" in shown["操作"].tolist() and "demo.seed" in shown["操作"].tolist()
+    assert "修改角色" in shown["操作"].tolist() and "载入演示数据" in shown["操作"].tolist()
     assert [b.label for b in at.button if b.key != "logout"] == ["生成 CSV 导出（当前筛选条件）"]
     assert not at.get("data_editor") and not at.get("arrow_data_frame_editor")
     at.selectbox(key="audit_action").select("user.set_role")
     at.run()
-    assert at.dataframe[0].value["操作"].tolist() == ["user.set_role"]
+    assert at.dataframe[0].value["操作"].tolist() == ["修改角色"]
     at.button(key="audit_export").click()
     at.run()
     assert not at.exception
@@ -162,3 +164,67 @@ def test_admin_changes_a_role_on_the_users_page_and_it_is_audited(session: Sessi
     assert session.get(User, demo.agent.id).role == "trainer"  # type: ignore[union-attr]
     entry = session.exec(select(AuditLog).where(AuditLog.action == "user.set_role")).one()
     assert entry.actor_id == admin.id and entry.detail == {"role": "trainer", "previous": "agent"}
+
+
+def _recorded_actions() -> dict[str, str]:
+    """Every action string passed to the audit's ``record`` anywhere in the code, with its file."""
+    found: dict[str, str] = {}
+    root = Path(APP).parent
+    sources = [*root.glob("training/**/*.py"), *root.glob("scripts_bank/**/*.py"), *root.glob("pages/*.py")]
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or getattr(node.func, "attr", getattr(node.func, "id", "")) \
+                    != "record":
+                continue
+            for keyword in (k for k in node.keywords if k.arg == "action"):
+                strings = [c.value for c in ast.walk(keyword.value)
+                           if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+                assert strings, f"{path}: an audit action that is not a string literal"
+                found.update(dict.fromkeys(strings, str(path.relative_to(root))))
+    return found
+
+
+def test_every_audited_action_has_a_chinese_label() -> None:
+    actions = _recorded_actions()
+    assert {"user.reset_password", "user.disable", "answer.review_change", "attempt.auto_submit"} \
+        <= set(actions)
+    missing = {a: f for a, f in actions.items() if a not in ACTION_LABELS}
+    assert not missing, f"add these to pages/audit_labels.py ACTION_LABELS: {missing}"
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in label) for label in ACTION_LABELS.values())
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in label) for label in FIELD_LABELS.values())
+
+
+def test_details_read_as_chinese_fields_and_values() -> None:
+    assert detail_text("user.set_role", {"role": "new_hire", "previous": "agent"}) == \
+        "角色：新人；原角色：客服"
+    assert detail_text("answer.review_change", {"score": 0.9, "previous": 0.5, "auto_fail": []}) == \
+        "评分：90%；原评分：50%；一票否决项：无"
+    assert detail_text("lint.save", {"active": True, "penalty": 0.30000000000000004}) == "启用：是；扣分：0.3"
+    assert detail_text("paper.add_random", {"kind": "scenario", "count": 3, "category": None}) == \
+        "题型：情景题；数量：3；分类：无"
+    assert detail_text("future.action", {"odd_field": "x"}) == "odd_field：x"  # unknown: as stored
+    assert target_text("paper.publish", "12") == "试卷 #12"
+    assert target_text("user.reset_password", "agent") == "agent"
+
+
+def test_audit_page_reads_in_chinese(session: Session, demo: Demo) -> None:
+    admin = _admin(session)
+    accounts.reset_password(session=session, actor=admin, user_id=demo.agent.id or 0)
+    accounts.set_role(session=session, actor=admin, user_id=demo.newhire.id or 0, role="agent")
+    audit.record(session=session, actor=admin, action="future.action", target="x", detail={"n": 1})
+    session.commit()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["user_id"] = admin.id
+    at.run()
+    at.switch_page("pages/audit_log.py")
+    at.run()
+    assert not at.exception, at.exception
+    shown = at.dataframe[0].value
+    rows = {r["操作"]: r for r in shown.to_dict("records")}
+    assert rows["重置密码"]["对象"] == demo.agent.username
+    assert rows["修改角色"]["详情"] == "角色：客服；原角色：新人"
+    assert rows["future.action"]["详情"] == "n：1"  # unknown actions fall back to the stored code
+    assert not any(a.startswith(("user.", "demo.")) for a in shown["操作"])
+    assert not any(d.startswith("{") for d in shown["详情"])
+    options = at.selectbox(key="audit_action").options
+    assert "重置密码" in options and "user.reset_password" not in options
