@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -11,17 +12,28 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from pages.exam_view import md_escape
+from pages.session_routes import LOGOUT_PATH, SESSION_PATH
 from training.config import get_settings
 from training.db import make_engine
 from training.embeddings import DbEmbeddingStore, Embedder
 from training.errors import UserError
-from training.login import LoginTicket, SessionEnded, check_ticket, issue_ticket
+from training.login_sessions import (
+    COOKIE_NAME,
+    END_LOGOUT,
+    LoginEnded,
+    check_login,
+    end_login,
+    open_login,
+    resume_login,
+)
 from training.models import ROLE_LABELS, Role, User
 from training.permissions import PermissionDenied
 
 T = TypeVar("T")
 USER_KEY = "user_id"
-TICKET_KEY = "login_ticket"
+LOGIN_KEY = "login_session_id"
+HANDOFF_KEY = "login_handoff"
+CLEAR_COOKIE_KEY = "login_clear_cookie"
 NOTICE_KEY = "logout_notice"
 
 
@@ -78,15 +90,36 @@ def embedder() -> Embedder:
 
 
 def log_in(user: User) -> None:
-    """Start this browser session's login (the login page calls it after authenticating)."""
+    """Start this browser's login (the login page calls it after authenticating).
+
+    The login row's one-time hand-off code waits in the session state until the shell posts it
+    to ``/api/session``, which answers with the HttpOnly cookie a refresh or a new tab resumes.
+    """
+    with db_session() as session:
+        login, code = open_login(session=session, user=user)
     st.session_state[USER_KEY] = user.id
-    st.session_state[TICKET_KEY] = issue_ticket(user)
+    st.session_state[LOGIN_KEY] = login.id
+    st.session_state[HANDOFF_KEY] = code
 
 
 def log_out(notice: str | None = None) -> None:
-    """End this browser session's login; ``notice`` is shown on the login page once."""
+    """End this browser's login everywhere; ``notice`` is shown on the login page once."""
+    login_id = st.session_state.pop(LOGIN_KEY, None)
     st.session_state.pop(USER_KEY, None)
-    st.session_state.pop(TICKET_KEY, None)
+    st.session_state.pop(HANDOFF_KEY, None)
+    if login_id is not None:
+        with db_session() as session:
+            end_login(session=session, login_id=login_id)
+    st.session_state[CLEAR_COOKIE_KEY] = True
+    if notice:
+        st.session_state[NOTICE_KEY] = notice
+
+
+def _forget(notice: str | None) -> None:
+    """Drop a login that ended elsewhere (idle, logout in another tab, password changed)."""
+    for key in (USER_KEY, LOGIN_KEY, HANDOFF_KEY):
+        st.session_state.pop(key, None)
+    st.session_state[CLEAR_COOKIE_KEY] = True
     if notice:
         st.session_state[NOTICE_KEY] = notice
 
@@ -94,28 +127,55 @@ def log_out(notice: str | None = None) -> None:
 def current_user() -> User | None:
     """The logged-in user, re-read from the database on every run (so disabling bites at once).
 
-    The session ends, with a Chinese notice, when it was idle or is too old, when the password
-    changed since logging in (logout everywhere) or when the account was disabled.
+    A browser session without a login (a refresh, a deep link, a new tab) resumes the login its
+    HttpOnly cookie stands for. The login ends, with a Chinese notice, when it was idle or is too
+    old, when it was logged out in another tab, when the password changed since (logout
+    everywhere) or when the account was disabled.
     """
     user_id = st.session_state.get(USER_KEY)
-    if user_id is None:
-        return None
-    ticket = st.session_state.get(TICKET_KEY)
     with db_session() as session:
-        if not isinstance(ticket, LoginTicket) or ticket.user_id != user_id:
-            # A user id put into the session state directly (AppTest): its clock starts now.
+        if user_id is None:
+            token = st.context.cookies.get(COOKIE_NAME)
+            if not isinstance(token, str) or not token:
+                return None
+            try:
+                user, login_id = resume_login(session=session, token=token)
+            except LoginEnded as exc:
+                _forget(None if exc.reason == END_LOGOUT else str(exc))
+                return None
+            st.session_state[USER_KEY], st.session_state[LOGIN_KEY] = user.id, login_id
+            return user
+        login_id = st.session_state.get(LOGIN_KEY)
+        if login_id is None:
+            # A user id put into the session state directly (AppTest): its login starts now.
             found = session.get(User, user_id)
             if found is None:
-                log_out()
+                _forget(None)
                 return None
-            ticket = issue_ticket(found)
+            login, _ = open_login(session=session, user=found)
+            login_id = st.session_state[LOGIN_KEY] = login.id
         try:
-            user, ticket = check_ticket(session=session, ticket=ticket)
-        except SessionEnded as exc:
-            log_out(str(exc))
+            return check_login(session=session, login_id=login_id)
+        except LoginEnded as exc:
+            _forget(str(exc) if exc.reason != END_LOGOUT else "已在其他页面退出登录，请重新登录。")
             return None
-    st.session_state[TICKET_KEY] = ticket
-    return user
+
+
+def cookie_script() -> str | None:
+    """The one-off script that sets or clears the login cookie in this browser, if one is due.
+
+    Only random codes the server made go into it, never user text.
+    """
+    code = st.session_state.pop(HANDOFF_KEY, None)
+    if code is not None:
+        st.session_state.pop(CLEAR_COOKIE_KEY, None)
+        body = json.dumps({"code": code})
+        return (f"<script>fetch({json.dumps(SESSION_PATH)}, {{method: 'POST', credentials: 'same-origin',"
+                f" headers: {{'Content-Type': 'application/json'}}, body: {json.dumps(body)}}});</script>")
+    if st.session_state.pop(CLEAR_COOKIE_KEY, False):
+        return (f"<script>fetch({json.dumps(LOGOUT_PATH)}, {{method: 'POST', credentials: 'same-origin'}});"
+                "</script>")
+    return None
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from training.login import LOCKOUT as LOCKOUT
 from training.login import MAX_FAILED_LOGINS as MAX_FAILED_LOGINS
 from training.login import authenticate as authenticate
 from training.login import clear_failures
+from training.login_sessions import END_DISABLED, revoke_logins
 from training.models import Cohort, Role, User, UserPublic, utcnow
 from training.passwords import MIN_PASSWORD_LENGTH as MIN_PASSWORD_LENGTH
 from training.passwords import AccountError as AccountError
@@ -102,6 +103,8 @@ def set_user_active(*, session: Session, actor: User | None, user_id: int, activ
         raise AccountError("不能停用当前登录的管理员账号。")
     user.is_active = active
     session.add(user)
+    if not active:
+        revoke_logins(session=session, user_id=user.id or 0, reason=END_DISABLED)
     audit.record(session=session, actor=actor, action="user.enable" if active else "user.disable",
                  target=user.username)
     session.commit()
@@ -118,6 +121,7 @@ def reset_password(
     password = new_password or generate_password()
     check_password(password, username=user.username)
     _set_password(user, password)
+    revoke_logins(session=session, user_id=user.id or 0)
     clear_failures(session, user)
     session.add(user)
     audit.record(session=session, actor=actor, action="user.reset_password", target=user.username)
@@ -144,6 +148,7 @@ def change_own_password(*, session: Session, actor: User | None, old: str, new: 
         raise AccountError("新密码不能与原密码相同。")
     check_password(new, username=user.username)
     _set_password(user, new)
+    revoke_logins(session=session, user_id=user.id or 0)
     session.add(user)
     audit.record(session=session, actor=user, action="user.change_password", target=user.username)
     session.commit()

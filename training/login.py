@@ -6,7 +6,6 @@ the answers to a guesser are the same for a real and a made-up username.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_
@@ -122,42 +121,7 @@ def authenticate(*, session: Session, username: str, password: str, now: datetim
 
 
 class SessionEnded(AccountError):
-    """A logged-in session is over (idle, too old, password changed, account disabled)."""
+    """A logged-in session is over (idle, too old, password changed, account disabled).
 
-
-@dataclass(frozen=True)
-class LoginTicket:
-    """What a browser session holds after logging in; checked on every page run."""
-
-    user_id: int
-    session_version: int
-    started_at: datetime
-    last_seen_at: datetime
-
-
-def issue_ticket(user: User, *, now: datetime | None = None) -> LoginTicket:
-    """A fresh ticket for a user who has just logged in."""
-    now = now or utcnow()
-    assert user.id is not None
-    return LoginTicket(user.id, user.session_version, now, now)
-
-
-def check_ticket(
-    *, session: Session, ticket: LoginTicket, now: datetime | None = None,
-) -> tuple[User, LoginTicket]:
-    """The ticket's user and the ticket with its last-seen time moved to ``now``.
-
-    Raises SessionEnded (message in Chinese) when the account is gone or disabled, the password
-    changed since login, the session was idle too long or is older than its lifetime.
+    Login sessions themselves live in ``training.login_sessions``.
     """
-    now = now or utcnow()
-    user = session.get(User, ticket.user_id)
-    if user is None or not user.is_active:
-        raise SessionEnded(DISABLED)
-    if user.session_version != ticket.session_version:
-        raise SessionEnded(SESSION_REVOKED)
-    if now - ticket.started_at > SESSION_LIFETIME:
-        raise SessionEnded(SESSION_TOO_LONG)
-    if now - ticket.last_seen_at > IDLE_TIMEOUT:
-        raise SessionEnded(SESSION_IDLE)
-    return user, replace(ticket, last_seen_at=now)

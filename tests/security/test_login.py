@@ -3,17 +3,17 @@ logout everywhere on a password change, and passwords stored only as hashes."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session, SQLModel, select
 
-from training import accounts, login
-from training.login import LOCKED, WRONG_CREDENTIALS, LoginTicket, SessionEnded, check_ticket, issue_ticket
+from training import accounts, login, login_sessions
+from training.login import LOCKED, WRONG_CREDENTIALS, SessionEnded
 from training.models import AuditLog, Role, User, utcnow
-from training.models.accounts import LoginThrottle
+from training.models.accounts import LoginSession, LoginThrottle
 from training.passwords import AccountError, password_problems
 
 PASSWORD = "right-pass-1"
@@ -176,43 +176,92 @@ def test_passwords_are_only_ever_stored_hashed(session: Session, db_url: str) ->
 # --- login sessions ---------------------------------------------------------------------------
 
 
-def _ticket(user: User, minutes_ago: float, idle: float) -> LoginTicket:
+def _login(session: Session, user: User, *, minutes_ago: float = 0, idle: float = 0) -> int:
+    """A login row started ``minutes_ago`` and last seen ``idle`` minutes ago; returns its id."""
     now = utcnow()
-    return LoginTicket(user.id or 0, user.session_version, now - timedelta(minutes=minutes_ago),
-                       now - timedelta(minutes=idle))
+    row, _ = login_sessions.open_login(session=session, user=user, now=now - timedelta(minutes=minutes_ago))
+    row.last_seen_at = now - timedelta(minutes=idle)
+    session.add(row)
+    session.commit()
+    assert row.id is not None
+    return row.id
 
 
 def test_sessions_expire_when_idle_and_when_too_old(session: Session) -> None:
     user = make(session, "chen")
     idle = login.IDLE_TIMEOUT.total_seconds() / 60
-    checked, renewed = check_ticket(session=session, ticket=_ticket(user, idle + 5, idle - 1))
-    assert checked.id == user.id and utcnow() - renewed.last_seen_at < timedelta(seconds=5)
+    alive = _login(session, user, minutes_ago=idle + 5, idle=idle - 1)
+    assert login_sessions.check_login(session=session, login_id=alive).id == user.id
+    row = session.get(LoginSession, alive)
+    assert row is not None and utcnow() - _utc(row.last_seen_at) < timedelta(seconds=5)
     with pytest.raises(SessionEnded, match="未操作"):
-        check_ticket(session=session, ticket=_ticket(user, idle + 5, idle + 1))
+        login_sessions.check_login(session=session, login_id=_login(session, user, minutes_ago=idle + 5,
+                                                                    idle=idle + 1))
     # Active all along, but past the absolute lifetime.
-    ticket = issue_ticket(user, now=utcnow() - login.SESSION_LIFETIME + timedelta(minutes=1))
-    now = ticket.started_at
-    while now + timedelta(minutes=20) < ticket.started_at + login.SESSION_LIFETIME:
+    start = utcnow() - login.SESSION_LIFETIME + timedelta(minutes=1)
+    row, _ = login_sessions.open_login(session=session, user=user, now=start)
+    assert row.id is not None
+    now = start
+    while now + timedelta(minutes=20) < start + login.SESSION_LIFETIME:
         now += timedelta(minutes=20)
-        _, ticket = check_ticket(session=session, ticket=ticket, now=now)
+        login_sessions.check_login(session=session, login_id=row.id, now=now)
     with pytest.raises(SessionEnded, match="小时"):
-        check_ticket(session=session, ticket=ticket, now=ticket.started_at + login.SESSION_LIFETIME
-                     + timedelta(seconds=1))
+        login_sessions.check_login(session=session, login_id=row.id,
+                                   now=start + login.SESSION_LIFETIME + timedelta(seconds=1))
+    # Once ended, it stays ended (the cookie's token is cleared too).
+    with pytest.raises(SessionEnded, match="小时"):
+        login_sessions.check_login(session=session, login_id=row.id, now=now)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def test_password_change_and_reset_log_out_every_session(session: Session) -> None:
     admin = make(session, "root", Role.ADMIN)
     user = make(session, "lu")
-    phone, laptop = issue_ticket(user), issue_ticket(user)
+    phone, laptop = _login(session, user), _login(session, user)
     updated = accounts.change_own_password(session=session, actor=user, old=PASSWORD, new="changed-pass-2")
-    for ticket in (phone, laptop):
+    for login_id in (phone, laptop):
         with pytest.raises(SessionEnded, match="密码已修改"):
-            check_ticket(session=session, ticket=ticket)
-    fresh = issue_ticket(updated)
-    assert check_ticket(session=session, ticket=fresh)[0].id == user.id
+            login_sessions.check_login(session=session, login_id=login_id)
+    fresh = _login(session, updated)
+    assert login_sessions.check_login(session=session, login_id=fresh).id == user.id
     accounts.reset_password(session=session, actor=admin, user_id=user.id or 0)
     with pytest.raises(SessionEnded, match="密码已修改"):
-        check_ticket(session=session, ticket=fresh)
+        login_sessions.check_login(session=session, login_id=fresh)
+    again = _login(session, session.get(User, user.id) or user)
     accounts.set_user_active(session=session, actor=admin, user_id=user.id or 0, active=False)
     with pytest.raises(SessionEnded, match="停用"):
-        check_ticket(session=session, ticket=issue_ticket(session.get(User, user.id) or user))
+        login_sessions.check_login(session=session, login_id=again)
+
+
+def test_cookie_token_comes_from_a_one_time_handoff_and_is_stored_hashed(session: Session) -> None:
+    user = make(session, "he")
+    row, code = login_sessions.open_login(session=session, user=user)
+    assert row.id is not None
+    token = login_sessions.redeem_handoff(session=session, code=code)
+    assert token and token != code
+    assert login_sessions.redeem_handoff(session=session, code=code) is None  # spent
+    stored = session.get(LoginSession, row.id)
+    assert stored is not None and stored.token_hash not in (None, token) and stored.handoff_hash is None
+    assert token not in str(session.exec(select(LoginSession)).all())
+    # A refresh or a new tab resumes the same login from the cookie.
+    resumed, login_id = login_sessions.resume_login(session=session, token=token)
+    assert resumed.id == user.id and login_id == row.id
+    with pytest.raises(SessionEnded):
+        login_sessions.resume_login(session=session, token=token + "x")
+    # Logout through the cookie ends the login for every tab holding it.
+    login_sessions.end_login(session=session, token=token)
+    with pytest.raises(SessionEnded):
+        login_sessions.resume_login(session=session, token=token)
+    with pytest.raises(SessionEnded):
+        login_sessions.check_login(session=session, login_id=row.id)
+
+
+def test_a_stale_handoff_code_gives_no_token(session: Session) -> None:
+    user = make(session, "xu")
+    _, code = login_sessions.open_login(session=session, user=user,
+                                        now=utcnow() - login_sessions.HANDOFF_TTL - timedelta(seconds=1))
+    assert login_sessions.redeem_handoff(session=session, code=code) is None
+    assert login_sessions.redeem_handoff(session=session, code="made-up") is None

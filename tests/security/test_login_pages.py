@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,11 +11,22 @@ from streamlit.testing.v1 import AppTest
 
 from training import accounts, login
 from training.db import get_engine
-from training.models import User, utcnow
+from training.models import LoginSession, User, utcnow
 from training.seed import seed_demo
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-USER_KEY, TICKET_KEY, NOTICE_KEY = "user_id", "login_ticket", "logout_notice"  # pages.common's keys
+USER_KEY, LOGIN_KEY, NOTICE_KEY = "user_id", "login_session_id", "logout_notice"  # pages.common's keys
+
+
+def age_login(at: AppTest, **ago: timedelta) -> None:
+    """Move the browser's login row back in time (``started_at=…``, ``last_seen_at=…``)."""
+    with Session(get_engine()) as session:
+        row = session.get(LoginSession, at.session_state[LOGIN_KEY])
+        assert row is not None
+        for field, delta in ago.items():
+            setattr(row, field, utcnow() - delta)
+        session.add(row)
+        session.commit()
 
 
 @pytest.fixture
@@ -54,9 +64,7 @@ def test_login_form_locks_known_and_unknown_names_alike(demo_db: str) -> None:
 def test_idle_session_is_logged_out_with_a_notice(demo_db: str) -> None:
     at = log_in("agent", "agent-demo-2026")
     assert not on_login_page(at)
-    ticket = at.session_state[TICKET_KEY]
-    at.session_state[TICKET_KEY] = replace(ticket, last_seen_at=utcnow() - login.IDLE_TIMEOUT
-                                           - timedelta(seconds=5))
+    age_login(at, last_seen_at=login.IDLE_TIMEOUT + timedelta(seconds=5))
     at.run()
     assert on_login_page(at)
     assert [w.value for w in at.warning] == [login.SESSION_IDLE]
@@ -67,9 +75,7 @@ def test_idle_session_is_logged_out_with_a_notice(demo_db: str) -> None:
 
 def test_session_past_its_lifetime_is_logged_out(demo_db: str) -> None:
     at = log_in("agent", "agent-demo-2026")
-    ticket = at.session_state[TICKET_KEY]
-    at.session_state[TICKET_KEY] = replace(ticket, started_at=utcnow() - login.SESSION_LIFETIME
-                                           - timedelta(seconds=5))
+    age_login(at, started_at=login.SESSION_LIFETIME + timedelta(seconds=5))
     at.run()
     assert on_login_page(at) and [w.value for w in at.warning] == [login.SESSION_TOO_LONG]
 
@@ -101,3 +107,19 @@ def test_admin_reset_logs_the_user_out(demo_db: str) -> None:
         accounts.reset_password(session=session, actor=admin, user_id=target.id or 0)
     at.run()
     assert on_login_page(at) and [w.value for w in at.warning] == [login.SESSION_REVOKED]
+
+
+def test_logout_in_one_tab_ends_the_other(demo_db: str) -> None:
+    first = log_in("agent", "agent-demo-2026")
+    # A second tab resumed the same login from the cookie: same login row.
+    second = AppTest.from_file(APP, default_timeout=120)
+    second.session_state[USER_KEY] = first.session_state[USER_KEY]
+    second.session_state[LOGIN_KEY] = first.session_state[LOGIN_KEY]
+    second.run()
+    assert not on_login_page(second)
+    next(b for b in first.button if b.key == "logout").click()
+    first.run()
+    assert on_login_page(first) and not first.warning
+    second.run()
+    assert on_login_page(second)
+    assert [w.value for w in second.warning] == ["已在其他页面退出登录，请重新登录。"]

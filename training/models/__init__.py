@@ -1,6 +1,6 @@
 """SQLModel tables for the whole Huashu domain (schema changes go through Alembic)."""
 
-from training.models.accounts import Cohort, User, UserBase, UserPublic
+from training.models.accounts import Cohort, LoginSession, User, UserBase, UserPublic
 from training.models.base import ROLE_LABELS, Category, Role, utcnow
 from training.models.chats import ChatImport, ChatMessage, KnowledgeItem, MinedQuestion
 from training.models.exams import (
@@ -37,6 +37,7 @@ __all__ = [
     "ExamPaper",
     "KnowledgeItem",
     "LintPhrase",
+    "LoginSession",
     "LookupLog",
     "MinedQuestion",
     "Review",

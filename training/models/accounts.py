@@ -50,6 +50,27 @@ class LoginThrottle(SQLModel, table=True):
     locked_until: datetime | None = None
 
 
+class LoginSession(SQLModel, table=True):
+    """One browser login: the cookie carries a random token, only its SHA-256 is stored here.
+
+    A login starts with a one-time hand-off code (also stored hashed) that the browser trades for
+    the token through an HTTP request, so the token can travel in an HttpOnly cookie and never
+    appears in a URL or in the page.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    handoff_hash: str | None = Field(default=None, max_length=64, unique=True)
+    handoff_expires_at: datetime | None = None
+    # The user's session_version at login: a password change raises it and ends this login.
+    session_version: int = 0
+    started_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+    end_reason: str | None = Field(default=None, max_length=16)
+
+
 class UserPublic(UserBase):
     """What pages may see of a user (never the hash)."""
 
