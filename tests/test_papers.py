@@ -141,6 +141,15 @@ def test_export_is_formula_safe(trainer: User, session: Session, bank: list[Mine
     assert len(frame) == len(bank) + 1
     assert "'=HYPERLINK(\"http://evil\")" in set(frame["题目"])
     assert not any(str(v).startswith("=") for v in frame.to_numpy().ravel())
+    about = pd.read_excel(io.BytesIO(raw), sheet_name="说明", dtype=str)
+    assert about["状态"].tolist() == ["草稿"]  # the status in Chinese, never the stored code
+    cohort = session.exec(select(Cohort)).first()
+    assert cohort is not None
+    delivery.publish_paper(session=session, actor=trainer, paper_id=paper.id or 0,
+                           cohort_ids=[cohort.id or 0], opens_at=utcnow(), closes_at=None)
+    raw = delivery.export_paper_xlsx(session=session, actor=trainer, paper_id=paper.id or 0)
+    about = pd.read_excel(io.BytesIO(raw), sheet_name="说明", dtype=str)
+    assert about["状态"].tolist() == ["已发布"] and "published" not in about.to_numpy().ravel()
 
 
 @pytest.mark.parametrize("role", [Role.AGENT, Role.NEW_HIRE])

@@ -23,9 +23,13 @@ from training.models import (
     User,
     utcnow,
 )
+from training.models.exams import PaperStatus
 from training.papers import OBJECTIVE, RANDOM, SCENARIO, PaperError, PaperQuestion, get_paper
 from training.permissions import STAFF, require_role
 from training.tables import safe_export
+
+#: A paper's status as the export's reader sees it.
+PAPER_STATUS_LABELS = {PaperStatus.DRAFT: "草稿", PaperStatus.PUBLISHED: "已发布"}
 
 
 def candidate_seed(paper_id: int, user_id: int) -> int:
@@ -134,8 +138,8 @@ def publish_paper(
                                   closes_at=closes_at, max_attempts=max_attempts)
                    for c in dict.fromkeys(cohort_ids)]
     session.add_all(assignments)
-    if paper.status == "draft":
-        paper.status = "published"
+    if paper.status == PaperStatus.DRAFT:
+        paper.status = PaperStatus.PUBLISHED.value
         paper.published_at = utcnow()
         session.add(paper)
     audit.record(session=session, actor=editor, action="paper.publish", target=str(paper_id),
@@ -172,7 +176,8 @@ def export_paper_xlsx(*, session: Session, actor: User | None, paper_id: int) ->
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         safe_export(pd.DataFrame(rows)).to_excel(writer, index=False, sheet_name="试卷")
         pd.DataFrame([{"试卷": paper.title, "时长（分钟）": paper.time_limit_minutes,
-                       "及格线": f"{paper.pass_mark:.0%}", "状态": paper.status}]).pipe(
+                       "及格线": f"{paper.pass_mark:.0%}",
+                       "状态": PAPER_STATUS_LABELS.get(paper.status, paper.status)}]).pipe(
             safe_export).to_excel(writer, index=False, sheet_name="说明")
     audit.record(session=session, actor=editor, action="paper.export", target=str(paper_id),
                  detail={"rows": len(rows)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Text, UniqueConstraint
@@ -11,13 +12,20 @@ from sqlmodel import Field, SQLModel
 from training.models.base import _json, utcnow
 
 
+class PaperStatus(StrEnum):
+    """Where a paper stands: a draft being built, or published (frozen, assigned to cohorts)."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
 class ExamPaper(SQLModel, table=True):
     """An exam paper: scenario questions from real chats plus objective items."""
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=200)
     description: str = Field(default="", sa_type=Text)
-    status: str = Field(default="draft", max_length=16)
+    status: str = Field(default=PaperStatus.DRAFT.value, max_length=16)
     time_limit_minutes: int = 60
     pass_mark: float = 0.8
     shuffle: bool = True
