@@ -2,8 +2,8 @@
 
 The zone is the ``HUASHU_TIMEZONE`` setting (default Asia/Shanghai), never the server's: a
 container runs in UTC, a trainer's laptop anywhere, and both must show the same 09:00. Every
-time a user enters or reads goes through this module; nothing user-facing calls
-``datetime.now()`` without a zone, ``date.today()`` or ``datetime.astimezone()`` without one.
+time a user enters or reads goes through this module; nothing user-facing reads the server's
+local time (``now`` or ``astimezone`` without a zone, ``today``, the C ``localtime``).
 """
 
 from __future__ import annotations
