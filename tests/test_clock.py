@@ -141,6 +141,18 @@ def test_an_unknown_zone_is_refused_at_startup(monkeypatch: pytest.MonkeyPatch, 
     assert Settings().timezone == "Asia/Hong_Kong"
 
 
+def test_the_app_does_not_start_with_an_unknown_zone(tmp_path: Path) -> None:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("HUASHU_")},
+           "HUASHU_TIMEZONE": "Asia/Beijing", "HUASHU_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run([sys.executable, "-m", "training.bootstrap"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "配置有误，未启动：HUASHU_TIMEZONE='Asia/Beijing' is not a known time zone; "
+        "use an IANA name such as Asia/Shanghai, Asia/Hong_Kong or Europe/Berlin")
+    assert not (tmp_path / "data").exists()
+
+
 _PROBE = """
 import json
 from datetime import UTC, date, datetime

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pydantic import ValidationError
+
 from training.accounts import ensure_admin
 from training.config import get_settings
 from training.db import get_engine, session_scope
@@ -36,6 +38,11 @@ def main() -> None:
     parser.add_argument("--history", action="store_true",
                         help="演示数据附带几个月的考试、评阅与认证记录（看板有数据可看）")
     args = parser.parse_args()
+    try:
+        get_settings()
+    except ValidationError as exc:  # e.g. HUASHU_TIMEZONE=Asia/Beijing: one line, not a traceback
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise SystemExit(f"配置有误，未启动：{reasons}") from None
     bootstrap(demo=args.demo, history=args.history)
 
 
