@@ -16,6 +16,62 @@ from training.papers import SCENARIO, PaperQuestion
 
 ATTEMPT_KEY = "exam_attempt_id"
 RESULT_KEY = "exam_result_id"
+#: Query parameters that bring a refreshed tab back to the running exam and its question.
+ATTEMPT_PARAM, QUESTION_PARAM = "attempt", "q"
+#: Seconds after the last keystroke at which a typed answer is saved (also on blur, as before).
+TYPING_SAVE_DELAY = 1.5
+
+# Streamlit sends a text area's value only on blur or Ctrl+Enter. This script (no user text in
+# it) sends the candidate's answer TYPING_SAVE_DELAY seconds after they stop typing, and at once
+# when the tab is hidden or closed, by pressing Ctrl+Enter for them in the box they are typing in;
+# the cursor stays where it is. It ignores keystrokes inside an input method's composition (拼音).
+_TYPING_AUTOSAVE_JS = """<script>
+(() => {
+  if (window.__huashuTypingAutosave) return;
+  window.__huashuTypingAutosave = true;
+  const delay = __DELAY__;
+  let timer = null, box = null;
+  const commit = () => {
+    clearTimeout(timer); timer = null;
+    if (!box || !box.isConnected) return;
+    const init = {key: "Enter", code: "Enter", keyCode: 13, which: 13, ctrlKey: true,
+                  bubbles: true, cancelable: true};
+    box.dispatchEvent(new KeyboardEvent("keydown", init));
+    box.dispatchEvent(new KeyboardEvent("keyup", init));
+  };
+  const inExam = (el) => el && el.tagName === "TEXTAREA" && el.closest("[class*='st-key-exam']");
+  document.addEventListener("input", (event) => {
+    if (!inExam(event.target) || event.isComposing) return;
+    box = event.target; clearTimeout(timer); timer = setTimeout(commit, delay);
+  }, true);
+  document.addEventListener("compositionend", (event) => {
+    if (!inExam(event.target)) return;
+    box = event.target; clearTimeout(timer); timer = setTimeout(commit, delay);
+  }, true);
+  document.addEventListener("visibilitychange", () => { if (document.hidden && timer) commit(); });
+  window.addEventListener("pagehide", () => { if (timer) commit(); });
+})();
+</script>""".replace("__DELAY__", str(int(TYPING_SAVE_DELAY * 1000)))
+
+
+def leave_exam() -> None:
+    """Stop showing the running exam in this tab (the attempt itself goes on until submitted)."""
+    st.session_state.pop(ATTEMPT_KEY, None)
+    for param in (ATTEMPT_PARAM, QUESTION_PARAM):
+        st.query_params.pop(param, None)
+
+
+def resume_from_url() -> None:
+    """A refreshed tab returns to the exam (and question) its address names; open_attempt checks
+    that the attempt is the user's own."""
+    wanted = st.query_params.get(ATTEMPT_PARAM, "")
+    if ATTEMPT_KEY in st.session_state or not wanted.isdigit():
+        return
+    attempt_id = int(wanted)
+    st.session_state[ATTEMPT_KEY] = attempt_id
+    question = st.query_params.get(QUESTION_PARAM, "")
+    if question.isdigit() and int(question) >= 1:
+        st.session_state[f"{_prefix(attempt_id)}_index"] = int(question) - 1
 
 
 def _prefix(attempt_id: int) -> str:
@@ -99,11 +155,11 @@ def render(user: User, attempt_id: int) -> None:
         view = run_action(lambda: open_attempt(session=session, actor=user, attempt_id=attempt_id))
     if view is None:
         if st.button("返回我的考试"):
-            st.session_state.pop(ATTEMPT_KEY, None)
+            leave_exam()
             st.rerun()
         return
     if view.read_only:
-        st.session_state.pop(ATTEMPT_KEY, None)
+        leave_exam()
         note = "（考试时间到，已按保存的答案自动交卷）" if view.attempt.auto_submitted else ""
         st.success(f"试卷已提交{note}。成绩发布后可在「我的考试」中查看。")
         if st.button("返回我的考试", type="primary"):
@@ -115,16 +171,19 @@ def render(user: User, attempt_id: int) -> None:
     header, timer = st.columns([4, 1])
     header.title(md_escape(view.title))
     answered = sum(1 for q in view.questions if view.answered(q.slot_id))
-    header.caption(f"共 {len(view.questions)} 题 · 已作答 {answered} 题 · 答案在修改时自动保存，"
-                   "刷新或断线后重新登录即可继续作答。")
+    header.caption(f"共 {len(view.questions)} 题 · 已作答 {answered} 题 · 停止输入 "
+                   f"{TYPING_SAVE_DELAY:g} 秒后自动保存，刷新页面或断线重连后可继续作答。")
+    st.html(_TYPING_AUTOSAVE_JS, unsafe_allow_javascript=True)
     with timer:
         _countdown(view.attempt.deadline_at)
     _navigator(view, index_key)
     if not view.questions:
         st.warning("这份试卷没有题目。")
         return
-    index = min(st.session_state[index_key], len(view.questions) - 1)
+    index = min(max(st.session_state[index_key], 0), len(view.questions) - 1)
     question = view.questions[index]
+    st.query_params[ATTEMPT_PARAM] = str(attempt_id)
+    st.query_params[QUESTION_PARAM] = str(index + 1)
     saved = view.answers.get(question.slot_id)
     prefill(prefix, question, saved.text if saved else "", saved.choice if saved else "")
     _showing(attempt_id, question.slot_id)
@@ -164,6 +223,6 @@ def _submit_box(user: User, view: AttemptView) -> None:
             done = run_action(lambda: submit_attempt(session=session, actor=user,
                                                      attempt_id=view.attempt.id or 0))
         if done is not None:
-            st.session_state.pop(ATTEMPT_KEY, None)
+            leave_exam()
             st.session_state[RESULT_KEY] = view.attempt.id
             st.rerun()

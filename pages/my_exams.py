@@ -6,7 +6,7 @@ import streamlit as st
 
 from pages.common import current_user, db_session, run_action
 from pages.exam_result import render as render_result
-from pages.exam_take import ATTEMPT_KEY, RESULT_KEY
+from pages.exam_take import ATTEMPT_KEY, RESULT_KEY, resume_from_url
 from pages.exam_take import render as render_exam
 from pages.exam_view import md_escape
 from training.certification import duty_status, expiry_date, list_certifications
@@ -111,6 +111,7 @@ def _overview(user: User) -> None:
 
 user = current_user()
 assert user is not None
+resume_from_url()
 if (attempt_id := st.session_state.get(ATTEMPT_KEY)) is not None:
     render_exam(user, attempt_id)
 elif (result_id := st.session_state.get(RESULT_KEY)) is not None:
