@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from pages.actions import act, ask, asked, confirm_step, forget, show
 from pages.common import current_user, db_session, run_action
 from pages.exam_view import md_escape
 from pages.script_bank_tools import render_lint_rules, render_transfer, render_usage
@@ -18,12 +19,95 @@ from scripts_bank.authoring import (
 from scripts_bank.io import split_tags
 from scripts_bank.service import STATUS_LABELS, ScriptView, facets, is_staff, list_scripts
 from training.clock import fmt_datetime
-from training.models import Category
+from training.models import Category, User
+
+NEW_FIELDS = ("new_script_question", "new_script_answer", "new_script_category", "new_script_product",
+              "new_script_tags")
 
 user = current_user()
 staff = is_staff(user)
 categories = [c.value for c in Category]
 st.title("话术库")
+
+
+def _open_key(sid: int) -> str:
+    return f"bank_open_{sid}"
+
+
+def _keep_open(sid: int) -> None:
+    """An action on a script keeps its panel open (its label may change: new version, status)."""
+    st.session_state[_open_key(sid)] = True
+
+
+def _revise(sid: int) -> None:
+    _keep_open(sid)
+    text, note = st.session_state[f"revise_text_{sid}"], st.session_state[f"revise_note_{sid}"]
+
+    def approved(actor: User) -> ScriptView:
+        with db_session() as session:
+            return revise_script(session=session, actor=actor, script_id=sid, answer=text, note=note)
+
+    def drafted(actor: User) -> int:
+        with db_session() as session:
+            return propose_revision(session=session, actor=actor, script_id=sid, answer=text, note=note)
+
+    if st.session_state[f"revise_approve_{sid}"]:
+        done = act(f"bank_revise_{sid}", approved, success=lambda s: f"第 {s.version} 版已审定发布。")
+    else:
+        done = act(f"bank_revise_{sid}", drafted, success=lambda v: f"第 {v} 版已保存为草稿，待审定。")
+    if done is not None:
+        forget(f"revise_note_{sid}")
+
+
+def _details(sid: int) -> None:
+    _keep_open(sid)
+    typed = {name: st.session_state[f"{name}_{sid}"] for name in ("cat", "prod", "var", "tags")}
+
+    def save(actor: User) -> ScriptView:
+        with db_session() as session:
+            return update_details(session=session, actor=actor, script_id=sid, category=typed["cat"],
+                                  tags=split_tags(typed["tags"]), product=typed["prod"], variant=typed["var"])
+
+    act(f"bank_details_{sid}", save, success="已保存分类与标签。")
+
+
+def _approve(sid: int, version: int) -> None:
+    _keep_open(sid)
+
+    def run(actor: User) -> ScriptView:
+        with db_session() as session:
+            return approve_version(session=session, actor=actor, script_id=sid, version=version)
+
+    act(f"bank_history_{sid}", run, success=f"已审定发布第 {version} 版。")
+
+
+def _ask_archive(sid: int, question: str) -> None:
+    _keep_open(sid)
+    ask("bank_archive", (sid, question))
+
+
+def _archive(subject: tuple[int, str]) -> None:
+    sid, question = subject
+
+    def run(actor: User) -> None:
+        with db_session() as session:
+            archive_script(session=session, actor=actor, script_id=sid)
+
+    act("bank_list", run, success=f"已停用话术「{question}」：话术查询中不再出现，历史版本仍保留。")
+
+
+def _create() -> None:
+    typed = {name: st.session_state[name] for name in NEW_FIELDS}
+
+    def save(actor: User) -> ScriptView:
+        with db_session() as session:
+            return create_script(session=session, actor=actor, question=typed["new_script_question"],
+                                 answer=typed["new_script_answer"], category=typed["new_script_category"],
+                                 product=typed["new_script_product"],
+                                 tags=split_tags(typed["new_script_tags"]))
+
+    if act("bank_new", save, success=lambda s: f"已加入话术库：「{s.question}」。") is not None:
+        forget(*NEW_FIELDS)  # cleared only once it is saved
 
 
 def _diff(version: VersionView) -> str:
@@ -34,43 +118,19 @@ def _diff(version: VersionView) -> str:
 def _editor(script: ScriptView) -> None:
     sid = script.id
     with st.form(f"revise_{sid}"):
-        text = st.text_area("修改话术（保存为新版本）", value=script.answer, key=f"revise_text_{sid}")
-        note = st.text_input("修改说明", key=f"revise_note_{sid}")
-        approve = st.checkbox(
-            "直接审定发布（否则保存为草稿，待审定）", value=True, key=f"revise_approve_{sid}"
-        )
-        if st.form_submit_button("保存新版本"):
-            with db_session() as session:
-                if approve:
-                    run_action(lambda: revise_script(session=session, actor=user, script_id=sid, answer=text,
-                                                     note=note), success="新版本已审定发布。")
-                else:
-                    version = run_action(lambda: propose_revision(session=session, actor=user, script_id=sid,
-                                                                  answer=text, note=note))
-                    if version is not None:
-                        st.success(f"第 {version} 版已保存为草稿。")
+        st.text_area("修改话术（保存为新版本）", value=script.answer, key=f"revise_text_{sid}")
+        st.text_input("修改说明", key=f"revise_note_{sid}")
+        st.checkbox("直接审定发布（否则保存为草稿，待审定）", value=True, key=f"revise_approve_{sid}")
+        st.form_submit_button("保存新版本", on_click=_revise, args=(sid,))
+        show(f"bank_revise_{sid}")
     with st.form(f"details_{sid}"):
         left, middle, right = st.columns(3)
-        category = left.selectbox(
-            "分类", categories, index=categories.index(script.category), key=f"cat_{sid}"
-        )
-        product = middle.text_input("商品", value=script.product, key=f"prod_{sid}")
-        variant = right.text_input("版本名", value=script.variant, key=f"var_{sid}")
-        tags = st.text_input("标签（逗号分隔）", value="，".join(script.tags), key=f"tags_{sid}")
-        if st.form_submit_button("保存分类与标签"):
-            with db_session() as session:
-                run_action(
-                    lambda: update_details(
-                        session=session,
-                        actor=user,
-                        script_id=sid,
-                        category=category,
-                        tags=split_tags(tags),
-                        product=product,
-                        variant=variant,
-                    ),
-                    success="已保存。",
-                )
+        left.selectbox("分类", categories, index=categories.index(script.category), key=f"cat_{sid}")
+        middle.text_input("商品", value=script.product, key=f"prod_{sid}")
+        right.text_input("版本名", value=script.variant, key=f"var_{sid}")
+        st.text_input("标签（逗号分隔）", value="，".join(script.tags), key=f"tags_{sid}")
+        st.form_submit_button("保存分类与标签", on_click=_details, args=(sid,))
+        show(f"bank_details_{sid}")
     with db_session() as session:
         history = run_action(lambda: script_history(session=session, actor=user, script_id=sid)) or []
     for version in history:
@@ -83,19 +143,15 @@ def _editor(script: ScriptView) -> None:
             + (f" · 说明：{md_escape(version.note)}" if version.note else "")
         )
         st.markdown(_diff(version))
-        if version.status == "draft" and st.button(
-            f"审定第 {version.version} 版", key=f"approve_{sid}_{version.version}"
-        ):
-            with db_session() as session:
-                run_action(
-                    lambda v=version.version: approve_version(
-                        session=session, actor=user, script_id=sid, version=v
-                    ),
-                    success="已审定发布。",
-                )
-    if st.button("停用这条话术", key=f"archive_{sid}"):
-        with db_session() as session:
-            run_action(lambda: archive_script(session=session, actor=user, script_id=sid), success="已停用。")
+        if version.status == "draft":
+            st.button(f"审定第 {version.version} 版", key=f"approve_{sid}_{version.version}",
+                      on_click=_approve, args=(sid, version.version))
+    show(f"bank_history_{sid}")
+    st.button("停用这条话术", key=f"archive_{sid}", on_click=_ask_archive, args=(sid, script.question))
+    if (pending := asked("bank_archive")) and pending[0] == sid:
+        name = script.question if len(script.question) <= 20 else script.question[:20] + "…"
+        confirm_step("bank_archive", confirm=f"确认停用「{name}」", on_confirm=_archive,
+                     question=f"确认停用「{script.question}」？停用后客服在话术查询中查不到它，历史版本仍保留。")
 
 
 def _list() -> None:
@@ -119,6 +175,7 @@ def _list() -> None:
         )
     if scripts is None:
         st.stop()
+    show("bank_list")
     st.caption(f"共 {len(scripts)} 条话术")
     for script in scripts:
         extra = "".join(
@@ -129,11 +186,15 @@ def _list() -> None:
                 f" · 待审定 v{script.pending_draft}" if script.pending_draft else "",
             ]
         )
-        with st.expander(f"[{script.category}] {md_escape(script.question)}（v{script.version}{extra}）"):
+        # Keyed and tracked: the panel keeps its state when its label changes (a new version), an
+        # action can keep it open, and the trainer's tools load only for an open panel.
+        panel = st.expander(f"[{script.category}] {md_escape(script.question)}（v{script.version}{extra}）",
+                            key=_open_key(script.id), on_change="rerun")
+        with panel:
             st.code(script.answer, language=None, wrap_lines=True)
             if script.tags:
                 st.caption("标签：" + "、".join(md_escape(t) for t in script.tags))
-            if staff:
+            if staff and panel.open:
                 _editor(script)
 
 
@@ -145,27 +206,15 @@ listing, adding, usage, rules = st.tabs(["话术列表", "新增与导入导出"
 with listing:
     _list()
 with adding:
-    with st.form("new_script", clear_on_submit=True):
-        question = st.text_input("顾客问题", key="new_script_question")
-        answer = st.text_area("最佳话术（可用占位符 {客户称呼} {订单号} 等）", key="new_script_answer")
+    with st.form("new_script"):
+        st.text_input("顾客问题", key="new_script_question")
+        st.text_area("最佳话术（可用占位符 {客户称呼} {订单号} 等）", key="new_script_answer")
         left, middle, right = st.columns(3)
-        category = left.selectbox("分类", categories, key="new_script_category")
-        product = middle.text_input("商品", key="new_script_product")
-        new_tags = right.text_input("标签（逗号分隔）", key="new_script_tags")
-        if st.form_submit_button("保存并审定", type="primary"):
-            with db_session() as session:
-                run_action(
-                    lambda: create_script(
-                        session=session,
-                        actor=user,
-                        question=question,
-                        answer=answer,
-                        category=category,
-                        product=product,
-                        tags=split_tags(new_tags),
-                    ),
-                    success="已加入话术库。",
-                )
+        left.selectbox("分类", categories, key="new_script_category")
+        middle.text_input("商品", key="new_script_product")
+        right.text_input("标签（逗号分隔）", key="new_script_tags")
+        st.form_submit_button("保存并审定", type="primary", on_click=_create)
+        show("bank_new")
     render_transfer(user)
 with usage:
     render_usage(user)

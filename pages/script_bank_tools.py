@@ -5,15 +5,30 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from pages.actions import act, forget, show
 from pages.common import db_session, run_action
 from scripts_bank.authoring import export_scripts, import_scripts
 from scripts_bank.io import export_bytes, read_script_table, scripts_table
 from scripts_bank.usage import WEAK_LOOKUP_COSINE, usage_report, weak_lookups
 from training.config import get_settings
-from training.lint_rules import PHRASE_KINDS, list_phrases, save_phrase
+from training.lint_rules import PHRASE_KINDS, LintPhrase, list_phrases, save_phrase
 from training.model_versions import active_model_id, model_threshold
 from training.models import User
 from training.tables import safe_export
+
+
+def _import_scripts() -> None:
+    upload = st.session_state.get("bank_import_file")
+    if upload is None:
+        return
+    limit = get_settings().upload_limit_mb * 1024 * 1024
+
+    def run(actor: User) -> int:
+        rows = read_script_table(upload.getvalue(), file_name=upload.name, limit_bytes=limit)
+        with db_session() as session:
+            return import_scripts(session=session, actor=actor, rows=rows)
+
+    act("bank_import", run, success=lambda count: f"已导入 {count} 条话术。")
 
 
 def render_transfer(user: User | None) -> None:
@@ -21,17 +36,8 @@ def render_transfer(user: User | None) -> None:
     st.subheader("导入话术表")
     st.caption("列名：问题、话术，可选 分类、标签、商品、版本。支持 XLSX / CSV（UTF-8 或 GBK）。")
     upload = st.file_uploader("选择文件", type=["xlsx", "csv", "tsv", "txt"], key="bank_import_file")
-    if upload is not None and st.button("导入", key="bank_import"):
-        limit = get_settings().upload_limit_mb * 1024 * 1024
-        rows = run_action(
-            lambda: read_script_table(upload.getvalue(), file_name=upload.name, limit_bytes=limit)
-        )
-        if rows is not None:
-            with db_session() as session:
-                run_action(
-                    lambda: import_scripts(session=session, actor=user, rows=rows),
-                    success=f"已导入 {len(rows)} 条话术。",
-                )
+    st.button("导入", key="bank_import", disabled=upload is None, on_click=_import_scripts)
+    show("bank_import")
     st.subheader("导出话术库")
     fmt = st.radio("格式", ["xlsx", "csv"], horizontal=True, key="bank_export_fmt")
     if st.button("生成导出文件", key="bank_export"):
@@ -88,6 +94,21 @@ def render_usage(user: User | None) -> None:
     )
 
 
+def _save_phrase() -> None:
+    typed = st.session_state
+
+    def save(actor: User) -> LintPhrase:
+        with db_session() as session:
+            return save_phrase(session=session, actor=actor, phrase=typed["lint_phrase"],
+                               kind=typed["lint_kind"], reason=typed["lint_reason"],
+                               whole_reply=typed["lint_whole"], penalty=typed["lint_penalty"],
+                               active=typed["lint_active"],
+                               exceptions=typed["lint_exceptions"].replace("，", ",").split(","))
+
+    if act("lint_phrase", save, success=lambda p: f"已保存短语「{p.phrase}」。") is not None:
+        forget("lint_phrase", "lint_reason", "lint_exceptions")  # cleared only once it is saved
+
+
 def render_lint_rules(user: User | None) -> None:
     """The phrase lists the answer ranking penalises; trainers add, change and switch off phrases."""
     with db_session() as session:
@@ -112,31 +133,13 @@ def render_lint_rules(user: User | None) -> None:
     )
     with st.form("lint_phrase"):
         left, right = st.columns(2)
-        kind = left.selectbox(
-            "类型", list(PHRASE_KINDS), format_func=PHRASE_KINDS.__getitem__, key="lint_kind"
-        )
-        phrase = right.text_input("短语（已有的同类短语会被修改）", key="lint_phrase")
-        reason = st.text_input("原因（向培训师展示）", key="lint_reason")
-        exceptions = st.text_input("例外（含该短语但无害的说法，逗号分隔）", key="lint_exceptions")
+        left.selectbox("类型", list(PHRASE_KINDS), format_func=PHRASE_KINDS.__getitem__, key="lint_kind")
+        right.text_input("短语（已有的同类短语会被修改）", key="lint_phrase")
+        st.text_input("原因（向培训师展示）", key="lint_reason")
+        st.text_input("例外（含该短语但无害的说法，逗号分隔）", key="lint_exceptions")
         a, b, c = st.columns(3)
-        penalty = a.number_input(
-            "扣分", min_value=0.05, max_value=1.0, value=0.2, step=0.05, key="lint_penalty"
-        )
-        whole = b.checkbox("整句只有这个词才算", key="lint_whole")
-        active = c.checkbox("启用", value=True, key="lint_active")
-        if st.form_submit_button("保存短语"):
-            with db_session() as session:
-                run_action(
-                    lambda: save_phrase(
-                        session=session,
-                        actor=user,
-                        phrase=phrase,
-                        kind=kind,
-                        reason=reason,
-                        whole_reply=whole,
-                        penalty=penalty,
-                        active=active,
-                        exceptions=exceptions.replace("，", ",").split(","),
-                    ),
-                    success="已保存。",
-                )
+        a.number_input("扣分", min_value=0.05, max_value=1.0, value=0.2, step=0.05, key="lint_penalty")
+        b.checkbox("整句只有这个词才算", key="lint_whole")
+        c.checkbox("启用", value=True, key="lint_active")
+        st.form_submit_button("保存短语", on_click=_save_phrase)
+        show("lint_phrase")

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import Session, func, select
 from streamlit.testing.v1 import AppTest
 
 from training.db import get_engine
-from training.models import Cohort, KnowledgeItem, Role, User
+from training.models import Cohort, KnowledgeItem, Role, Script, User
 from training.seed import seed_demo
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -215,3 +216,68 @@ def test_password_form_keeps_what_was_typed_until_it_is_changed(demo_db: str) ->
     assert [s.value for s in at.success] == ["密码已修改，其他设备上的登录已退出。"]
     assert all(at.text_input(key=k).value == "" for k in ("old_password", "new_password",
                                                           "new_password_again"))
+
+
+# -- 话术库 ---------------------------------------------------------------------------------------
+
+def _scripts() -> list[Script]:
+    with Session(get_engine()) as session:
+        return list(session.exec(select(Script).where(Script.status == "approved").order_by(Script.id)).all())
+
+
+def _panel(at: AppTest, sid: int) -> Any:
+    return next((e for e in at.expander if e.proto.id.endswith(f"-bank_open_{sid}")), None)
+
+
+def _bank(demo_db: str, open_sid: int | None = None) -> AppTest:
+    at = _page(demo_db, Role.TRAINER, "pages/script_bank.py")
+    if open_sid is not None:
+        at.session_state[f"bank_open_{open_sid}"] = True  # as if the trainer had opened it
+        at.run()
+    return at
+
+
+def test_archiving_a_script_asks_first_then_it_leaves_the_list_with_a_message(demo_db: str) -> None:
+    script = _scripts()[0]
+    at = _bank(demo_db, script.id)
+    count = f"共 {len(_scripts())} 条话术"
+    assert count in _captions(at)
+    at.button(key=f"archive_{script.id}").click().run()
+    assert _scripts()[0].id == script.id, "nothing changes before the confirmation"
+    assert f"确认停用「{script.question}」" in at.warning[0].value.replace("\\", "")
+    assert _panel(at, script.id).proto.expanded, "the question is asked where the button was"
+
+    at.button(key="bank_archive_confirm").click().run()
+    assert not at.exception
+    assert script.id not in [s.id for s in _scripts()]
+    assert at.success[0].value.replace("\\", "").startswith(f"已停用话术「{script.question}」")
+    assert _panel(at, script.id) is None, "gone from the list in the same run"
+    assert f"共 {len(_scripts())} 条话术" in _captions(at) and count not in _captions(at)
+
+
+def test_saving_a_new_version_keeps_the_panel_open_and_shows_it(demo_db: str) -> None:
+    script = _scripts()[0]
+    at = _bank(demo_db, script.id)
+    at.text_area(key=f"revise_text_{script.id}").input("亲，这是修改后的话术")
+    _submit(at, "保存新版本")
+    assert [s.value for s in at.success] == [f"第 {script.current_version + 1} 版已审定发布。"]
+    panel = _panel(at, script.id)
+    assert panel is not None and panel.proto.expanded
+    assert f"v{script.current_version + 1}" in panel.label
+    assert "亲，这是修改后的话术" in [c.value for c in at.code]
+
+
+def test_new_script_form_keeps_a_refused_entry_and_the_list_shows_the_new_one(demo_db: str) -> None:
+    at = _bank(demo_db)
+    before = len(_scripts())
+    at.text_area(key="new_script_answer").input("亲，七天无理由退货请在订单页申请哦")
+    at.text_input(key="new_script_product").input("破壁机")
+    _submit(at, "保存并审定")  # no question
+    assert at.error and at.text_area(key="new_script_answer").value == "亲，七天无理由退货请在订单页申请哦"
+    at.text_input(key="new_script_question").input("可以七天无理由退货吗")
+    _submit(at, "保存并审定")
+    assert len(_scripts()) == before + 1
+    assert [s.value for s in at.success] == ["已加入话术库：「可以七天无理由退货吗」。"]
+    assert f"共 {before + 1} 条话术" in _captions(at)
+    assert "破壁机" in at.selectbox(key="bank_product").options, "the new product is a filter at once"
+    assert at.text_input(key="new_script_question").value == ""

@@ -139,6 +139,8 @@ def test_trainer_approves_a_draft_and_agents_never_see_drafts(session: Session, 
     assert "亲，可以开专票，请提供公司名称和税号" not in [c.value for c in agent.code]
 
     at = _page(demo.trainer, "pages/script_bank.py")
+    at.session_state[f"bank_open_{script.id}"] = True  # a trainer's tools load in an open panel
+    at.run()
     _click(at, "审定第 2 版")
     session.expire_all()
     refreshed = session.get(Script, script.id)

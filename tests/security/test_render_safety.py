@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from scripts_bank.authoring import create_script
 from training import accounts, paper_delivery, papers
-from training.models import Cohort, MinedQuestion, Role, User, utcnow
+from training.models import Cohort, MinedQuestion, Role, Script, User, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -106,6 +106,9 @@ def test_user_text_renders_inert(session: Session, payload: str) -> None:
     assert f"我的回答：{payload}" in plain and f"顾客说：{payload}" in plain
     # The script bank: question, answer, tags, product and variant of a script.
     bank = _page(trainer, "pages/script_bank.py")
+    script = session.exec(select(Script).where(Script.question == f"话术问题：{payload}")).one()
+    bank.session_state[f"bank_open_{script.id}"] = True  # its editor and history are drawn when open
+    bank.run()
     assert_inert(bank, payload)
     assert f"话术回答：{payload}" in [c.value for c in bank.code]
     # The question bank: mined questions, their chat context and the agents' replies.
