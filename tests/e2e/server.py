@@ -65,8 +65,7 @@ def start_server(db_file: Path, log_path: Path, *, timeout: float = 60.0) -> Ser
     log = log_path.open("a")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+         "--server.address", "127.0.0.1"],  # the rest from .streamlit/config.toml
         cwd=ROOT, env=app_env(db_file), stdout=log, stderr=log)
     server = Server(process, f"http://127.0.0.1:{port}/", log_path, log)
     deadline = time.monotonic() + timeout
