@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pages.chart_blocks import chart_block
+from pages.chart_blocks import chart_block, count_axis, every_week
 from pages.common import current_user, db_session, run_action
 from pages.exam_view import md_escape
 from training.analytics import Filters, learner_progress
@@ -49,9 +49,11 @@ left, middle, right = st.columns(3)
 left.metric("待巩固的错题", book.open_total, help="已发布成绩中答错的知识题和得分偏低的情景题")
 middle.metric("其中已练习过", book.practised_open)
 right.metric("知识题 / 情景题", f"{book.open_objective} / {book.open_scenario}")
-practice = pd.DataFrame([{"周": w.week.isoformat(), "练习次数": w.answers} for w in book.practice_weeks])
+# Every week from the first practice on, weeks without practice at 0 (none skipped).
+practice = every_week({w.week: w.answers for w in book.practice_weeks}, value="练习次数")
 chart = None if practice.empty else alt.Chart(practice).mark_bar().encode(
-    x=alt.X("周:O", title="周（周一）", axis=alt.Axis(labelAngle=0)), y=alt.Y("练习次数:Q", title="练习次数"),
+    x=alt.X("周:O", title="周（周一）", axis=alt.Axis(labelAngle=0)),
+    y=alt.Y("练习次数:Q", title="练习次数", axis=count_axis()),
     tooltip=["周", "练习次数"],
 ).properties(title="每周错题练习次数")
 chart_block("错题练习", practice, chart, key="my_practice", empty="还没有练习记录：去「错题本」练一练吧。")

@@ -9,7 +9,16 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pages.chart_blocks import chart_block
+from pages.chart_blocks import (
+    chart_block,
+    count_axis,
+    count_legend,
+    day_calendar,
+    full_legend,
+    people_table,
+    tidy_numbers,
+    wrapped_axis,
+)
 from pages.common import current_user, db_session, run_action
 from training.accounts import list_cohorts
 from training.analytics import CERT_STATUSES, AnalyticsError, Filters, TeamDashboard, team_dashboard
@@ -56,10 +65,11 @@ def _filters() -> Filters | None:
 
 
 def _exam_tab(board: TeamDashboard) -> None:
-    rates = pd.DataFrame([{"试卷": r.title, "场次": r.sittings, "通过": r.passed, "通过率": r.pass_rate,
-                           "平均得分率": r.mean_score, "及格线": r.pass_mark} for r in board.pass_rates])
+    rates = tidy_numbers(pd.DataFrame([{"试卷": r.title, "场次": r.sittings, "通过": r.passed,
+                                        "通过率": r.pass_rate, "平均得分率": r.mean_score,
+                                        "及格线": r.pass_mark} for r in board.pass_rates]))
     chart = None if rates.empty else alt.Chart(rates).mark_bar().encode(
-        x=alt.X("试卷:N", sort=None, title="试卷", axis=FLAT),
+        x=alt.X("试卷:N", sort=None, title="试卷", axis=wrapped_axis()),
         y=alt.Y("通过率:Q", title="通过率", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
         tooltip=["试卷", "场次", "通过", alt.Tooltip("通过率:Q", format=".0%"),
                  alt.Tooltip("平均得分率:Q", format=".0%")],
@@ -70,7 +80,8 @@ def _exam_tab(board: TeamDashboard) -> None:
     order = [f"{i * 10}–{i * 10 + 10}%" for i in range(10)]
     chart = None if bins.empty else alt.Chart(bins).mark_bar().encode(
         x=alt.X("分数段:N", sort=order, title="得分率区间", axis=FLAT), xOffset="试卷:N",
-        y=alt.Y("场次:Q", title="场次"), color=alt.Color("试卷:N", title="试卷"),
+        y=alt.Y("场次:Q", title="场次", axis=count_axis()),
+        color=alt.Color("试卷:N", title="试卷", legend=full_legend()),
         tooltip=["试卷", "分数段", "场次"],
     ).properties(title="各试卷成绩分布")
     chart_block("成绩分布", bins, chart, key="score_distribution",
@@ -78,7 +89,7 @@ def _exam_tab(board: TeamDashboard) -> None:
 
 
 def _item_tab(board: TeamDashboard) -> None:
-    items = pd.DataFrame([{"试卷": i.paper_title, "题号": i.position, "题目": i.prompt[:60],
+    items = pd.DataFrame([{"试卷": i.paper_title, "题号": i.position, "题目": i.prompt,
                            "题型": "情景题" if i.kind == "scenario" else "知识题", "类别": i.category or "",
                            "作答数": i.answers, "难度（平均得分率）": i.difficulty,
                            "区分度": i.discrimination, "需复查": "是" if i.needs_review else "否"}
@@ -98,15 +109,19 @@ def _item_tab(board: TeamDashboard) -> None:
     if not items.empty:
         st.caption(f"区分度为点二列相关（题目得分与试卷总分的皮尔逊相关），低于 {LOW_DISCRIMINATION} "
                    "的题目强弱考生答得差不多，建议修改；少于 4 份作答或全部答对/答错时不计算。")
-        st.dataframe(items[items["需复查"] == "是"], hide_index=True)
+        flagged, formats = people_table(items[items["需复查"] == "是"], percent=["难度（平均得分率）"],
+                                        decimals=["区分度"])
+        st.dataframe(flagged, hide_index=True, column_config=formats)
 
 
 def _review_tab(board: TeamDashboard) -> None:
-    weeks = pd.DataFrame([{"周": w.week.isoformat(), "双评答案数": w.answers, "评分数": w.reviews,
-                           "一致性α": w.alpha} for w in board.agreement])
+    weeks = tidy_numbers(pd.DataFrame([{"周": w.week.isoformat(), "双评答案数": w.answers,
+                                        "评分数": w.reviews, "评阅一致性": w.alpha}
+                                       for w in board.agreement]))
     chart = None if weeks.empty else alt.Chart(weeks).mark_line(point=True).encode(
-        x=alt.X("周:O", title="交卷周（周一）", axis=MONTH_DAY), y=alt.Y("一致性α:Q", title="Krippendorff α"),
-        tooltip=["周", "双评答案数", alt.Tooltip("一致性α:Q", format=".2f")],
+        x=alt.X("周:O", title="交卷周（周一）", axis=MONTH_DAY),
+        y=alt.Y("评阅一致性:Q", title="评阅一致性（1 为完全一致，0 与随机打分无异）"),
+        tooltip=["周", "双评答案数", alt.Tooltip("评阅一致性:Q", format=".2f")],
     ).properties(title="评阅一致性（按周）")
     chart_block("评阅一致性", weeks, chart, key="reviewer_agreement",
                 empty="暂无被两位及以上培训师评阅的答案。")
@@ -116,9 +131,10 @@ def _certificate_tab(board: TeamDashboard) -> None:
     counts = pd.DataFrame([{"认证项目": c.programme, "状态": c.status, "人数": c.people}
                            for c in board.certification])
     chart = None if counts.empty else alt.Chart(counts).mark_bar().encode(
-        x=alt.X("认证项目:N", title="认证项目", axis=FLAT), y=alt.Y("人数:Q", title="人数"),
+        x=alt.X("认证项目:N", title="认证项目", axis=wrapped_axis()),
+        y=alt.Y("人数:Q", title="人数", axis=count_axis()),
         color=alt.Color("状态:N", title="状态", sort=list(CERT_STATUSES),
-                        scale=alt.Scale(domain=list(CERT_STATUSES))),
+                        scale=alt.Scale(domain=list(CERT_STATUSES)), legend=full_legend()),
         tooltip=["认证项目", "状态", "人数"],
     ).properties(title="认证状态（每人最新证书）")
     chart_block("认证状态", counts, chart, key="certification_status", empty="还没有认证项目。")
@@ -129,25 +145,27 @@ def _certificate_tab(board: TeamDashboard) -> None:
         totals: dict[date, int] = defaultdict(int)
         for e in board.expiries:
             totals[e.day] += e.certificates
-        per_day = pd.DataFrame([{"到期日": d.isoformat(), "证书数": n, "星期": WEEKDAYS[d.weekday()],
-                                 "周": (d - timedelta(days=d.weekday())).strftime("%m-%d")}
-                                for d, n in sorted(totals.items())])
+        # Every week from the first expiry to the last, empty days at 0: no week is skipped.
+        per_day = day_calendar(totals, value="证书数", weekdays=WEEKDAYS).rename(columns={"日期": "到期日"})
         chart = alt.Chart(per_day).mark_rect().encode(
             x=alt.X("周:O", title="到期周（周一）", sort=list(dict.fromkeys(per_day["周"])), axis=FLAT),
             y=alt.Y("星期:O", sort=WEEKDAYS, title=""),
-            color=alt.Color("证书数:Q", title="到期证书数", scale=alt.Scale(scheme="oranges")),
-            tooltip=["到期日", "证书数"],
+            color=alt.Color("证书数:Q", title="到期证书数", scale=alt.Scale(scheme="oranges", domainMin=0),
+                            legend=count_legend()),
+            tooltip=["到期日", alt.Tooltip("证书数:Q", format="d")],
         ).properties(title="证书到期日历")
     chart_block("到期日历", days, chart, key="expiry_calendar", empty="所选期间没有将要到期的证书。")
 
 
 def _ramp_tab(board: TeamDashboard) -> None:
-    ramp = pd.DataFrame([{"入职第几周": w.week + 1, "人数": w.learners, "场次": w.sittings,
-                          "平均得分率": w.mean_score, "打字速度（字/分钟）": w.chars_per_minute}
-                         for w in board.ramp])
+    ramp = tidy_numbers(pd.DataFrame([{"入职第几周": w.week + 1, "人数": w.learners, "场次": w.sittings,
+                                       "平均得分率": w.mean_score, "打字速度（字/分钟）": w.chars_per_minute}
+                                      for w in board.ramp]))
     chart = None
     if not ramp.empty:
-        base = alt.Chart(ramp).encode(x=alt.X("入职第几周:O", title="入职第几周", axis=FLAT))
+        # A number line of weeks: a week without sittings leaves a gap instead of vanishing.
+        base = alt.Chart(ramp).encode(x=alt.X("入职第几周:Q", title="入职第几周",
+                                              axis=count_axis(labelAngle=0), scale=alt.Scale(domainMin=1)))
         score = base.mark_line(point=True, color="#1f77b4").encode(
             y=alt.Y("平均得分率:Q", title="平均得分率（蓝）", axis=alt.Axis(format="%")),
             tooltip=["入职第几周", "人数", alt.Tooltip("平均得分率:Q", format=".0%")])
@@ -163,8 +181,9 @@ def _coverage_tab(board: TeamDashboard) -> None:
     questions = pd.DataFrame([{"问题": q.question, "类别": q.category, "出现次数": q.frequency}
                               for q in board.uncovered])
     chart = None if questions.empty else alt.Chart(questions).mark_bar().encode(
-        y=alt.Y("问题:N", sort="-x", title=""), x=alt.X("出现次数:Q", title="出现次数"),
-        color=alt.Color("类别:N", title="类别"), tooltip=["问题", "类别", "出现次数"],
+        y=alt.Y("问题:N", sort="-x", title="", axis=wrapped_axis(width=16, lines=3)),
+        x=alt.X("出现次数:Q", title="出现次数", axis=count_axis()),
+        color=alt.Color("类别:N", title="类别", legend=full_legend()), tooltip=["问题", "类别", "出现次数"],
     ).properties(title="高频但尚无话术覆盖的客户问题")
     chart_block("未覆盖问题", questions, chart, key="uncovered_questions",
                 empty="所有挖掘出的高频问题都已有话术覆盖（或尚未导入聊天记录）。")

@@ -82,7 +82,11 @@ class ScoreBin:
 
 
 def score_distribution(*, session: Session, actor: User | None, filters: Filters) -> list[ScoreBin]:
-    """Sittings per paper and 10 % score band (a full score falls in the top band; staff only)."""
+    """Sittings per paper and 10 % score band, empty bands included as 0 (staff only).
+
+    A full score falls in the top band. Every paper with a released sitting gets all
+    ``SCORE_BINS`` bands, so a histogram shows its gaps instead of closing them up.
+    """
     require_role(actor, *STAFF)
     band = case(*[(col(Attempt.score) >= b / SCORE_BINS - EPSILON, b) for b in range(SCORE_BINS - 1, 0, -1)],
                 else_=0)
@@ -97,7 +101,10 @@ def score_distribution(*, session: Session, actor: User | None, filters: Filters
     rows = fetch(session, sa_select(banded.c.paper_id, banded.c.title, banded.c.band, func.count())
                  .group_by(banded.c.paper_id, banded.c.title, banded.c.band)
                  .order_by(banded.c.paper_id, banded.c.band))
-    return [ScoreBin(int(pid), title, int(b), int(n)) for pid, title, b, n in rows]
+    counts = {(int(pid), int(b)): int(n) for pid, _, b, n in rows}
+    titles = {int(pid): title for pid, title, _, _ in rows}
+    return [ScoreBin(pid, title, b, counts.get((pid, b), 0)) for pid, title in titles.items()
+            for b in range(SCORE_BINS)]
 
 
 @dataclass(frozen=True)
