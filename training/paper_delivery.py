@@ -29,7 +29,7 @@ from training.permissions import STAFF, require_role
 from training.tables import safe_export
 
 #: A paper's status as the export's reader sees it.
-PAPER_STATUS_LABELS = {PaperStatus.DRAFT: "草稿", PaperStatus.PUBLISHED: "已发布"}
+PAPER_STATUS_LABELS: dict[str, str] = {PaperStatus.DRAFT: "草稿", PaperStatus.PUBLISHED: "已发布"}
 
 
 def candidate_seed(paper_id: int, user_id: int) -> int:
