@@ -12,7 +12,8 @@ from sqlmodel import Session, func, select
 from streamlit.testing.v1 import AppTest
 
 from training.db import get_engine
-from training.models import Cohort, KnowledgeItem, Role, Script, User
+from training.models import Cohort, ExamPaper, KnowledgeItem, Role, Script, User
+from training.papers import create_paper
 from training.seed import seed_demo
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -281,3 +282,45 @@ def test_new_script_form_keeps_a_refused_entry_and_the_list_shows_the_new_one(de
     assert f"共 {before + 1} 条话术" in _captions(at)
     assert "破壁机" in at.selectbox(key="bank_product").options, "the new product is a filter at once"
     assert at.text_input(key="new_script_question").value == ""
+
+
+# -- 组卷 -----------------------------------------------------------------------------------------
+
+def _subheaders(at: AppTest) -> list[str]:
+    return [h.value for h in at.subheader]
+
+
+def test_new_paper_keeps_a_refused_entry_then_is_selected_and_items_count_at_once(demo_db: str) -> None:
+    with Session(get_engine()) as session:  # an older paper, first in the box: the new one must be chosen
+        trainer = session.get(User, _user(Role.TRAINER))
+        create_paper(session=session, actor=trainer, title="旧试卷")
+    at = _page(demo_db, Role.TRAINER, "pages/paper_builder.py")
+    at.text_area(key="pb_description").input("物流类新人上岗")
+    at.number_input(key="pb_minutes").set_value(45)
+    _submit(at, "创建")  # no title
+    assert at.error and at.text_area(key="pb_description").value == "物流类新人上岗"
+    assert at.number_input(key="pb_minutes").value == 45
+
+    at.text_input(key="pb_title").input("物流上岗考")
+    _submit(at, "创建")
+    with Session(get_engine()) as session:
+        paper = session.exec(select(ExamPaper).where(ExamPaper.title == "物流上岗考")).one()
+    assert paper.description == "物流类新人上岗" and paper.time_limit_minutes == 45
+    assert at.selectbox(key="pb_paper").value == paper.id, "the new paper is selected"
+    assert "题目（0）" in _subheaders(at)
+    assert [s.value for s in at.success] == ["已创建试卷「物流上岗考」，下面可以为它加题。"]
+
+    at.radio(key="pb_random_kind").set_value("objective")
+    at.number_input(key="pb_random_count").set_value(2)
+    at.button(key="pb_add_random").click().run()
+    assert [s.value for s in at.success] == ["已加入 2 道随机知识题。"]
+    assert "题目（2）" in _subheaders(at), "the count follows the action in the same run"
+
+    assert at.selectbox(key="pb_remove_target").value is None and at.button(key="pb_remove").disabled
+    at.selectbox(key="pb_remove_target").set_value(at.selectbox(key="pb_remove_target").options[0]).run()
+    at.button(key="pb_remove").click().run()
+    assert "题目（2）" in _subheaders(at) and "确认从「物流上岗考」移除第 1 题" in at.warning[0].value
+    at.button(key="pb_remove_confirm").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith("已移除第 1 题")
+    assert "题目（1）" in _subheaders(at)

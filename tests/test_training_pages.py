@@ -115,7 +115,7 @@ def test_build_preview_and_publish_a_paper(trainer_app: AppTest) -> None:
     at.multiselect(key="pb_cohorts").set_value([1]).run()
     at.button(key="pb_publish").click()
     at.run()
-    assert at.success[-1].value == "已发布。"
+    assert at.success[-1].value.startswith("已将「新人物流上岗考」发布给 ")
     with Session(get_engine()) as session:
         paper = session.exec(select(ExamPaper)).one()
         assert paper.status == "published"
