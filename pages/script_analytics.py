@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pages.chart_blocks import downloads
+from pages.chart_blocks import count_axis, downloads, full_legend, people_table, wrapped_axis
 from pages.common import current_user, db_session, run_action
 from scripts_bank.analytics import (
     ORDER_LABELS,
@@ -53,10 +53,10 @@ def _script_frame(stats: list[ScriptStats]) -> pd.DataFrame:
 
 
 def _bar(frame: pd.DataFrame, label: str, measure: str, title: str) -> alt.Chart:
-    """Horizontal bars, longest first, with the label text shortened on the axis."""
+    """Horizontal bars of a count, longest first, each label in full (wrapped)."""
     chart: alt.Chart = alt.Chart(frame, title=title).mark_bar().encode(
-        x=alt.X(f"{measure}:Q", title=measure),
-        y=alt.Y(f"{label}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
+        x=alt.X(f"{measure}:Q", title=measure, axis=count_axis()),
+        y=alt.Y(f"{label}:N", sort="-x", title=None, axis=wrapped_axis(width=16, lines=3)),
         tooltip=[alt.Tooltip(f"{label}:N"), alt.Tooltip(f"{measure}:Q")],
     )
     return chart
@@ -84,8 +84,9 @@ else:
     long = frame.melt(id_vars="日期", value_vars=["查询次数", "未找到好答案"], var_name="类型",
                       value_name="次数")
     st.altair_chart(alt.Chart(long, title="每日话术查询").mark_line(point=True).encode(
-        x=alt.X("日期:T", title="日期", axis=alt.Axis(format="%m-%d")), y=alt.Y("次数:Q", title="次数"),
-        color=alt.Color("类型:N", title=None), tooltip=["日期:T", "类型:N", "次数:Q"],
+        x=alt.X("日期:T", title="日期", axis=alt.Axis(format="%m-%d")),
+        y=alt.Y("次数:Q", title="次数", axis=count_axis()),
+        color=alt.Color("类型:N", title=None, legend=full_legend()), tooltip=["日期:T", "类型:N", "次数:Q"],
     ), width="stretch")
     _downloads(frame, "每日查询量", "daily")
 
@@ -131,7 +132,7 @@ else:
     _downloads(flagged_frame, "过时话术", "outdated")
 
 st.subheader("没有找到好答案的查询")
-st.caption(f"最佳匹配余弦低于 {below:.3f} 或没有结果的查询：下一次考试的素材。")
+st.caption(f"与最接近的话术相似度低于 {below:.2f}（满分 1）或没有结果的查询：下一次考试的素材。")
 with db_session() as session:
     weak = run_action(lambda: weak_queries(session=session, actor=user, days=days, below=below,
                                            category=chosen_category)) or []
@@ -139,12 +140,12 @@ if not weak:
     st.info("所选范围内的查询都找到了合适的话术。")
 else:
     weak_frame = pd.DataFrame([{"查询": w.query, "次数": w.times, "查询人数": w.agents,
-                                "最佳余弦": None if w.best_similarity is None
-                                else round(w.best_similarity, 3),
+                                "最接近话术的相似度": w.best_similarity,
                                 "分类（自动）": w.category, "最近查询": _when(w.last_asked)} for w in weak])
     st.altair_chart(_bar(weak_frame.head(TOP_N), "查询", "次数", "查询次数最多的未解决问题"),
                     width="stretch")
-    st.dataframe(weak_frame, hide_index=True)
+    weak_table, formats = people_table(weak_frame, decimals=["最接近话术的相似度"])
+    st.dataframe(weak_table, hide_index=True, column_config=formats)
     _downloads(weak_frame, "未找到好答案的查询", "weak")
     if st.button("加入问题库（供下次组卷）", key="sa_to_bank"):
         with db_session() as session:

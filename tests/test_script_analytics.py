@@ -218,6 +218,15 @@ def test_page_shows_charts_downloads_and_fills_the_question_bank(session: Sessio
     tables = [t.value for t in at.dataframe]
     assert list(tables[0]["话术"]) == ["s2 v1", "s1 v2", "s3 v1", "s4 v1"]
     assert list(tables[-1]["查询"]) == ["能开专票吗", "赠品怎么还没到"]
+    similarity = tables[-1]["最接近话术的相似度"].dropna()
+    assert all(v == round(v, 2) for v in similarity)
+    assert json.loads(at.dataframe[-1].proto.columns)["最接近话术的相似度"]["type_config"]["format"] == "%.2f"
+    assert not any("余弦" in c.value for c in at.caption)
+    for spec in (json.loads(c.proto.spec) for c in charts):
+        counts = spec["encoding"]["y" if spec["title"] == "每日话术查询" else "x"]
+        assert counts["axis"]["format"] == "d" and counts["axis"]["tickMinStep"] == 1, spec["title"]
+        if spec["title"] != "每日话术查询":  # bar labels (scripts, queries) in full, wrapped
+            assert spec["encoding"]["y"]["axis"]["labelLimit"] == 0, spec["title"]
     next(b for b in at.button if b.label == "加入问题库（供下次组卷）").click()
     at.run()
     assert not at.exception, at.exception
