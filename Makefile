@@ -17,9 +17,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Product settings (no file watcher, viewer toolbar, upload limit, no usage statistics) come from
+# .streamlit/config.toml; developers add e.g. --server.fileWatcherType auto.
+PORT ?= 8501
 run: setup
-	$(PY) -m training.bootstrap --demo --history
-	$(VENV)/bin/streamlit run app.py --server.headless true --browser.gatherUsageStats false
+	@$(PY) -m training.bootstrap --demo --history --url http://localhost:$(PORT)
+	@$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -9,11 +9,9 @@ cookie stands for and deletes the cookie. Neither the token nor the code is ever
 
 from __future__ import annotations
 
-import functools
 import json
 from urllib.parse import urlsplit
 
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -21,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from training.config import get_settings
-from training.db import make_engine
+from training.db import get_engine
 from training.login import SESSION_LIFETIME
 from training.login_sessions import COOKIE_NAME, end_login, redeem_handoff
 
@@ -30,13 +28,8 @@ LOGOUT_PATH = "/api/logout"
 _MAX_BODY = 1024
 
 
-@functools.cache
-def _engine(url: str) -> Engine:
-    return make_engine(url)
-
-
 def _db() -> Session:
-    return Session(_engine(get_settings().resolved_database_url))
+    return Session(get_engine())
 
 
 def _same_origin(request: Request) -> bool:

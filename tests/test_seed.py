@@ -47,3 +47,13 @@ def test_admin_password_from_environment(db_url: str, monkeypatch: pytest.Monkey
     with Session(get_engine()) as session:
         assert authenticate(session=session, username="admin", password="from-env-password")
         assert session.exec(select(Script)).first() is None
+
+
+def test_make_run_prints_words_not_dicts() -> None:
+    from training.bootstrap import demo_summary, ready_line
+
+    summary = demo_summary({"users": 4, "knowledge_items": 22, "scripts": 16, "reviews": 188})
+    assert summary == "已写入演示数据：4 个账号、22 道知识题、16 条话术、188 条评阅。"
+    line = ready_line("http://localhost:8501")
+    assert "\n" not in line and "http://localhost:8501" in line and "{" not in line
+    assert all(f"{name} / " in line for name in ("demo_admin", "trainer", "agent", "newhire"))

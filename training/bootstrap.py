@@ -11,7 +11,23 @@ from training.accounts import ensure_admin
 from training.config import get_settings
 from training.db import get_engine, session_scope
 from training.migrate import upgrade_database
-from training.seed import seed_demo
+from training.models import ROLE_LABELS
+from training.seed import DEMO_USERS, seed_demo
+
+
+def demo_summary(added: dict[str, int]) -> str:
+    """What seeding the demo added, in words (not a dict)."""
+    names = {"users": "个账号", "knowledge_items": "道知识题", "scripts": "条话术", "attempts": "份历史答卷",
+             "certificates": "张证书", "practice": "次练习", "reviews": "条评阅"}
+    parts = [f"{count} {names.get(key, key)}" for key, count in added.items()]
+    return "已写入演示数据：" + "、".join(parts) + "。"
+
+
+def ready_line(url: str) -> str:
+    """The one line ``make run`` prints: where to open the app and the demo accounts."""
+    accounts = "，".join(f"{demo.username} / {demo.password}（{ROLE_LABELS[demo.role]}）"
+                        for demo in DEMO_USERS)
+    return f"话术已启动：请用浏览器打开 {url} ；演示账号：{accounts}"
 
 
 def bootstrap(*, demo: bool, history: bool = False) -> None:
@@ -28,7 +44,7 @@ def bootstrap(*, demo: bool, history: bool = False) -> None:
         if demo:
             added = seed_demo(session, history=history)
             if added:
-                print(f"已写入演示数据：{added}", file=sys.stderr)
+                print(demo_summary(added), file=sys.stderr)
 
 
 def main() -> None:
@@ -37,6 +53,7 @@ def main() -> None:
     parser.add_argument("--demo", action="store_true", help="空库时写入演示数据")
     parser.add_argument("--history", action="store_true",
                         help="演示数据附带几个月的考试、评阅与认证记录（看板有数据可看）")
+    parser.add_argument("--url", help="启动完成后提示用户打开的地址（make run 使用）")
     args = parser.parse_args()
     try:
         get_settings()
@@ -44,6 +61,8 @@ def main() -> None:
         reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         raise SystemExit(f"配置有误，未启动：{reasons}") from None
     bootstrap(demo=args.demo, history=args.history)
+    if args.url:
+        print(ready_line(args.url), file=sys.stderr)
 
 
 if __name__ == "__main__":
