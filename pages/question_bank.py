@@ -3,8 +3,9 @@
 import pandas as pd
 import streamlit as st
 
+from pages.actions import act, ask, asked, confirm_step, forget, show
 from pages.common import current_user, db_session, run_action
-from training.models import Category
+from training.models import Category, MinedQuestion, User
 from training.question_bank import (
     list_clusters,
     merge_clusters,
@@ -12,6 +13,66 @@ from training.question_bank import (
     split_cluster,
     update_cluster,
 )
+
+BULK = [("加入题库", {"in_bank": True}), ("移出题库", {"in_bank": False}), ("隐藏", {"hidden": True}),
+        ("取消隐藏", {"hidden": False})]
+
+
+def _flag(ids: list[int], label: str, change: dict[str, bool]) -> None:
+    def run(actor: User) -> int:
+        with db_session() as session:
+            return set_flags(session=session, actor=actor, cluster_ids=ids, **change)
+
+    act("qb_bulk", run, success=f"已{label} {len(ids)} 个问题。")
+
+
+def _promote_filtered(ids: list[int]) -> None:
+    _flag(ids, "加入题库", {"in_bank": True})
+
+
+def _bulk(label: str, change: dict[str, bool]) -> None:
+    _flag(list(st.session_state.get("qb_selected", [])), label, change)
+
+
+def _ask_merge(labels: dict[int, str]) -> None:
+    chosen = list(st.session_state.get("qb_selected", []))
+    if len(chosen) >= 2:
+        ask("qb_merge", [(i, labels.get(i, f"#{i}")) for i in chosen])
+
+
+def _merge(chosen: list[tuple[int, str]]) -> None:
+    def run(actor: User) -> MinedQuestion:
+        with db_session() as session:
+            return merge_clusters(session=session, actor=actor, cluster_ids=[i for i, _ in chosen])
+
+    kept = act("qb_bulk", run, success=lambda q: f"已将 {len(chosen)} 个问题合并为「{q.question}」"
+                                                  f"（{q.frequency}次）。")
+    if kept is not None:
+        forget("qb_selected")  # the merged-away questions are gone
+        st.session_state["qb_current"] = kept.id
+
+
+def _save(cluster_id: int) -> None:
+    wording, category = st.session_state[f"qb_wording_{cluster_id}"], st.session_state[f"qb_cat_{cluster_id}"]
+
+    def run(actor: User) -> MinedQuestion:
+        with db_session() as session:
+            return update_cluster(session=session, actor=actor, cluster_id=cluster_id, question=wording,
+                                  category=category)
+
+    act("qb_edit", run, success=f"已保存：「{wording}」（{category}）。")
+
+
+def _split(cluster_id: int) -> None:
+    moving = list(st.session_state.get(f"qb_split_{cluster_id}", []))
+
+    def run(actor: User) -> MinedQuestion:
+        with db_session() as session:
+            return split_cluster(session=session, actor=actor, cluster_id=cluster_id, examples=moving)
+
+    if act("qb_split", run, success=lambda q: f"已拆分出新问题「{q.question}」（#{q.id}）。") is not None:
+        forget(f"qb_split_{cluster_id}")
+
 
 user = current_user()
 st.title("问题库")
@@ -38,32 +99,25 @@ st.dataframe(pd.DataFrame([{"ID": q.id, "问题": q.question, "频次": q.freque
                             "话术覆盖": "已覆盖" if q.covered_by_script_id else "",
                             "隐藏": "是" if q.hidden else ""} for q in clusters]),
              hide_index=True, width="stretch")
-st.caption(f"共 {len(clusters)} 个问题，合计 {sum(q.frequency for q in clusters)} 次提问")
+st.caption(f"共 {len(clusters)} 个问题，合计 {sum(q.frequency for q in clusters)} 次提问，"
+           f"其中 {sum(q.in_question_bank for q in clusters)} 个已入题库")
 
 visible = [q.id for q in clusters if not q.in_question_bank and q.id is not None]
-if st.button(f"将筛选出的 {len(visible)} 个问题全部加入题库", key="qb_promote_filtered",
-             disabled=not visible):
-    with db_session() as session:
-        run_action(lambda: set_flags(session=session, actor=user, cluster_ids=visible,
-                                     in_bank=True), success=f"已加入题库 {len(visible)} 个问题。")
+st.button(f"将筛选出的 {len(visible)} 个问题全部加入题库", key="qb_promote_filtered", disabled=not visible,
+          on_click=_promote_filtered, args=(visible,))
 
 labels = {q.id: f"#{q.id} {q.question}（{q.frequency}次）" for q in clusters}
 chosen = st.multiselect("选择问题进行批量操作", list(labels), format_func=labels.__getitem__,
                         key="qb_selected")
 cols = st.columns(4)
-for column, (label, change) in zip(cols, [("加入题库", {"in_bank": True}),
-                                          ("移出题库", {"in_bank": False}),
-                                          ("隐藏", {"hidden": True}),
-                                          ("取消隐藏", {"hidden": False})], strict=True):
-    if column.button(label, key=f"qb_bulk_{label}", disabled=not chosen):
-        with db_session() as session:
-            run_action(lambda ch=change: set_flags(session=session, actor=user,
-                                                   cluster_ids=chosen, **ch),
-                       success=f"已{label} {len(chosen)} 个问题。")
-if st.button("合并所选问题", key="qb_merge", disabled=len(chosen) < 2):
-    with db_session() as session:
-        run_action(lambda: merge_clusters(session=session, actor=user, cluster_ids=chosen),
-                   success="已合并到频次最高的问题。")
+for column, (label, change) in zip(cols, BULK, strict=True):
+    column.button(label, key=f"qb_bulk_{label}", disabled=not chosen, on_click=_bulk, args=(label, change))
+st.button("合并所选问题", key="qb_merge", disabled=len(chosen) < 2, on_click=_ask_merge, args=(labels,))
+if pending := asked("qb_merge"):
+    confirm_step("qb_merge", confirm=f"确认合并这 {len(pending)} 个问题", on_confirm=_merge,
+                 question="确认合并：" + "、".join(f"「{name}」" for _, name in pending)
+                 + "？合并到频次最高的问题，其余问题并入它后不再单独存在。")
+show("qb_bulk")
 
 st.subheader("查看与编辑")
 if labels:
@@ -80,20 +134,14 @@ if labels:
     st.markdown("**客服实际回复**")
     st.text("\n".join(cluster.agent_replies or []) or "（无）")
     with st.form(f"qb_edit_{current}"):
-        wording = st.text_input("问题措辞", value=cluster.question, key=f"qb_wording_{current}")
-        new_category = st.selectbox("分类", categories, index=categories.index(cluster.category)
-                                    if cluster.category in categories else len(categories) - 1,
-                                    key=f"qb_cat_{current}")
-        if st.form_submit_button("保存修改"):
-            with db_session() as session:
-                run_action(lambda: update_cluster(session=session, actor=user, cluster_id=current,
-                                                  question=wording, category=new_category),
-                           success="已保存。")
+        st.text_input("问题措辞", value=cluster.question, key=f"qb_wording_{current}")
+        st.selectbox("分类", categories, index=categories.index(cluster.category)
+                     if cluster.category in categories else len(categories) - 1, key=f"qb_cat_{current}")
+        st.form_submit_button("保存修改", on_click=_save, args=(current,))
+        show("qb_edit")
     moving = st.multiselect("拆分：把这些问法移到一个新问题", cluster.examples or [],
                             key=f"qb_split_{current}")
-    if st.button("拆分", key="qb_split", disabled=not moving):
-        with db_session() as session:
-            run_action(lambda: split_cluster(session=session, actor=user, cluster_id=current,
-                                             examples=moving), success="已拆分。")
+    st.button("拆分", key="qb_split", disabled=not moving, on_click=_split, args=(current,))
+    show("qb_split")
 else:
     st.info("还没有挖掘出的问题：请先在「聊天记录导入」中导入聊天记录。")

@@ -12,8 +12,9 @@ from sqlmodel import Session, func, select
 from streamlit.testing.v1 import AppTest
 
 from training.db import get_engine
-from training.models import Cohort, ExamPaper, KnowledgeItem, Role, Script, User
+from training.models import Cohort, ExamPaper, KnowledgeItem, MinedQuestion, Role, Script, User
 from training.papers import create_paper
+from training.question_bank import store_clusters
 from training.seed import seed_demo
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -324,3 +325,41 @@ def test_new_paper_keeps_a_refused_entry_then_is_selected_and_items_count_at_onc
     assert not at.exception
     assert at.success[0].value.startswith("已移除第 1 题")
     assert "题目（1）" in _subheaders(at)
+
+
+# -- 问题库 ---------------------------------------------------------------------------------------
+
+class _Cluster:
+    def __init__(self, question: str, frequency: int) -> None:
+        self.question, self.frequency, self.category = question, frequency, "物流配送"
+        self.examples, self.context, self.agent_replies = [question + "呀", question + "？"], [], []
+
+
+def _mined() -> list[MinedQuestion]:
+    with Session(get_engine()) as session:
+        return list(session.exec(select(MinedQuestion).order_by(MinedQuestion.id)).all())
+
+
+def test_question_bank_shows_promotion_and_merge_in_the_same_run(demo_db: str) -> None:
+    with Session(get_engine()) as session:
+        trainer = session.get(User, _user(Role.TRAINER))
+        store_clusters(session=session, actor=trainer, import_id=None, clusters=[
+            _Cluster("什么时候发货", 30), _Cluster("几号发货", 12), _Cluster("快递到哪了", 8)])
+    at = _page(demo_db, Role.TRAINER, "pages/question_bank.py")
+    ids = [q.id for q in _mined()]
+    at.multiselect(key="qb_selected").set_value(ids[:2]).run()
+    at.button(key="qb_bulk_加入题库").click().run()
+    assert [s.value for s in at.success] == ["已加入题库 2 个问题。"]
+    table = at.dataframe[0].value
+    assert table.loc[table["ID"].isin(ids[:2]), "已入题库"].tolist() == ["是", "是"]
+    assert any("其中 2 个已入题库" in c for c in _captions(at))
+    assert at.button(key="qb_promote_filtered").label == "将筛选出的 1 个问题全部加入题库"
+
+    at.button(key="qb_merge").click().run()
+    assert len(_mined()) == 3, "nothing merged before the confirmation"
+    assert "「#" in at.warning[0].value.replace("\\", "") and "什么时候发货" in at.warning[0].value
+    at.button(key="qb_merge_confirm").click().run()
+    assert not at.exception and len(_mined()) == 2
+    assert at.success[0].value.replace("\\", "") == "已将 2 个问题合并为「什么时候发货」（42次）。"
+    assert len(at.dataframe[0].value) == 2, "the merged-away question left the list in the same run"
+    assert at.multiselect(key="qb_selected").value == []

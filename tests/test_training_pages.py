@@ -53,6 +53,8 @@ def test_promote_merge_and_edit_in_question_bank(trainer_app: AppTest) -> None:
     at.multiselect(key="qb_selected").set_value(ids[:2]).run()
     at.button(key="qb_merge").click()
     at.run()
+    at.button(key="qb_merge_confirm").click()  # merging asks first
+    at.run()
     with Session(get_engine()) as session:
         rows = session.exec(select(MinedQuestion)).all()
         assert len(rows) == 3 and sum(q.in_question_bank for q in rows) == 2
