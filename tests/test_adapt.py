@@ -85,8 +85,11 @@ def test_losses_prefer_the_right_order(model) -> None:  # type: ignore[no-untype
 
 def test_fine_tune_stops_at_budget_and_restores_frozen_weights(model) -> None:  # type: ignore[no-untyped-def]
     data = AdaptData(examples=[RankExample(q, a) for q, a in SHOP] * 30)
-    stats = fine_tune(model, data, TrainConfig(budget_seconds=0.5, batch_size=8))
+    messages: list[str] = []
+    stats = fine_tune(model, data, TrainConfig(budget_seconds=0.5, batch_size=8),
+                      lambda _, message: messages.append(message))
     assert stats.stopped_by_budget and 1 <= stats.steps < stats.planned_steps
+    assert messages[0] == f"训练中：第 1/{stats.planned_steps} 步"  # trainers read it: no loss figures
     assert model.training is False
     assert all(p.requires_grad for p in model.parameters())
 
@@ -99,9 +102,14 @@ def test_training_ties_questions_to_their_scripts(tmp_path: Path) -> None:
     """Training on code word -> reply pairs makes the model rank them; the saved folder loads."""
     data = AdaptData(examples=[RankExample(code, a) for code, (_, a) in zip(CODES, SHOP, strict=True)])
     target = tmp_path / "adapted"
+    steps: list[str] = []
     card = run_adaptation(base_model="embedded", train=data, held=data, target=target,
                           config=TrainConfig(budget_seconds=300, batch_size=8, epochs=25, learning_rate=2e-4),
-                          version_id="test-v1")
+                          version_id="test-v1", progress=lambda _, message: steps.append(message))
+    # The model page shows these steps to trainers: plain words, no model names, paths or losses.
+    assert steps[0] == "正在加载训练起点的模型" and steps[-1] == "新版本已保存"
+    assert "开始训练：8 个问答样本、0 对评分，最长 5 分钟" in steps
+    assert not any("embedded" in m or str(tmp_path) in m or "损失" in m for m in steps)
     assert card["before"]["rank_r1"] < 0.6  # zero-shot: close to chance
     assert card["after"]["rank_r1"] >= 0.75
     assert card["after"]["rank_mrr"] > card["before"]["rank_mrr"] + 0.2

@@ -298,7 +298,7 @@ def fine_tune(
             else:
                 stats.pairs_seen += len(batch)
             if progress is not None:
-                progress(min(1.0, (step + 1) / total), f"训练第 {step + 1}/{total} 步，损失 {losses[-1]:.3f}")
+                progress(min(1.0, (step + 1) / total), f"训练中：第 {step + 1}/{total} 步")
     finally:
         torch.set_num_threads(threads_before)
         model.eval()

@@ -109,7 +109,12 @@ def pair_cosines(model: Any, texts: list[str]) -> np.ndarray:
     return np.asarray((vecs @ vecs.T)[upper])
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} 分钟" if seconds >= 60 else f"{seconds:.0f} 秒"
+
+
 def _log(progress: Progress | None, fraction: float, message: str) -> None:
+    """Print a step for the CLI and pass it to ``progress`` (trainers read it on the model page)."""
     print(f"[adapt] {message}", file=sys.stderr, flush=True)
     if progress is not None:
         progress(fraction, message)
@@ -136,13 +141,14 @@ def run_adaptation(
     started = time.perf_counter()
     if len(train) == 0:
         raise ValueError("no training data")
-    _log(progress, 0.0, f"加载基础模型 {base_model}")
+    _log(progress, 0.0, "正在加载训练起点的模型")
     model = load_trainable(base_model)
     full_length = model.max_seq_length
     # Evaluate at the training length: at e5's 512 tokens, batch 64, the process peaked at 6.9 GB.
     model.max_seq_length = min(full_length or config.max_seq_length, config.max_seq_length)
     texts = calibration_texts(held if len(held) else train)
-    _log(progress, 0.02, f"训练前评估（留出 {len(held.examples)} 条排序样本、{len(held.pairs)} 对相似度）")
+    _log(progress, 0.02, f"训练前测评：用 {len(held.examples)} 个不参加训练的问题、"
+                         f"{len(held.pairs)} 对评分打分")
     before = evaluate(model, held) if len(held) else {}
     base_cos = pair_cosines(model, texts) if len(texts) > 2 else np.zeros(0)
 
@@ -150,10 +156,10 @@ def run_adaptation(
         if progress is not None:
             progress(0.1 + 0.8 * fraction, message)
 
-    _log(progress, 0.1, f"开始训练：{len(train.examples)} 条排序样本、{len(train.pairs)} 对相似度，"
-                        f"时间预算 {config.budget_seconds:.0f} 秒")
+    _log(progress, 0.1, f"开始训练：{len(train.examples)} 个问答样本、{len(train.pairs)} 对评分，"
+                        f"最长 {_duration(config.budget_seconds)}")
     stats = fine_tune(model, train, config, step)
-    _log(progress, 0.9, f"训练结束：{stats.steps} 步，{stats.seconds} 秒；训练后评估")
+    _log(progress, 0.9, f"训练结束（用时 {_duration(stats.seconds)}），正在测评训练后的模型")
     after = evaluate(model, held) if len(held) else {}
     calibration = calibration_table(base_cos, pair_cosines(model, texts)) if base_cos.size else {}
     model.max_seq_length = full_length
@@ -173,5 +179,5 @@ def run_adaptation(
         **(extra or {}),
     }
     save_model(model, target, card)
-    _log(progress, 1.0, f"模型已保存到 {target}")
+    _log(progress, 1.0, "新版本已保存")
     return card
