@@ -18,7 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from exam_world import demo_people, knowledge
+from exam_world import demo_people, knowledge, publish
 from pydantic import ValidationError
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -351,3 +351,22 @@ def test_a_certificate_expires_on_the_same_day_on_every_page(server_zone: str, d
     progress = _page(agent_id, "pages/my_progress.py")
     assert list(progress.dataframe[0].value["到期日期"]) == [f"{shown:%Y-%m-%d}"]
     assert any(f"{shown:%Y-%m-%d} 到期" in i.value for i in progress.info)
+
+
+@pytest.mark.parametrize("server_zone", SERVER_ZONES, indirect=True)
+def test_the_autosave_time_is_team_time(server_zone: str, db_url: str) -> None:
+    with Session(get_engine()) as session:
+        demo = demo_people(session)
+        publish(session, demo.trainer, "自动保存时间", scenario=True, objective=0)
+        [entry] = exams.my_exams(session=session, actor=demo.agent)
+        agent_id = demo.agent.id
+    at = _page(agent_id, "pages/my_exams.py")
+    at.button(key=f"start_{entry.assignment_id}").click().run()
+    at.text_area[0].input("亲，16点前付款当天发货哦").run()
+    assert not at.exception
+    saved = next(c.value for c in at.caption if c.value.startswith("已自动保存 "))
+    shown = datetime.strptime(saved.removeprefix("已自动保存 "), "%H:%M:%S")
+    now = clock.team_now()
+    seconds = abs((now.hour * 3600 + now.minute * 60 + now.second)
+                  - (shown.hour * 3600 + shown.minute * 60 + shown.second))
+    assert min(seconds, 86400 - seconds) < 120, (saved, now)
