@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.actions import act, forget, show
+from pages.chart_blocks import people_table
 from pages.common import db_session, run_action
 from scripts_bank.authoring import export_scripts, import_scripts
 from scripts_bank.io import export_bytes, read_script_table, scripts_table
@@ -87,11 +88,12 @@ def render_usage(user: User | None) -> None:
         pd.DataFrame([{"话术": u.script.question, "过时票数": u.outdated} for u in report if u.outdated]),
         hide_index=True,
     )
-    st.markdown(f"**没有找到好答案的查询**（最佳匹配余弦 < {below:.3f}）")
-    st.dataframe(
-        pd.DataFrame([{"查询": w.query, "次数": w.times, "最佳余弦": w.best_similarity} for w in weak or []]),
-        hide_index=True,
-    )
+    st.markdown(f"**没有找到好答案的查询**（与最接近的话术相似度低于 {below:.2f}，满分 1）")
+    weak_table, formats = people_table(
+        pd.DataFrame([{"查询": w.query, "次数": w.times, "最接近话术的相似度": w.best_similarity}
+                      for w in weak or []], columns=["查询", "次数", "最接近话术的相似度"]),
+        decimals=["最接近话术的相似度"])
+    st.dataframe(weak_table, hide_index=True, column_config=formats)
 
 
 def _save_phrase() -> None:

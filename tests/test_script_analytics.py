@@ -251,3 +251,17 @@ def test_agents_do_not_get_the_page(session: Session, world: World) -> None:
     with pytest.raises(Exception, match="script_analytics"):
         at.switch_page("pages/script_analytics.py")
         at.run()
+
+
+def test_script_bank_usage_tab_speaks_of_similarity_not_cosines(session: Session, world: World) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["user_id"] = world.trainer.id
+    at.run()
+    at.switch_page("pages/script_bank.py")
+    at.run()
+    assert not at.exception, at.exception
+    weak = next(t for t in at.dataframe if "最接近话术的相似度" in t.value.columns)
+    assert list(weak.value["查询"]) == ["能开专票吗", "赠品怎么还没到"]
+    assert all(v == round(v, 2) for v in weak.value["最接近话术的相似度"].dropna())
+    assert json.loads(weak.proto.columns)["最接近话术的相似度"]["type_config"]["format"] == "%.2f"
+    assert not any("余弦" in m.value for m in at.markdown)
