@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from pages.actions import note, show
 from pages.common import current_user, db_session, embedder, progress_bar, run_action
 from pages.exam_view import md_escape
 from training.chatlog import MAPPED_FORMATS, ColumnMapping, detect_format, propose_mapping, read_header
@@ -50,6 +51,7 @@ if upload is not None:
                 session=session, actor=user, raw=raw, file_name=upload.name, mapping=mapping,
                 progress=progress))
         if result is not None:
+            st.session_state["ci_mine_target"] = result.import_id  # offered first for mining below
             st.success(f"已导入「{md_escape(result.file_name)}」：{result.session_count} 个会话、"
                        f"{result.message_count} 条消息，用时 {result.seconds:.1f} 秒。")
             masked = {k: v for k, v in result.masked.items() if v}
@@ -67,6 +69,7 @@ st.dataframe(pd.DataFrame([{"ID": i.id, "文件": i.file_name, "格式": i.file_
                             "会话": i.session_count, "消息": i.message_count,
                             "已挖掘问题": i.question_count} for i in imports]),
              hide_index=True, width="stretch")
+show("ci_mine")
 
 pending = [i for i in imports if i.question_count == 0]
 if pending:
@@ -80,5 +83,8 @@ if pending:
                 session=session, actor=user, import_id=target, embedder=embedder(),
                 progress=progress))
         if rows is not None:
-            st.success(f"挖掘出 {len(rows)} 个问题（合计 {sum(r.frequency for r in rows)} 次提问），"
-                       "已放入「问题库」。")
+            # Drawn again from the top, so the list shows the mined counts and drops 开始挖掘 for it;
+            # the progress bar needs this run, so this action cannot be a callback.
+            note("ci_mine", f"挖掘出 {len(rows)} 个问题（合计 {sum(r.frequency for r in rows)} 次提问），"
+                            "已放入「问题库」。")
+            st.rerun()

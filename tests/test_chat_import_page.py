@@ -42,10 +42,16 @@ def test_import_then_mine_the_demo_log(trainer_at: AppTest, real_encoder: object
     with Session(get_engine()) as session:
         texts = " ".join(m.text for m in session.exec(select(ChatMessage)).all())
     assert "13812345678" not in texts and "chenyu_demo@example.com" not in texts
+    with Session(get_engine()) as session:
+        imported = session.exec(select(ChatImport)).one()
+    assert at.selectbox(key="ci_mine_target").value == imported.id, "the new import is offered for mining"
     at.button(key="ci_mine").click()
     at.run()
     assert not at.exception
     assert at.success[0].value.startswith("挖掘出 ")
+    # The same run shows what mining did: the count in the list, and no 开始挖掘 for a mined import.
+    assert at.dataframe[0].value["已挖掘问题"].tolist()[0] > 0
+    assert not [b for b in at.button if b.key == "ci_mine"]
     with Session(get_engine()) as session:
         clusters = session.exec(select(MinedQuestion)).all()
         assert clusters and max(c.frequency for c in clusters) > 1
