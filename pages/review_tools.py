@@ -5,11 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from pages.chart_blocks import people_table
 from pages.common import db_session, run_action
 from pages.exam_view import md_escape
 from training.models import User
 from training.review_board import calibration
 from training.rubrics import Criterion, list_rubrics, save_rubric
+
+
+def _agreement(alpha: float | None) -> str:
+    return "—" if alpha is None else f"{round(alpha, 2) + 0.0:.2f}"  # + 0.0: never "-0.00"
 
 
 def render_calibration(user: User | None, paper_id: int) -> None:
@@ -19,35 +24,36 @@ def render_calibration(user: User | None, paper_id: int) -> None:
     if report is None:
         return
     left, middle, right = st.columns(3)
-    left.metric("Krippendorff α（原始分）", "—" if report.alpha is None else f"{report.alpha:.2f}")
-    middle.metric(
-        "α（按评阅人标准化后）", "—" if report.alpha_normalised is None else f"{report.alpha_normalised:.2f}"
-    )
+    left.metric("评阅一致性（按原始分）", _agreement(report.alpha),
+                help="统计学上称 Krippendorff α")
+    middle.metric("评阅一致性（扣除各人宽严后）", _agreement(report.alpha_normalised))
     right.metric("多人评阅的回答", report.double_reviewed)
     st.caption(
-        "α = 1 表示完全一致，0 表示与随机无异；至少两位培训师评同一回答时才能计算。"
-        "标准化后的 α 去掉了各人宽严尺度的差异：一位偏严、一位偏松但排序一致的评阅人视为一致。"
+        "评阅一致性为 1 表示培训师的评分完全一致，0 表示和随机打分差不多；"
+        "至少两位培训师评同一回答时才能计算。"
+        "「扣除各人宽严后」不计较各人打分偏严或偏松：一位偏严、一位偏松但好坏排序相同的培训师算作一致。"
     )
     if report.reviewers:
-        st.dataframe(
+        table, formats = people_table(
             pd.DataFrame(
                 [
                     {
                         "评阅人": r.name,
                         "评阅数": r.reviews,
-                        "平均分": round(r.mean, 2),
-                        "分差（最高−最低）": round(r.spread, 2),
+                        "平均分": r.mean,
+                        "分差（最高−最低）": r.spread,
                     }
                     for r in report.reviewers
                 ]
             ),
-            hide_index=True,
+            decimals=["平均分", "分差（最高−最低）"],
         )
+        st.dataframe(table, hide_index=True, column_config=formats)
     if report.splits:
         st.markdown("**分歧最大的回答**")
         for split in report.splits:
             with st.container(border=True):
-                st.caption(f"题目：{md_escape(split.question[:60])}")
+                st.caption(f"题目：{md_escape(split.question)}")
                 st.text(split.text)
                 st.caption(
                     " · ".join(f"{name}：{score:.0%}" for name, score in split.scores.items())

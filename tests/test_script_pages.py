@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,35 @@ def test_trainer_approves_a_draft_and_agents_never_see_drafts(session: Session, 
                                                AuditLog.target == str(script.id))).all()
     agent.run()
     assert "亲，可以开专票，请提供公司名称和税号" in [c.value for c in agent.code]
+
+
+def test_review_reasons_and_reviewer_agreement_in_plain_words(session: Session, demo: Demo) -> None:
+    from typing import cast
+
+    from training.accounts import create_user
+    from training.embeddings import Embedder
+    from training.grading import review_answer
+
+    admin = session.exec(select(User).where(User.role == Role.ADMIN.value)).one()
+    candidates = more_candidates(session, admin, 3)
+    paper_id = publish(session, demo.trainer, "发货话术考试", scenario=True, objective=0)
+    for user, reply in zip(candidates, REPLIES, strict=True):
+        sit(session, user, paper_id, reply=reply)
+    second = create_user(session=session, actor=admin, username="trainer2", display_name="王培训",
+                         role=Role.TRAINER, password="trainer-pass-22")
+    no_encoder = cast(Embedder, None)  # reviewing without releasing encodes nothing
+    for reviewer, scores in ((demo.trainer, (0.9, 0.1, 0.7)), (second, (0.8, 0.2, 0.75))):
+        for answer_id, score in zip(_answer_ids(session, paper_id), scores, strict=True):
+            review_answer(session=session, actor=reviewer, answer_id=answer_id, score=score,
+                          embedder=no_encoder, finalize=False)
+
+    at = _page(demo.trainer, "pages/answer_review.py")
+    reasons = [c.value for c in at.caption if c.value.startswith("· ")]
+    assert any(r.startswith("· 与顾客问题的相关度：") for r in reasons), reasons
+    assert not any("余弦" in r for r in reasons)
+    metrics = {m.label: m.value for m in at.metric}
+    assert "评阅一致性（按原始分）" in metrics and not any("α" in label for label in metrics)
+    reviewers = next(t for t in at.dataframe if "评阅人" in t.value.columns)
+    formats = json.loads(reviewers.proto.columns)
+    assert formats["平均分"]["type_config"]["format"] == "%.2f"
+    assert all(v == round(v, 2) for v in reviewers.value["平均分"])
