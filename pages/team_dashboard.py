@@ -98,7 +98,7 @@ def _item_tab(board: TeamDashboard) -> None:
     chart = None if plotted.empty else (alt.Chart(plotted).mark_circle(size=90).encode(
         x=alt.X("难度（平均得分率）:Q", title="难度（平均得分率，越高越容易）",
                 scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("区分度:Q", title="区分度（题目得分与总分的相关系数）", scale=alt.Scale(domain=[-1, 1])),
+        y=alt.Y("区分度:Q", title="区分度（越高越能分出强弱考生）", scale=alt.Scale(domain=[-1, 1])),
         color=alt.Color("需复查:N", title="需复查",
                         scale=alt.Scale(domain=["是", "否"], range=["#d62728", "#1f77b4"])),
         tooltip=["试卷", "题号", "题目", "题型", "作答数", alt.Tooltip("难度（平均得分率）:Q", format=".0%"),
@@ -107,8 +107,9 @@ def _item_tab(board: TeamDashboard) -> None:
     ).properties(title="题目难度与区分度")
     chart_block("题目分析", items, chart, key="item_analysis", empty="暂无已发布成绩的作答。")
     if not items.empty:
-        st.caption(f"区分度为点二列相关（题目得分与试卷总分的皮尔逊相关），低于 {LOW_DISCRIMINATION} "
-                   "的题目强弱考生答得差不多，建议修改；少于 4 份作答或全部答对/答错时不计算。")
+        st.caption("区分度看一道题能否分出强弱考生：整份试卷考得好的人这道题也答得好，区分度就高（最高 1）。"
+                   f"低于 {LOW_DISCRIMINATION} 的题目强弱考生答得差不多，建议修改；"
+                   "少于 4 份作答或全部答对、全部答错时不计算。")
         flagged, formats = people_table(items[items["需复查"] == "是"], percent=["难度（平均得分率）"],
                                         decimals=["区分度"])
         st.dataframe(flagged, hide_index=True, column_config=formats)

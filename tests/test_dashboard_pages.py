@@ -153,6 +153,7 @@ def test_dashboard_charts_read_right_on_demo_history(session: Session, demo: Dem
     at = _page(demo.trainer, DASHBOARD)
     charts = _charts(at)
     _assert_charts_read_right(charts)
+    assert not any(word in c.value for c in at.caption for word in ("皮尔逊", "点二列", "相关系数"))
     spec, bins = charts["各试卷成绩分布"]
     assert spec["encoding"]["color"]["legend"]["labelLimit"] == 0
     per_paper = bins.groupby("试卷")["分数段"].nunique()
