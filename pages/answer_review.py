@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages.actions import act, forget, show
 from pages.common import current_user, db_session, embedder, run_action
 from pages.exam_view import md_escape, render_turns
 from pages.review_tools import render_calibration, render_rubric_editor
 from scripts_bank.authoring import create_script, draft_from_answers
 from scripts_bank.io import split_tags
+from scripts_bank.service import ScriptView
 from training.lint import LINT_KINDS
-from training.models import Category
+from training.models import Category, Review, User
 from training.paper_delivery import list_papers
 from training.review_board import (
     BlindAnswer,
@@ -58,9 +60,8 @@ def _answer_card(rank: int, answer: BlindAnswer, rubric: RubricView) -> None:
             return
         with st.form(f"rv_{answer.answer_id}", border=False):
             columns = st.columns(len(rubric.criteria))
-            levels: dict[str, int | None] = {}
             for column, criterion in zip(columns, rubric.criteria, strict=True):
-                levels[criterion.name] = column.number_input(
+                column.number_input(
                     f"{criterion.name}（{criterion.weight:g}）",
                     min_value=0,
                     max_value=TOP_LEVEL,
@@ -69,36 +70,61 @@ def _answer_card(rank: int, answer: BlindAnswer, rubric: RubricView) -> None:
                     help=criterion.hint,
                     key=f"lv_{answer.answer_id}_{criterion.name}",
                 )
-            failed = st.multiselect(
+            st.multiselect(
                 "否决项（选中即 0 分）",
                 rubric.auto_fail,
                 default=answer.my_failed,
                 key=f"af_{answer.answer_id}",
             )
-            comment = st.text_input("评语", value=answer.my_comment, key=f"cm_{answer.answer_id}")
-            if st.form_submit_button("保存评分"):
-                scored = {k: int(v) for k, v in levels.items() if v is not None}
-                with db_session() as session:
-                    run_action(
-                        lambda: review_with_rubric(
-                            session=session,
-                            actor=user,
-                            answer_id=answer.answer_id,
-                            levels=scored,
-                            failed=failed,
-                            comment=comment,
-                            rubric_id=rubric.id,
-                            embedder=embedder(),
-                        ),
-                        success="评分已保存。",
-                    )
+            st.text_input("评语", value=answer.my_comment, key=f"cm_{answer.answer_id}")
+            st.form_submit_button("保存评分", on_click=_review,
+                                  args=(answer.answer_id, rubric.id, [c.name for c in rubric.criteria]))
+            show(f"ar_rv_{answer.answer_id}")
+
+
+def _review(answer_id: int, rubric_id: int | None, criteria: list[str]) -> None:
+    typed = st.session_state
+    levels = {name: int(typed[f"lv_{answer_id}_{name}"]) for name in criteria
+              if typed.get(f"lv_{answer_id}_{name}") is not None}
+    failed, comment = list(typed.get(f"af_{answer_id}", [])), typed.get(f"cm_{answer_id}", "")
+
+    def run(actor: User) -> Review:
+        with db_session() as session:
+            return review_with_rubric(session=session, actor=actor, answer_id=answer_id, levels=levels,
+                                      failed=failed, comment=comment, rubric_id=rubric_id,
+                                      embedder=embedder())
+
+    act(f"ar_rv_{answer_id}", run, success=lambda r: f"评分已保存：{r.score:.0%}。")
 
 
 def _merge(answer_ids: list[int]) -> None:
-    with db_session() as session:
-        text = run_action(lambda: draft_from_answers(session=session, actor=user, answer_ids=answer_ids))
+    def run(actor: User) -> str:
+        with db_session() as session:
+            return draft_from_answers(session=session, actor=actor, answer_ids=answer_ids)
+
+    text = act("ar_script", run)
     if text is not None:
         st.session_state[DRAFT_KEY] = text
+
+
+def _save_script(ranking: QuestionRanking, picked: list[int]) -> None:
+    typed = st.session_state
+    approve = typed["ar_script_mode"] == "审定发布"
+
+    def run(actor: User) -> ScriptView:
+        with db_session() as session:
+            return create_script(session=session, actor=actor, question=typed["ar_script_question"],
+                                 answer=typed[DRAFT_KEY], category=typed["ar_script_category"],
+                                 tags=split_tags(typed["ar_script_tags"]), product=typed["ar_script_product"],
+                                 variant=typed["ar_script_variant"],
+                                 mined_question_id=ranking.slot.mined_question_id,
+                                 source_answer_ids=picked, approve=approve)
+
+    saved = act("ar_script", run, success=lambda s: f"已审定发布到话术库：「{s.question}」。" if approve
+                else f"已保存为草稿：「{s.question}」。")
+    if saved is not None:  # cleared only once it is saved
+        forget(DRAFT_KEY, "ar_script_product", "ar_script_variant", "ar_script_tags",
+               *(f"pick_{a}" for a in picked))
 
 
 def _composer(ranking: QuestionRanking) -> None:
@@ -112,36 +138,18 @@ def _composer(ranking: QuestionRanking) -> None:
         args=(picked,),
     )
     with st.form("ar_script"):
-        question = st.text_input("顾客问题", value=ranking.slot.prompt, key="ar_script_question")
-        text = st.text_area("话术（可用占位符 {客户称呼} {订单号} 等）", key=DRAFT_KEY, height=150)
+        st.text_input("顾客问题", value=ranking.slot.prompt, key="ar_script_question")
+        st.text_area("话术（可用占位符 {客户称呼} {订单号} 等）", key=DRAFT_KEY, height=150)
         left, middle, right = st.columns(3)
         categories = [c.value for c in Category]
-        category = left.selectbox("分类", categories, index=categories.index(ranking.slot.category),
-                                  key="ar_script_category")
-        product = middle.text_input("商品 / 产品线", key="ar_script_product")
-        variant = right.text_input("版本名（同一问题可有多个审定版本）", key="ar_script_variant")
-        tags = st.text_input("标签（逗号分隔）", key="ar_script_tags")
-        approve = (
-            st.radio("保存为", ["审定发布", "草稿"], horizontal=True, key="ar_script_mode") == "审定发布"
-        )
-        if st.form_submit_button("保存话术", type="primary"):
-            with db_session() as session:
-                run_action(
-                    lambda: create_script(
-                        session=session,
-                        actor=user,
-                        question=question,
-                        answer=text,
-                        category=category,
-                        tags=split_tags(tags),
-                        product=product,
-                        variant=variant,
-                        mined_question_id=ranking.slot.mined_question_id,
-                        source_answer_ids=picked,
-                        approve=approve,
-                    ),
-                    success="已审定发布到话术库。" if approve else "已保存为草稿。",
-                )
+        left.selectbox("分类", categories, index=categories.index(ranking.slot.category),
+                       key="ar_script_category")
+        middle.text_input("商品 / 产品线", key="ar_script_product")
+        right.text_input("版本名（同一问题可有多个审定版本）", key="ar_script_variant")
+        st.text_input("标签（逗号分隔）", key="ar_script_tags")
+        st.radio("保存为", ["审定发布", "草稿"], horizontal=True, key="ar_script_mode")
+        st.form_submit_button("保存话术", type="primary", on_click=_save_script, args=(ranking, picked))
+        show("ar_script")
 
 
 with board:
@@ -150,12 +158,14 @@ with board:
     if not slots:
         st.info("这份试卷还没有已交卷的书面回答。")
     else:
-        slot = st.selectbox(
+        # Options are the slots' keys: a slot's counts change with each review, its key does not.
+        by_key = {s.key: s for s in slots}
+        slot = by_key[st.selectbox(
             "题目",
-            slots,
+            list(by_key),
             key="ar_question",
-            format_func=lambda s: f"{s.prompt[:40]}（已评 {s.reviewed}/{s.answers}）",
-        )
+            format_func=lambda k: f"{by_key[k].prompt[:40]}（已评 {by_key[k].reviewed}/{by_key[k].answers}）",
+        )]
         with db_session() as session:
             rubric = get_rubric(session, None)
             ranking = run_action(

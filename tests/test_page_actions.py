@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from exam_world import demo_people, more_candidates, publish, sit
 from sqlmodel import Session, func, select
 from streamlit.testing.v1 import AppTest
 
@@ -363,3 +364,34 @@ def test_question_bank_shows_promotion_and_merge_in_the_same_run(demo_db: str) -
     assert at.success[0].value.replace("\\", "") == "已将 2 个问题合并为「什么时候发货」（42次）。"
     assert len(at.dataframe[0].value) == 2, "the merged-away question left the list in the same run"
     assert at.multiselect(key="qb_selected").value == []
+
+
+# -- 逐题评阅 -------------------------------------------------------------------------------------
+
+@pytest.mark.encoder
+def test_a_saved_review_shows_in_the_counts_and_the_card_at_once(session: Session) -> None:
+    demo = demo_people(session)
+    admin = session.exec(select(User).where(User.role == Role.ADMIN.value)).one()
+    paper_id = publish(session, demo.trainer, "发货话术考试", scenario=True, objective=0)
+    for candidate in more_candidates(session, admin, 2):
+        sit(session, candidate, paper_id, reply="亲，付款后48小时内发货，发货后可在订单详情查看物流哦")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["user_id"] = demo.trainer.id
+    at.run()
+    at.switch_page("pages/answer_review.py").run()
+    assert not at.exception, at.exception
+    question = at.selectbox(key="ar_question")
+    assert question.format_func(question.value).endswith("（已评 0/2）")
+    answer_id = int(next(c.key for c in at.checkbox if c.key.startswith("pick_")).split("_")[1])
+    for box in at.number_input:
+        if box.key.startswith(f"lv_{answer_id}_"):
+            box.set_value(4)
+    at.text_input(key=f"cm_{answer_id}").input("要点齐全")
+    next(b for b in at.button if b.label == "保存评分").click()  # the top card's form
+    at.run()
+    assert not at.exception, at.exception
+    question = at.selectbox(key="ar_question")
+    assert question.format_func(question.value).endswith("（已评 1/2）"), "counted in the same run"
+    assert any("1 人评分，均分 100%" in m.value for m in at.markdown), "the card shows the review"
+    assert [s.value for s in at.success] == ["评分已保存：100%。"]
+    assert at.text_input(key=f"cm_{answer_id}").value == "要点齐全"
