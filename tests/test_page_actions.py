@@ -12,8 +12,11 @@ from exam_world import demo_people, more_candidates, publish, sit
 from sqlmodel import Session, func, select
 from streamlit.testing.v1 import AppTest
 
+from training.certification import duty_status
 from training.db import get_engine
+from training.exams import my_exams
 from training.models import Cohort, ExamPaper, KnowledgeItem, MinedQuestion, Role, Script, User
+from training.overview import home_summary
 from training.papers import create_paper
 from training.question_bank import store_clusters
 from training.seed import seed_demo
@@ -395,3 +398,26 @@ def test_a_saved_review_shows_in_the_counts_and_the_card_at_once(session: Sessio
     assert any("1 人评分，均分 100%" in m.value for m in at.markdown), "the card shows the review"
     assert [s.value for s in at.success] == ["评分已保存：100%。"]
     assert at.text_input(key=f"cm_{answer_id}").value == "要点齐全"
+
+
+# -- 首页 -----------------------------------------------------------------------------------------
+
+def test_home_counts_only_exams_still_to_take(session: Session) -> None:
+    demo = demo_people(session)
+    figures = home_summary(session=session, actor=demo.agent).figures
+    start = figures["待参加的考试"]
+    done = publish(session, demo.trainer, "已交卷的考试", scenario=False, objective=1)
+    publish(session, demo.trainer, "待参加的考试", scenario=False, objective=1)
+    assert home_summary(session=session, actor=demo.agent).figures["待参加的考试"] == start + 2
+    sit(session, demo.agent, done)  # one attempt allowed, now used
+    figures = home_summary(session=session, actor=demo.agent).figures
+    assert figures["待参加的考试"] == start + 1
+    entries = my_exams(session=session, actor=demo.agent)
+    waiting = [e for e in entries if e.state in ("未开放", "可参加", "作答中")]
+    assert figures["待参加的考试"] == len(waiting), "the home page agrees with 我的考试"
+    assert figures["有效证书"] == len(duty_status(session=session, actor=demo.agent).certificates)
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["user_id"] = demo.agent.id
+    at.run()
+    assert next(m for m in at.metric if m.label == "待参加的考试").value == str(start + 1)

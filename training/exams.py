@@ -22,6 +22,8 @@ IN_PROGRESS, SUBMITTED = "in_progress", "submitted"
 SAVE_GRACE = timedelta(seconds=10)
 #: Longest answer accepted (a reply to a customer, not an essay).
 MAX_ANSWER_CHARS = 5000
+#: States of an ExamEntry still ahead of the candidate: not open yet, open, or being sat.
+TO_TAKE = ("未开放", "可参加", "作答中")
 
 
 class ExamError(UserError):
