@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 from sqlmodel import Session
 
+from pages.actions import ask, asked, cancel, confirm_step
 from pages.common import current_user, db_session, embedder, engine, forget_active_model, run_action
 from pages.exam_view import md_escape
 from scripts_bank.warmup import WarmUpReport, warm_up
@@ -31,6 +32,7 @@ TRAIN_JOB = "encoder-adapt"
 WARM_JOB = "encoder-warmup"
 POLL_SECONDS = 2
 FLASH_KEY = "model_admin_flash"
+SHIPPED_CONFIRMED = "model_shipped_confirmed"
 #: Each held-out figure: its name for trainers, what it measures, and whether it reads as a percentage.
 FIGURES = {
     "rank_r1": ("首位命中率", "拿顾客的问题去找对应的话术或回答，正确的那一条排在第一位的比例。", True),
@@ -112,6 +114,10 @@ def _base_label(base_model: str) -> str:
 
 #: Versions numbered in the order they were trained.
 numbers = {v.id or 0: n for n, v in enumerate(sorted(versions, key=lambda v: v.created_at), start=1)}
+
+
+def _confirm_shipped(_: object) -> None:
+    st.session_state[SHIPPED_CONFIRMED] = True
 
 
 def _switch(version: EncoderVersion | None) -> None:
@@ -225,9 +231,17 @@ by_id = {v.id: v for v in versions}
 left, middle, right = st.columns([3, 1, 1], vertical_alignment="bottom")
 chosen = left.selectbox("模型版本", list(by_id), format_func=lambda i: _label(by_id[i]), key="model_choice")
 if middle.button("设为当前模型", key="model_activate", disabled=chosen is None or warming):
+    cancel("model_shipped")
     _switch(by_id[chosen])
-if right.button("恢复内置模型", key="model_shipped", disabled=current is None or warming):
-    _switch(None)
+# Going back to the shipped model asks first (the trained version stays, the index is rebuilt).
+right.button("恢复内置模型", key="model_shipped", disabled=current is None or warming,
+             on_click=ask, args=("model_shipped", True))
+if st.session_state.pop(SHIPPED_CONFIRMED, False):
+    _switch(None)  # here, not in the callback: the switch reruns the page with its message
+if asked("model_shipped") and current is not None:
+    confirm_step("model_shipped", confirm=f"确认恢复为{SHIPPED_NAME}", on_confirm=_confirm_shipped,
+                 question=f"确认从「{_label(current)}」恢复为{SHIPPED_NAME}？话术查询将改用{SHIPPED_NAME}，"
+                          "检索索引需要重新整理几分钟；训练出的版本仍保留，可随时再切换回来。")
 if warming:
     st.caption("正在用新模型重新整理检索索引，完成后才能再次切换。")
 if chosen is not None:

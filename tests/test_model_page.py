@@ -148,6 +148,12 @@ def test_switching_to_a_version_warms_its_embeddings_and_back(
 
     _click(at, "恢复内置模型")
     session.expire_all()
+    assert active_version(session) is not None, "going back to the shipped model asks first"
+    assert any(f"恢复为{SHIPPED_NAME}" in w.value.replace("\\", "") for w in at.warning)
+    at.button(key="model_shipped_confirm").click().run()
+    assert not at.exception, at.exception
+    assert f"已切换到{SHIPPED_NAME}。" in [s.value.replace("\\", "") for s in at.success]
+    session.expire_all()
     assert active_version(session) is None
     job = jobs.wait(WARM_JOB, 600)
     assert job is not None and job.succeeded and job.result.model_id == embedded_model_id()
