@@ -91,7 +91,7 @@ def _create_paper(page, db_file: Path) -> None:  # type: ignore[no-untyped-def]
         page.get_by_label("试卷名称").fill(PAPER)
         page.get_by_role("button", name="创建").click()
         try:
-            page.get_by_text("已创建试卷。").wait_for(timeout=20_000)
+            page.get_by_text(f"已创建试卷「{PAPER}」").wait_for(timeout=20_000)
             return
         except PlaywrightError:
             with _database(db_file) as session:
@@ -145,7 +145,7 @@ def test_demo_chat_log_to_approved_script(server: str, browser_page, tmp_path: P
         pick_in_multiselect(page, "发布给班组", DEMO_COHORT)
         page.wait_for_timeout(1000)
         page.get_by_role("button", name="发布", exact=True).click()
-        page.get_by_text("已发布。").wait_for()
+        page.get_by_text(f"已将「{PAPER}」发布给 {DEMO_COHORT}").wait_for()
 
     replies, prompt = _candidates_sit(db_file)
 
@@ -167,7 +167,7 @@ def test_demo_chat_log_to_approved_script(server: str, browser_page, tmp_path: P
             level.press("Tab")
             assert level.input_value() == "4", f"评分项「{criterion}」没有记下 4 分"
         page.get_by_role("button", name="保存评分").first.click()
-        page.get_by_text("评分已保存。").wait_for()
+        page.get_by_text("评分已保存：").wait_for()
 
     with flow.step("逐题评阅", "approved"):
         top, second = _card_text(page, 1), _card_text(page, 2)  # the review may have re-ranked them
@@ -180,7 +180,7 @@ def test_demo_chat_log_to_approved_script(server: str, browser_page, tmp_path: P
         script_text = "{客户称呼}您好～" + top
         editor.fill(script_text)
         page.get_by_role("button", name="保存话术").click()
-        page.get_by_text("已审定发布到话术库。").wait_for()
+        page.get_by_text("已审定发布到话术库：").wait_for()
 
     with _database(db_file) as session:
         chat_import = session.exec(select(ChatImport)).one()
