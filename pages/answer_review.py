@@ -73,6 +73,7 @@ def _answer_card(rank: int, answer: BlindAnswer, rubric: RubricView) -> None:
             st.multiselect(
                 "否决项（选中即 0 分）",
                 rubric.auto_fail,
+                placeholder="没有否决项",
                 default=answer.my_failed,
                 key=f"af_{answer.answer_id}",
             )

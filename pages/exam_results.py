@@ -240,7 +240,8 @@ def _programmes_tab(user: User, papers: list[ExamPaper]) -> None:
         name = st.text_input("认证名称", key="er_cert_name", placeholder="例如：破壁机产品线上岗认证")
         product_line = st.text_input("产品线（选填）", key="er_cert_line")
         chosen = st.multiselect("须通过的试卷（每份都要及格）", list(titles),
-                                format_func=titles.__getitem__, key="er_cert_papers")
+                                format_func=titles.__getitem__, key="er_cert_papers",
+                                placeholder="请选择试卷")
         pass_mark = st.slider("及格线（%）", 1, 100, 80, key="er_cert_pass")
         valid_days = st.number_input("有效期（天）", 1, 3650, 180, key="er_cert_days")
         required = st.checkbox("上岗必需（未取得者不能上岗接待）", value=True, key="er_cert_duty")

@@ -160,9 +160,11 @@ if draft:
             bank = list_clusters(session=session, actor=user, in_bank=True)
             knowledge = list_items(session=session, actor=user)
         mined = st.multiselect("情景题（题库）", [q.id for q in bank], key="pb_hand_mined",
+                               placeholder="请选择题目",
                                format_func=lambda i: next(f"[{q.category}] {q.question}"
                                                           for q in bank if q.id == i))
         objective = st.multiselect("知识题", [k.id for k in knowledge], key="pb_hand_items",
+                                   placeholder="请选择题目",
                                    format_func=lambda i: next(k.stem for k in knowledge
                                                               if k.id == i))
         st.button("加入所选", key="pb_add_hand", disabled=not (mined or objective), on_click=_add_hand,
@@ -203,7 +205,7 @@ with db_session() as session:
     cohorts = list_cohorts(session=session, actor=user)
 cohort_names = {c.id: c.name for c in cohorts}
 chosen = st.multiselect("发布给班组", list(cohort_names), format_func=cohort_names.__getitem__,
-                        key="pb_cohorts")
+                        key="pb_cohorts", placeholder="请选择班组")
 c1, c2, c3 = st.columns(3)
 # The days are the team's: the window opens at 00:00 and closes at 23:59 team time, not the server's.
 open_day = c1.date_input("开始日期", value=team_today(), key="pb_open",

@@ -108,7 +108,7 @@ st.button(f"将筛选出的 {len(visible)} 个问题全部加入题库", key="qb
 
 labels = {q.id: f"#{q.id} {q.question}（{q.frequency}次）" for q in clusters}
 chosen = st.multiselect("选择问题进行批量操作", list(labels), format_func=labels.__getitem__,
-                        key="qb_selected")
+                        key="qb_selected", placeholder="请选择问题")
 cols = st.columns(4)
 for column, (label, change) in zip(cols, BULK, strict=True):
     column.button(label, key=f"qb_bulk_{label}", disabled=not chosen, on_click=_bulk, args=(label, change))
@@ -140,7 +140,7 @@ if labels:
         st.form_submit_button("保存修改", on_click=_save, args=(current,))
         show("qb_edit")
     moving = st.multiselect("拆分：把这些问法移到一个新问题", cluster.examples or [],
-                            key=f"qb_split_{current}")
+                            key=f"qb_split_{current}", placeholder="请选择问法")
     st.button("拆分", key="qb_split", disabled=not moving, on_click=_split, args=(current,))
     show("qb_split")
 else:

@@ -21,6 +21,7 @@ from pages import login
 from pages.common import cookie_script, current_user, db_session, log_out, role_label
 from pages.exam_view import md_escape
 from training.certification import duty_status
+from training.config import get_settings
 from training.models import Role, User
 
 # URL paths differ from the file names on purpose: Streamlit's legacy pages/ discovery would
@@ -147,9 +148,28 @@ def app_icon() -> Image.Image:
     return icon
 
 
+def chinese_chrome_css(upload_limit_mb: int) -> str:
+    """Stylesheet that puts Chinese over the few English words Streamlit's own widgets print.
+
+    The uploader's "Upload" button and "… MB per file" line, and the "Press Enter to submit
+    form" hint, are drawn by Streamlit's frontend with no option to change them; the text is
+    hidden and replaced with a CSS ``content``. Only numbers from the settings go in.
+    """
+    return f"""<style>
+[data-testid="stFileUploaderDropzone"] button[data-testid="stBaseButton-secondary"] p {{ font-size: 0; }}
+[data-testid="stFileUploaderDropzone"] button[data-testid="stBaseButton-secondary"] p::after {{
+  content: "选择文件"; font-size: 0.875rem; }}
+[data-testid="stFileUploaderDropzoneInstructions"] span {{ font-size: 0; }}
+[data-testid="stFileUploaderDropzoneInstructions"] span::after {{
+  content: "或把文件拖到这里 · 单个文件不超过 {int(upload_limit_mb)} MB"; font-size: 0.875rem; }}
+[data-testid="InputInstructions"] {{ display: none; }}
+</style>"""
+
+
 def draw_shell() -> None:
     """Log in or resume the login, draw the role's menu and run the page asked for."""
     st.set_page_config(page_title="话术 Huashu", page_icon=app_icon(), layout="wide")
+    st.html(chinese_chrome_css(get_settings().upload_limit_mb))
     user = current_user()
     script = cookie_script()
     if script:
