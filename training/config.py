@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     encoder_backend: Literal["torch", "onnx", "onnx-int8"] = "torch"
     admin_password: str | None = None
     upload_limit_mb: int = 50
+    # Mark the login cookie Secure even when the app itself sees plain HTTP (TLS ends at a proxy
+    # that does not send X-Forwarded-Proto).
+    cookie_secure: bool = False
     # The team's time zone (IANA name): every time is entered and shown in it (training.clock);
     # stored times stay UTC. Never the server's zone: containers run in UTC.
     timezone: str = "Asia/Shanghai"
