@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.session_routes import ROUTES
+from pages.session_routes import ROUTES, show_script_error
 
 if __name__ != "__main__":  # imported by the ASGI server: the app with its cookie routes
     from streamlit.runtime.pages_manager import PagesManager
@@ -24,7 +24,7 @@ if __name__ != "__main__":  # imported by the ASGI server: the app with its cook
     from training.config import get_settings
 
     _config.set_option("server.maxUploadSize", get_settings().upload_limit_mb, "HUASHU_UPLOAD_LIMIT_MB")
-    app = st.App(__file__, routes=ROUTES)
+    app = st.App(__file__, routes=ROUTES, on_script_error=show_script_error)
 else:
     from pages.shell import draw_shell
 

@@ -10,6 +10,7 @@ cookie stands for and deletes the cookie. Neither the token nor the code is ever
 from __future__ import annotations
 
 import json
+import logging
 from urllib.parse import urlsplit
 
 from sqlmodel import Session
@@ -88,6 +89,20 @@ async def end_session(request: Request) -> Response:
     response = Response(status_code=204, headers={"Cache-Control": "no-store"})
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=_secure(request))
     return response
+
+
+_LOG = logging.getLogger("huashu")
+SCRIPT_ERROR = ("页面出错了，这次操作没有完成。错误已记录在服务器日志中；"
+                "请刷新页面重试，如仍出错请联系管理员。")
+
+
+def show_script_error(exc: Exception) -> bool:
+    """An uncaught error in a page: the traceback to the server log, a Chinese message to the user."""
+    import streamlit as st
+
+    _LOG.error("page error", exc_info=exc)
+    st.error(SCRIPT_ERROR, icon=":material/error:")
+    return True  # instead of Streamlit's English error box
 
 
 ROUTES = [Route(SESSION_PATH, start_session, methods=["POST"]),
