@@ -151,8 +151,8 @@ def app_icon() -> Image.Image:
 def chinese_chrome_css(upload_limit_mb: int) -> str:
     """Stylesheet that puts Chinese over the few English words Streamlit's own widgets print.
 
-    The uploader's "Upload" button and "… MB per file" line, and the "Press Enter to submit
-    form" hint, are drawn by Streamlit's frontend with no option to change them; the text is
+    The uploader's "Upload" button and "… MB per file" line, the "Press Enter to submit form"
+    hint and the "Stop" button beside the running indicator are drawn by Streamlit's frontend with no option to change them; the text is
     hidden and replaced with a CSS ``content``. Only numbers from the settings go in.
     """
     return f"""<style>
@@ -163,6 +163,7 @@ def chinese_chrome_css(upload_limit_mb: int) -> str:
 [data-testid="stFileUploaderDropzoneInstructions"] span::after {{
   content: "或把文件拖到这里 · 单个文件不超过 {int(upload_limit_mb)} MB"; font-size: 0.875rem; }}
 [data-testid="InputInstructions"] {{ display: none; }}
+[data-testid="stStatusWidget"] button {{ display: none; }}
 </style>"""
 
 
