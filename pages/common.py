@@ -178,6 +178,26 @@ def cookie_script() -> str | None:
     return None
 
 
+def chinese_chrome_css(upload_limit_mb: int) -> str:
+    """Stylesheet that puts Chinese over the few English words Streamlit's own widgets print.
+
+    The uploader's "Upload" button and "… MB per file" line, the "Press Enter to submit form"
+    hint and the "Stop" button beside the running indicator are drawn by Streamlit's frontend
+    with no option to change them; the text is
+    hidden and replaced with a CSS ``content``. Only numbers from the settings go in.
+    """
+    return f"""<style>
+[data-testid="stFileUploaderDropzone"] button[data-testid="stBaseButton-secondary"] p {{ font-size: 0; }}
+[data-testid="stFileUploaderDropzone"] button[data-testid="stBaseButton-secondary"] p::after {{
+  content: "选择文件"; font-size: 0.875rem; }}
+[data-testid="stFileUploaderDropzoneInstructions"] span {{ font-size: 0; }}
+[data-testid="stFileUploaderDropzoneInstructions"] span::after {{
+  content: "或把文件拖到这里 · 单个文件不超过 {int(upload_limit_mb)} MB"; font-size: 0.875rem; }}
+[data-testid="InputInstructions"] {{ display: none; }}
+[data-testid="stStatusWidget"] button {{ display: none; }}
+</style>"""
+
+
 @contextmanager
 def progress_bar(text: str) -> Iterator[Callable[[float], None]]:
     """A progress bar for one long service call; yields the ``progress`` callback to pass it."""

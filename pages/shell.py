@@ -18,7 +18,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from streamlit.util import calc_hash
 
 from pages import login
-from pages.common import cookie_script, current_user, db_session, log_out, role_label
+from pages.common import chinese_chrome_css, cookie_script, current_user, db_session, log_out, role_label
 from pages.exam_view import md_escape
 from training.certification import duty_status
 from training.config import get_settings
@@ -146,25 +146,6 @@ def app_icon() -> Image.Image:
     for x in (18, 32, 46):
         draw.ellipse((x - 4, 22, x + 4, 30), fill=(255, 255, 255, 255))
     return icon
-
-
-def chinese_chrome_css(upload_limit_mb: int) -> str:
-    """Stylesheet that puts Chinese over the few English words Streamlit's own widgets print.
-
-    The uploader's "Upload" button and "… MB per file" line, the "Press Enter to submit form"
-    hint and the "Stop" button beside the running indicator are drawn by Streamlit's frontend with no option to change them; the text is
-    hidden and replaced with a CSS ``content``. Only numbers from the settings go in.
-    """
-    return f"""<style>
-[data-testid="stFileUploaderDropzone"] button[data-testid="stBaseButton-secondary"] p {{ font-size: 0; }}
-[data-testid="stFileUploaderDropzone"] button[data-testid="stBaseButton-secondary"] p::after {{
-  content: "选择文件"; font-size: 0.875rem; }}
-[data-testid="stFileUploaderDropzoneInstructions"] span {{ font-size: 0; }}
-[data-testid="stFileUploaderDropzoneInstructions"] span::after {{
-  content: "或把文件拖到这里 · 单个文件不超过 {int(upload_limit_mb)} MB"; font-size: 0.875rem; }}
-[data-testid="InputInstructions"] {{ display: none; }}
-[data-testid="stStatusWidget"] button {{ display: none; }}
-</style>"""
 
 
 def draw_shell() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import Session, create_engine, select
 
 from e2e.browser import Flow, login
@@ -76,5 +77,6 @@ def test_panel_stays_open_and_archiving_asks_first(server: str, browser_page, tm
     with flow.step("话术库", "archived"):
         page.get_by_role("button", name=f"确认停用「{QUESTION}」").click()
         page.get_by_text(f"已停用话术「{QUESTION}」").wait_for()
-        assert page.get_by_test_id("stExpander").filter(has_text=QUESTION).count() == 0, "停用后仍在列表中"
+        # The run that drew the message may still be replacing the old list: wait for it.
+        expect(page.get_by_test_id("stExpander").filter(has_text=QUESTION)).to_have_count(0, timeout=15_000)
         assert _status(db_file, script_id) == "archived"
