@@ -31,7 +31,7 @@ from training.chatlog import (
 )
 from training.config import PROJECT_ROOT, get_settings
 from training.importer import DuplicateImportError, import_chat_log, list_imports
-from training.masking import ADDRESS, BANK_CARD, EMAIL, ID_CARD, PHONE
+from training.masking import ADDRESS, BANK_CARD, EMAIL, ID_CARD, NAME, PHONE
 from training.models import AuditLog, ChatImport, ChatMessage, Role, User
 from training.permissions import PermissionDenied
 from training.tables import TableError
@@ -311,6 +311,18 @@ def test_precision_strings_survive_storage(session: Session) -> None:
     stored = session.exec(select(ChatMessage).order_by(ChatMessage.seq)).all()  # type: ignore[arg-type]
     assert [m.text for m in stored] == texts
     assert stored[-1].text_clean == "[订单号] 没发货"
+
+
+def test_names_customers_give_are_masked_before_storage(session: Session) -> None:
+    admin = make_user(session, Role.ADMIN)
+    texts = ["你好，我叫张伟", "收件人王芳 电话13812345678", "我叫快递送上门可以吗", "收件人地址写错了"]
+    raw = "\n".join(json.dumps({"session": "s1", "role": "customer", "text": t}, ensure_ascii=False)
+                    for t in texts).encode()
+    result = import_chat_log(session=session, actor=admin, raw=raw, file_name="n.jsonl")
+    stored = session.exec(select(ChatMessage).order_by(ChatMessage.seq)).all()  # type: ignore[arg-type]
+    assert [m.text for m in stored] == [f"你好，我叫{NAME}", f"收件人{NAME} 电话{PHONE}", *texts[2:]]
+    assert not any("张伟" in m.text_clean or "王芳" in m.text_clean for m in stored)
+    assert result.masked == {NAME: 2, PHONE: 1}
 
 
 def test_jd_sample_imports_with_its_counts(session: Session) -> None:

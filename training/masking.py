@@ -17,7 +17,8 @@ ID_CARD = "[身份证号]"
 EMAIL = "[邮箱]"
 BANK_CARD = "[银行卡号]"
 ADDRESS = "[地址]"
-MASK_PLACEHOLDERS = (PHONE, LANDLINE, ID_CARD, EMAIL, BANK_CARD, ADDRESS)
+NAME = "[姓名]"  # the same placeholder JD's exports normalise to (``[姓名x]`` -> ``[姓名]``)
+MASK_PLACEHOLDERS = (PHONE, LANDLINE, ID_CARD, EMAIL, BANK_CARD, ADDRESS, NAME)
 
 # --- context ------------------------------------------------------------------------------
 # The nearest label before a number decides ambiguous cases: "卡号 6217…" is a card even
@@ -92,6 +93,43 @@ _ADDRESS_RE = re.compile(
 )
 
 
+# --- names ------------------------------------------------------------------------------
+# A name is masked only where the customer says it is one: after 我叫 / 我姓 / 收件人 / 联系人 /
+# 姓名 / 名字是 …, and only when it starts with a common surname. Without the cue, or with an
+# ordinary word after it (我叫快递, 我姓名写错了, 收件人地址, 收件人马上到), nothing is masked.
+_COMPOUND_SURNAMES = (
+    "欧阳|司马|上官|诸葛|东方|皇甫|尉迟|公孙|慕容|令狐|长孙|宇文|司徒|夏侯|轩辕|端木|独孤|南宫|西门|百里"
+)
+# The common surnames, less those that are mostly ordinary words in chat (和, 车, 时, 常 …).
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖萧田董袁潘蒋蔡余杜叶程"
+    "苏魏吕丁沈任姚卢姜崔钟谭陆汪范廖石金韦贾夏付傅方邹熊孟秦邱侯江尹薛闫段雷龙黎史陶贺顾毛郝"
+    "龚邵万钱严覃武戴莫孔汤易乔赖庞樊殷施洪翟安颜倪牛温芦季俞章鲁葛伍申尤毕聂柴焦柳邢岳"
+    "齐梅莘祝游蓝辛阮欧鲍甘骆景童裴宁凌柯卜房滕管储霍仇盛卓屈"
+)
+# Two-character words that open with a surname character but are not names after a cue.
+_NOT_A_NAME = (
+    "马上|高兴|方便|方式|方法|方面|包裹|包装|包邮|余额|金额|明天|明白|安装|安排|全部|成功|许多|万一|"
+    "向你|向您|任何|周末|周[一二三四五六日天]|江湖|黄色|蓝色|白色|程序|段时间|常常|童装|龙头|石头|"
+    "宁可|严重|毛病|牛奶|申请|管理|齐全|温度|钱包|钱款|付款|付钱|付了|孙子|叶子|沈阳|江苏|江西|"
+    "贺卡|范围|谢谢|王者|杨梅|顾客"
+)
+# What cannot belong to a given name: particles, pronouns and the words that follow a name.
+_NOT_GIVEN = (
+    "的了吗嘛呢吧啊呀哦是在不没有和跟与及电话地址手机号码姓名先生女士小姐老师"
+    "说要会能可想都也就还又再让给把被对向从到为写填改错变换收寄发等这那我你他她它们"
+)
+_TIME_WORD = "[今明后昨前]天|早上|晚上|上午|下午"
+_NAME_CUE = (
+    r"(?:我|本人|免贵)姓(?!名)|我叫|叫我|名字(?:是|叫)|姓名|(?:收件|收货|联系|签收)人的?(?:姓名|名字)?"
+)
+_NAME_RE = re.compile(
+    rf"(?:{_NAME_CUE})[\s:：,，]*(?:是|为|叫|写的是|填的是|改成|改为|换成)?[\s:：]*"
+    rf"(?P<pii>(?!{_NOT_A_NAME})(?:{_COMPOUND_SURNAMES}|[{_SURNAMES}])(?:(?!{_TIME_WORD}|[{_NOT_GIVEN}])[\u4e00-\u9fff]){{0,2}})"
+)
+_HAS_NAME_CUE = re.compile(r"姓|叫|名字|收件人|收货人|联系人|签收人").search
+
+
 _Decide = Callable[[str, re.Match[str]], str | None]
 
 
@@ -139,6 +177,7 @@ _RULES: tuple[tuple[Callable[[str], object], re.Pattern[str], _Decide], ...] = (
     (_HAS_DIGITS, _ID15_RE, _id15),
     (_HAS_DIGITS, _MOBILE_RE, _phone_like(PHONE)),
     (_HAS_DIGITS, _LANDLINE_RE, _phone_like(LANDLINE)),
+    (_HAS_NAME_CUE, _NAME_RE, _always(NAME)),
 )
 
 
@@ -162,9 +201,11 @@ def mask_with_counts(text: str) -> tuple[str, Counter[str]]:
             if placeholder is None:
                 continue
             counts[placeholder] += 1
-            kept += (text[end:match.start()], placeholder)
-            kept_probe += (probe[end:match.start()], placeholder)
-            end = match.end()
+            # A pattern with a ``pii`` group keeps its cue words ("我叫") and masks only the group.
+            start, stop = match.span("pii") if "pii" in pattern.groupindex else match.span()
+            kept += (text[end:start], placeholder)
+            kept_probe += (probe[end:start], placeholder)
+            end = stop
         if end:
             text = "".join(kept) + text[end:]
             probe = "".join(kept_probe) + probe[end:]
@@ -172,7 +213,7 @@ def mask_with_counts(text: str) -> tuple[str, Counter[str]]:
 
 
 def mask_personal_data(text: str) -> str:
-    """Replace phone, landline, ID-card, e-mail, bank-card and address data by placeholders."""
+    """Replace phone, landline, ID-card, e-mail, bank-card, address data and names by placeholders."""
     return mask_with_counts(text)[0]
 
 
