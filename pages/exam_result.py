@@ -6,6 +6,7 @@ import streamlit as st
 
 from pages.common import db_session, run_action
 from pages.exam_view import md_escape, render_chat
+from training.choices import labelled_options
 from training.feedback import AttemptFeedback, KeyPoints, QuestionFeedback, attempt_feedback
 from training.knowledge import KINDS
 from training.models import User
@@ -51,7 +52,7 @@ def _scenario(item: QuestionFeedback) -> None:
 def _objective(item: QuestionFeedback) -> None:
     st.caption(KINDS.get(item.question.question_type, "知识题"))
     st.text(item.question.prompt)
-    for option in item.question.options:
+    for option in labelled_options(item.question.question_type, item.question.options):
         st.text(option)
     right = item.score == 1.0
     verdict = ":green[回答正确]" if right else ":red[回答错误]"

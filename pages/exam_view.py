@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from training.choices import choice_code, option_label, picked_options
 from training.knowledge import KINDS
 from training.papers import SCENARIO, PaperQuestion
 
@@ -34,9 +35,14 @@ def render_chat(question: PaperQuestion) -> None:
 
 def choice_from_options(question: PaperQuestion, picked: list[str]) -> str:
     """The stored answer code for the options picked (letters, or 对/错)."""
-    if question.question_type == "truefalse":
-        return picked[0] if picked else ""
-    return "".join(sorted(option.strip()[:1] for option in picked))
+    return choice_code(question.question_type, question.options, picked)
+
+
+def _label(question: PaperQuestion) -> Callable[[str], str]:
+    """Options as shown: with the letter their answer code uses, when they carry none."""
+    labels = {option: option_label(question.question_type, question.options, index)
+              for index, option in enumerate(question.options)}
+    return lambda option: labels.get(option, option)
 
 
 def render_question(
@@ -57,12 +63,13 @@ def render_question(
                             help="离开输入框或按 Ctrl+Enter 时自动保存。")
     st.caption(KINDS.get(question.question_type, "知识题"))
     st.text(question.prompt)
+    label = _label(question)
     if question.question_type == "multiple":
         picked = [option for option in question.options
-                  if st.checkbox(option, key=f"{answer_key(key_prefix, question)}_{option}",
+                  if st.checkbox(label(option), key=f"{answer_key(key_prefix, question)}_{option}",
                                  disabled=disabled, on_change=on_change)]
         return choice_from_options(question, picked)
-    choice = st.radio("选择答案", question.options, index=None, disabled=disabled,
+    choice = st.radio("选择答案", question.options, index=None, disabled=disabled, format_func=label,
                       key=answer_key(key_prefix, question), on_change=on_change)
     return choice_from_options(question, [choice] if choice else [])
 
@@ -78,10 +85,10 @@ def prefill(key_prefix: str, question: PaperQuestion, text: str, choice: str) ->
     if question.kind == SCENARIO:
         st.session_state.setdefault(key, text)
     elif question.question_type == "multiple":
+        chosen = picked_options(question.question_type, question.options, choice)
         for option in question.options:
-            st.session_state.setdefault(f"{key}_{option}", option.strip()[:1] in choice)
+            st.session_state.setdefault(f"{key}_{option}", option in chosen)
     else:
-        match = [o for o in question.options if (o if question.question_type == "truefalse"
-                                                 else o.strip()[:1]) == choice]
+        match = picked_options(question.question_type, question.options, choice)
         if match:
             st.session_state.setdefault(key, match[0])

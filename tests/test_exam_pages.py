@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
@@ -14,6 +16,7 @@ from training.db import get_engine
 from training.embeddings import Embedder
 from training.exams import my_exams, questions_of, save_answer, start_attempt, submit_attempt
 from training.grading import release_results
+from training.knowledge import KnowledgeDraft, create_item
 from training.models import (
     Answer,
     Attempt,
@@ -146,3 +149,57 @@ def _answer_for(setup: dict[str, int], radio) -> str:  # type: ignore[no-untyped
             if item is not None and list(item.options or []) == list(radio.options):
                 return str(letter)
     raise AssertionError("no knowledge item matches the options shown")
+
+
+def test_unprefixed_options_are_shown_lettered_and_graded_right(db_url: str) -> None:
+    """Options without an ``A.`` prefix: the page shows their letters and stores the answer code."""
+    with Session(get_engine()) as session:
+        seed_demo(session)
+        trainer = session.exec(select(User).where(User.role == Role.TRAINER.value)).one()
+        newhire = session.exec(select(User).where(User.role == Role.NEW_HIRE.value)).one()
+        drafts = [KnowledgeDraft("single", "QH-AF01 有哪些颜色在售？（单选）", ["红色", "蓝色", "绿色"], "B"),
+                  KnowledgeDraft("multiple", "哪些是耗材？", ["滤网", "电机", "拖布"], "A,C"),
+                  KnowledgeDraft("multiple", "哪些支持顺丰？", ["A. 扫地机", "B. 榨汁杯", "C. 破壁机"], "AC")]
+        items = [create_item(session=session, actor=trainer, draft=d) for d in drafts]
+        paper = papers.create_paper(session=session, actor=trainer, title="选项测验", shuffle=False)
+        papers.add_questions(session=session, actor=trainer, paper_id=paper.id or 0,
+                             knowledge_item_ids=[i.id or 0 for i in items])
+        cohort = session.exec(select(Cohort)).one()
+        paper_delivery.publish_paper(session=session, actor=trainer, paper_id=paper.id or 0,
+                                     cohort_ids=[cohort.id or 0], opens_at=utcnow(), closes_at=None)
+        exported = paper_delivery.export_paper_xlsx(session=session, actor=trainer, paper_id=paper.id or 0)
+        newhire_id = newhire.id or 0
+    sheet = pd.read_excel(io.BytesIO(exported), sheet_name="试卷")
+    assert sheet["选项"].tolist()[0].splitlines() == ["A. 红色", "B. 蓝色", "C. 绿色"]
+    at = _app(newhire_id)
+    at.switch_page("pages/my_exams.py")
+    at.run()
+    at.button(key="start_1").click().run()
+    with Session(get_engine()) as session:
+        attempt = session.exec(select(Attempt)).one()
+    radio = at.radio[0]
+    assert radio.options == ["A. 红色", "B. 蓝色", "C. 绿色"]
+    radio.set_value("蓝色").run()
+    at.button(key=f"next_{attempt.id}").click().run()
+    assert [c.label for c in at.checkbox][:3] == ["A. 滤网", "B. 电机", "C. 拖布"]
+    at.checkbox[0].check().run()
+    at.checkbox[2].check().run()
+    at.button(key=f"next_{attempt.id}").click().run()
+    assert [c.label for c in at.checkbox][:3] == ["A. 扫地机", "B. 榨汁杯", "C. 破壁机"]
+    at.checkbox[0].check().run()
+    at.checkbox[2].check().run()
+    # Back on the first question after a reload, the saved code shows as the option picked.
+    again = _app(newhire_id)
+    again.switch_page("pages/my_exams.py")
+    again.run()
+    again.button(key="resume_1").click().run()
+    assert again.radio[0].value == "蓝色"
+    again.checkbox(key=f"confirm_{attempt.id}").check().run()
+    again.button(key=f"submit_{attempt.id}").click().run()
+    with Session(get_engine()) as session:
+        done = session.get(Attempt, attempt.id)
+        stored = session.exec(select(Answer).where(Answer.attempt_id == attempt.id)
+                              .order_by(col(Answer.item_id))).all()
+        assert done is not None
+        assert [a.choice for a in stored] == ["B", "AC", "AC"]
+        assert done.released_at is not None and done.score == pytest.approx(1.0)

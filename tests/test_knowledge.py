@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from training import knowledge
+from training import choices, knowledge
 from training.knowledge import KnowledgeDraft, KnowledgeError
 from training.models import KnowledgeItem, Role, User
 from training.permissions import PermissionDenied
@@ -77,3 +77,28 @@ def test_agents_cannot_see_or_write_items(trainer: User, session: Session) -> No
         knowledge.create_item(session=session, actor=agent,
                               draft=KnowledgeDraft("truefalse", "x", [], "对"))
     assert knowledge.list_items(session=session, actor=trainer, tag="质保")
+
+
+@pytest.mark.parametrize(("kind", "options", "answer", "picked"), [
+    ("single", ["红色", "蓝色", "绿色"], "B", ["蓝色"]),
+    ("single", ["A. 12个月", "B. 24个月"], "B", ["B. 24个月"]),
+    ("multiple", ["滤网", "电机", "拖布"], "A,C", ["拖布", "滤网"]),
+    ("multiple", ["A. 秒杀价", "B. 直播价", "C. 普通降价"], "AB", ["B. 直播价", "A. 秒杀价"]),
+    ("truefalse", [], "正确", ["对"]),
+])
+def test_one_mapping_from_options_to_answer_codes(
+    trainer: User, session: Session, kind: str, options: list[str], answer: str, picked: list[str],
+) -> None:
+    """Import, the exam page (choice_code) and grading agree on prefixed and unprefixed options."""
+    rows = f"kind,stem,options,answer\n{kind},题干,{'|'.join(options)},\"{answer}\"\n"
+    result = knowledge.import_items(session=session, actor=trainer, raw=rows.encode(), file_name="x.csv",
+                                    limit_bytes=10_000)
+    assert result.errors == [] and result.created == 1
+    item = session.exec(select(KnowledgeItem).where(KnowledgeItem.stem == "题干")).one()
+    shown = list(item.options or []) if kind != "truefalse" else ["对", "错"]
+    code = choices.choice_code(kind, shown, picked)
+    assert knowledge.grade(item, code) == 1.0
+    assert sorted(choices.picked_options(kind, shown, code)) == sorted(picked)
+    wrong = [o for o in shown if o not in picked][:1]
+    assert knowledge.grade(item, choices.choice_code(kind, shown, wrong)) == 0.0
+    assert all(label[:1] in "ABC对错" for label in choices.labelled_options(kind, shown))

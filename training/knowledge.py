@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -11,15 +10,14 @@ from sqlmodel import Session, col, select
 
 from training import audit
 from training.certification import flag_for_recertification
+from training.choices import LETTERS, normalise_choice, option_codes
 from training.errors import UserError
 from training.models import KnowledgeItem, Role, User
 from training.permissions import STAFF, require_role
 from training.tables import check_xlsx_archive, read_table, require_columns
 
 KINDS = {"single": "单选题", "multiple": "多选题", "truefalse": "判断题"}
-TRUE_FALSE = ("对", "错")
 IMPORT_COLUMNS = ["kind", "stem", "options", "answer", "explanation", "sku", "tags"]
-_LETTERS = "ABCDEFGH"
 
 
 class KnowledgeError(UserError):
@@ -39,12 +37,6 @@ class KnowledgeDraft:
     tags: list[str] = field(default_factory=list)
 
 
-def option_letter(option: str, index: int) -> str:
-    """The letter of an option: its own ``A.`` prefix if present, else by position."""
-    match = re.match(r"^\s*([A-H])[.．、)）]", option)
-    return match.group(1) if match else _LETTERS[index]
-
-
 def validate(draft: KnowledgeDraft) -> KnowledgeDraft:
     """Check kind, stem, options and answer; return a normalised copy or raise KnowledgeError."""
     if draft.kind not in KINDS:
@@ -62,9 +54,9 @@ def validate(draft: KnowledgeDraft) -> KnowledgeDraft:
                               draft.explanation.strip(), draft.sku.strip(), draft.tags)
     if len(options) < 2:
         raise KnowledgeError("选择题至少需要两个选项（用 | 分隔）。")
-    if len(options) > len(_LETTERS):
-        raise KnowledgeError(f"选项最多 {len(_LETTERS)} 个。")
-    letters = [option_letter(o, i) for i, o in enumerate(options)]
+    if len(options) > len(LETTERS):
+        raise KnowledgeError(f"选项最多 {len(LETTERS)} 个。")
+    letters = option_codes(draft.kind, options)
     if len(set(letters)) != len(letters):
         raise KnowledgeError("选项字母重复。")
     if not answer or any(a not in letters for a in answer) or len(set(answer)) != len(answer):
@@ -78,9 +70,9 @@ def validate(draft: KnowledgeDraft) -> KnowledgeDraft:
 
 
 def grade(item: KnowledgeItem, choice: str) -> float:
-    """1.0 for the exact answer, else 0.0 (multiple choice has no partial credit)."""
-    given = "".join(sorted(choice.strip().upper())) if item.kind != "truefalse" else choice.strip()
-    return 1.0 if given and given == item.answer else 0.0
+    """1.0 for the exact answer code (``training.choices``), else 0.0 (no partial credit)."""
+    given = normalise_choice(item.kind, choice)
+    return 1.0 if given and given == normalise_choice(item.kind, item.answer) else 0.0
 
 
 def create_item(*, session: Session, actor: User | None, draft: KnowledgeDraft) -> KnowledgeItem:

@@ -12,6 +12,7 @@ import pandas as pd
 from sqlmodel import Session, col, select
 
 from training import audit
+from training.choices import labelled_options
 from training.knowledge import KINDS
 from training.models import (
     Cohort,
@@ -167,8 +168,9 @@ def export_paper_xlsx(*, session: Session, actor: User | None, paper_id: int) ->
         elif slot.kind == OBJECTIVE and slot.knowledge_item_id:
             item = session.get(KnowledgeItem, slot.knowledge_item_id)
             if item is not None:
-                row.update({"题型": KINDS[item.kind], "选项": "\n".join(item.options or []),
-                            "答案": item.answer, "解析 / 客服原回复": item.explanation})
+                options = labelled_options(item.kind, item.options or [])
+                row.update({"题型": KINDS[item.kind], "选项": "\n".join(options), "答案": item.answer,
+                             "解析 / 客服原回复": item.explanation})
         else:
             row["题型"] = "随机抽题"
         rows.append(row)
