@@ -43,12 +43,25 @@ def _card(rank: int, hit: LookupHit, values: dict[str, str]) -> None:
                     st.toast("谢谢反馈！" if done else "你已经反馈过了。")
 
 
+QUERY_NUMBER = "lookup_query_number"
+
+
+def _new_query() -> None:
+    """A new query is a new customer: the values typed for the last one must not fill its script.
+
+    The placeholder boxes are keyed on the query's number, so each query gets new, empty boxes
+    (a box kept under the same key would keep, in the browser, what was typed before).
+    """
+    st.session_state[QUERY_NUMBER] = st.session_state.get(QUERY_NUMBER, 0) + 1
+
+
 with db_session() as session:
     found = run_action(lambda: facets(session=session, actor=user))
 if found is None:
     st.stop()
 products, tags = found
-query = st.text_input("顾客说了什么？", key="lookup_query", placeholder="例如：地址填错了能改吗")
+query = st.text_input("顾客说了什么？", key="lookup_query", placeholder="例如：地址填错了能改吗",
+                      on_change=_new_query)
 left, middle, right = st.columns(3)
 category = left.selectbox("分类", ["全部", *[c.value for c in Category]], key="lookup_category")
 product = middle.selectbox("商品", ["全部", *products], key="lookup_product")
@@ -78,6 +91,7 @@ if query.strip():
         st.caption("填写后，复制的话术会自动替换占位符：")
         columns = st.columns(min(len(names), 4))
         for i, name in enumerate(names):
-            values[name] = columns[i % len(columns)].text_input(name, key=f"ph_{name}")
+            values[name] = columns[i % len(columns)].text_input(
+                name, key=f"ph_{st.session_state.get(QUERY_NUMBER, 0)}_{name}")
     for rank, hit in enumerate(hits, start=1):
         _card(rank, hit, values)

@@ -112,8 +112,8 @@ def test_agent_lookup_fills_placeholders_and_takes_feedback(session: Session, de
     at = _page(demo.agent, "pages/script_lookup.py")
     at.text_input(key="lookup_query").input("我的包裹怎么还没送到")
     at.run()
-    at.text_input(key="ph_客户称呼").input("王女士")
-    at.text_input(key="ph_订单号").input("JD12345")
+    _box(at, "客户称呼").input("王女士")
+    _box(at, "订单号").input("JD12345")
     at.run()
     assert not at.exception
     assert any(c.value == "王女士您好，您的订单JD12345正在派送中，请耐心等待" for c in at.code)
@@ -126,6 +126,34 @@ def test_agent_lookup_fills_placeholders_and_takes_feedback(session: Session, de
     at.selectbox(key="lookup_product").set_value("电饭煲")
     at.run()
     assert [c.value for c in at.code] == ["王女士您好，您的订单JD12345正在派送中，请耐心等待"]
+
+
+def _box(at: AppTest, label: str):  # type: ignore[no-untyped-def]
+    """The placeholder box labelled ``label`` (its key changes with each query)."""
+    return next(t for t in at.text_input if t.label == label)
+
+
+def test_placeholders_start_empty_for_every_new_query(session: Session, demo: Demo) -> None:
+    """Issue 17.6: the order number typed for one customer must not reach the next one's script."""
+    create_script(session=session, actor=demo.trainer, question="快递到哪了，怎么还没到",
+                  answer="{客户称呼}您好，您的订单{订单号}正在派送中，请耐心等待", category="物流配送")
+    create_script(session=session, actor=demo.trainer, question="订单能改地址吗",
+                  answer="亲，订单{订单号}还没发货的话可以修改地址哦", category="物流配送")
+    at = _page(demo.agent, "pages/script_lookup.py")
+    at.text_input(key="lookup_query").input("我的包裹怎么还没送到")
+    at.run()
+    _box(at, "订单号").input("JD12345")
+    _box(at, "客户称呼").input("王女士")
+    at.run()
+    assert any("JD12345" in c.value for c in at.code)
+
+    at.text_input(key="lookup_query").input("下单后地址写错了能改吗")
+    at.run()
+    assert not at.exception
+    assert _box(at, "订单号").value == ""
+    assert all(t.value == "" for t in at.text_input if t.key != "lookup_query")
+    assert not any("JD12345" in c.value or "王女士" in c.value for c in at.code), [c.value for c in at.code]
+    assert "亲，订单{订单号}还没发货的话可以修改地址哦" in [c.value for c in at.code]
 
 
 def test_trainer_approves_a_draft_and_agents_never_see_drafts(session: Session, demo: Demo) -> None:
