@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.actions import act, forget, show
-from pages.common import current_user, db_session, run_action
+from pages.common import current_user, db_session, run_action, show_table
 from training.accounts import assign_cohort, create_cohort, list_cohorts, list_users
 from training.models import Cohort, User
 
@@ -45,9 +45,9 @@ with db_session() as session:
 members: dict[int | None, int] = {}
 for u in users:
     members[u.cohort_id] = members.get(u.cohort_id, 0) + 1
-st.dataframe(pd.DataFrame([{"ID": c.id, "班组": c.name, "说明": c.description,
-                            "成员数": members.get(c.id, 0)} for c in cohorts]),
-             hide_index=True, width="stretch")
+show_table(pd.DataFrame([{"ID": c.id, "班组": c.name, "说明": c.description,
+                          "成员数": members.get(c.id, 0)} for c in cohorts]),
+           empty="还没有班组：在下方新建一个。", hide_index=True, width="stretch")
 
 st.subheader("新建班组")
 with st.form("create_cohort"):

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.actions import act, ask, asked, cancel, confirm_step, forget, note, show
-from pages.common import current_user, db_session, role_label, run_action
+from pages.common import current_user, db_session, role_label, run_action, show_table
 from training.accounts import (
     BulkResult,
     bulk_create_users,
@@ -135,11 +135,11 @@ with db_session() as session:
     cohorts = run_action(lambda: list_cohorts(session=session, actor=user)) or []
 cohort_names = {c.id: c.name for c in cohorts}
 
-st.dataframe(
+show_table(
     pd.DataFrame([{"ID": u.id, "用户名": u.username, "姓名": u.display_name,
                    "角色": role_label(u.role), "班组": cohort_names.get(u.cohort_id, ""),
                    "状态": "启用" if u.is_active else "停用"} for u in users]),
-    hide_index=True, width="stretch",
+    empty="还没有用户。", hide_index=True, width="stretch",
 )
 
 st.subheader("新建用户")

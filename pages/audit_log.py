@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.audit_labels import action_label, detail_text, target_text
-from pages.common import current_user, db_session, run_action
+from pages.common import current_user, db_session, run_action, show_table
 from scripts_bank.io import export_bytes
 from training.accounts import list_users
 from training.audit import PAGE_SIZE, AuditEntry, AuditFilter, audit_actions, export_log, read_log
@@ -50,7 +50,7 @@ with db_session() as session:
                                        page_size=PAGE_SIZE))
 if page is not None:
     st.caption(f"共 {page.total} 条，第 {page.page} / {page.pages} 页（每页 {PAGE_SIZE} 条，最新在前）")
-    st.dataframe(_table(page.entries), hide_index=True, width="stretch")
+    show_table(_table(page.entries), empty="没有符合条件的审计记录。", hide_index=True, width="stretch")
     if st.button("生成 CSV 导出（当前筛选条件）", key="audit_export"):
         with db_session() as session:
             entries = run_action(lambda: export_log(session=session, actor=user, where=where))

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.actions import note, show
-from pages.common import current_user, db_session, embedder, progress_bar, run_action
+from pages.common import current_user, db_session, embedder, progress_bar, run_action, show_table
 from pages.exam_view import md_escape
 from training.chatlog import MAPPED_FORMATS, ColumnMapping, detect_format, propose_mapping, read_header
 from training.clock import fmt_datetime
@@ -64,11 +64,11 @@ if upload is not None:
 st.subheader("导入记录")
 with db_session() as session:
     imports = run_action(lambda: list_imports(session=session, actor=user)) or []
-st.dataframe(pd.DataFrame([{"ID": i.id, "文件": i.file_name, "格式": i.file_format,
-                            "导入时间": fmt_datetime(i.imported_at), "导入人": i.imported_by,
-                            "会话": i.session_count, "消息": i.message_count,
-                            "已挖掘问题": i.question_count} for i in imports]),
-             hide_index=True, width="stretch")
+show_table(pd.DataFrame([{"ID": i.id, "文件": i.file_name, "格式": i.file_format,
+                          "导入时间": fmt_datetime(i.imported_at), "导入人": i.imported_by,
+                          "会话": i.session_count, "消息": i.message_count,
+                          "已挖掘问题": i.question_count} for i in imports]),
+           empty="还没有导入记录。", hide_index=True, width="stretch")
 show("ci_mine")
 
 pending = [i for i in imports if i.question_count == 0]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import pandas as pd
 import streamlit as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -206,6 +207,17 @@ def progress_bar(text: str) -> Iterator[Callable[[float], None]]:
         yield lambda fraction: bar.progress(min(max(fraction, 0.0), 1.0), text=text)
     finally:
         bar.empty()
+
+
+def show_table(frame: pd.DataFrame, *, empty: str, **kwargs: Any) -> None:
+    """``frame`` as a table, or the Chinese ``empty`` line when it has no rows.
+
+    Streamlit draws an empty frame as a grid saying "empty" in English; users get a sentence instead.
+    """
+    if frame.empty:
+        st.caption(empty)
+        return
+    st.dataframe(frame, **kwargs)
 
 
 def role_label(role: str) -> str:

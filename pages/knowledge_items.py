@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.actions import act, forget, note, show
-from pages.common import current_user, db_session, run_action
+from pages.common import current_user, db_session, run_action, show_table
 from training.config import get_settings
 from training.knowledge import (
     KINDS,
@@ -80,10 +80,11 @@ tag = right.text_input("按标签筛选（如：质保）", key="ki_tag")
 with db_session() as session:
     items = run_action(lambda: list_items(session=session, actor=user, search=search,
                                           tag=tag.strip() or None)) or []
-st.dataframe(pd.DataFrame([{"ID": i.id, "题型": KINDS.get(i.kind, i.kind), "题干": i.stem,
-                            "选项": " | ".join(i.options or []), "答案": i.answer, "商品": i.sku,
-                            "标签": "、".join(i.tags or [])} for i in items]),
-             hide_index=True, width="stretch")
+show_table(pd.DataFrame([{"ID": i.id, "题型": KINDS.get(i.kind, i.kind), "题干": i.stem,
+                          "选项": " | ".join(i.options or []), "答案": i.answer, "商品": i.sku,
+                          "标签": "、".join(i.tags or [])} for i in items]),
+           empty="没有符合条件的题目。" if search or tag.strip() else "知识题库里还没有题目：在下方新建。",
+           hide_index=True, width="stretch")
 st.caption(f"共 {len(items)} 题")
 
 if items:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.actions import act, ask, asked, confirm_step, forget, note, show
-from pages.common import current_user, db_session, run_action
+from pages.common import current_user, db_session, run_action, show_table
 from pages.exam_view import render_question
 from training.accounts import list_cohorts
 from training.clock import day_end, day_start, team_today, team_zone_label
@@ -142,10 +142,11 @@ st.caption(f"时长 {paper.time_limit_minutes} 分钟 · 及格线 {paper.pass_m
 with db_session() as session:
     items = paper_items(session=session, actor=user, paper_id=paper_id)
 st.subheader(f"题目（{len(items)}）")
-st.dataframe(pd.DataFrame([{"序号": i.position, "类型": {"scenario": "情景题", "objective": "知识题",
-                                                         "random_scenario": "随机情景题",
-                                                         "random_objective": "随机知识题"}[i.kind],
-                            "题目": i.prompt} for i in items]), hide_index=True, width="stretch")
+show_table(pd.DataFrame([{"序号": i.position, "类型": {"scenario": "情景题", "objective": "知识题",
+                                                       "random_scenario": "随机情景题",
+                                                       "random_objective": "随机知识题"}[i.kind],
+                          "题目": i.prompt} for i in items]),
+           empty="试卷里还没有题目：用下方的配额、手动挑选或随机抽题加入。", hide_index=True, width="stretch")
 
 if draft:
     tab_quota, tab_hand, tab_random, tab_remove = st.tabs(["按分类配额", "手动挑选", "随机抽题", "移除"])

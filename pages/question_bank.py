@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.actions import act, ask, asked, confirm_step, forget, show
-from pages.common import current_user, db_session, run_action
+from pages.common import current_user, db_session, run_action, show_table
 from training.models import Category, MinedQuestion, User
 from training.question_bank import (
     list_clusters,
@@ -94,11 +94,12 @@ with db_session() as session:
         covered={"全部": None, "未覆盖": False, "已覆盖": True}[coverage],
         in_bank={"全部": None, "已入题库": True, "未入题库": False}[scope])) or []
 
-st.dataframe(pd.DataFrame([{"ID": q.id, "问题": q.question, "频次": q.frequency, "分类": q.category,
-                            "已入题库": "是" if q.in_question_bank else "",
-                            "话术覆盖": "已覆盖" if q.covered_by_script_id else "",
-                            "隐藏": "是" if q.hidden else ""} for q in clusters]),
-             hide_index=True, width="stretch")
+show_table(pd.DataFrame([{"ID": q.id, "问题": q.question, "频次": q.frequency, "分类": q.category,
+                          "已入题库": "是" if q.in_question_bank else "",
+                          "话术覆盖": "已覆盖" if q.covered_by_script_id else "",
+                          "隐藏": "是" if q.hidden else ""} for q in clusters]),
+           empty="没有符合条件的问题。问题来自「聊天记录导入」的挖掘，也可以放宽上方的筛选条件。",
+           hide_index=True, width="stretch")
 st.caption(f"共 {len(clusters)} 个问题，合计 {sum(q.frequency for q in clusters)} 次提问，"
            f"其中 {sum(q.in_question_bank for q in clusters)} 个已入题库")
 

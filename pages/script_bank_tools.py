@@ -7,7 +7,7 @@ import streamlit as st
 
 from pages.actions import act, forget, show
 from pages.chart_blocks import people_table
-from pages.common import db_session, run_action
+from pages.common import db_session, run_action, show_table
 from scripts_bank.authoring import export_scripts, import_scripts
 from scripts_bank.io import export_bytes, read_script_table, scripts_table
 from scripts_bank.usage import WEAK_LOOKUP_COSINE, usage_report, weak_lookups
@@ -79,21 +79,23 @@ def render_usage(user: User | None) -> None:
         ]
     )
     st.markdown("**最常用**")
-    st.dataframe(safe_export(frame.head(20)) if not frame.empty else frame, hide_index=True)
+    show_table(safe_export(frame.head(20)) if not frame.empty else frame,
+               empty="所选周期内还没有话术被查到。", hide_index=True)
     st.markdown("**从未被查到**")
     never = [u.script.question for u in report if u.shown == 0]
-    st.dataframe(pd.DataFrame({"话术": never}), hide_index=True)
+    show_table(pd.DataFrame({"话术": never}), empty="每条话术都被查到过。", hide_index=True)
     st.markdown("**被标记为过时（当前版本）**")
-    st.dataframe(
+    show_table(
         pd.DataFrame([{"话术": u.script.question, "过时票数": u.outdated} for u in report if u.outdated]),
-        hide_index=True,
+        empty="没有被标记为过时的话术。", hide_index=True,
     )
     st.markdown(f"**没有找到好答案的查询**（与最接近的话术相似度低于 {below:.2f}，满分 1）")
     weak_table, formats = people_table(
         pd.DataFrame([{"查询": w.query, "次数": w.times, "最接近话术的相似度": w.best_similarity}
                       for w in weak or []], columns=["查询", "次数", "最接近话术的相似度"]),
         decimals=["最接近话术的相似度"])
-    st.dataframe(weak_table, hide_index=True, column_config=formats)
+    show_table(weak_table, empty="所选周期内每次查询都找到了相近的话术。", hide_index=True,
+               column_config=formats)
 
 
 def _save_phrase() -> None:
@@ -116,7 +118,7 @@ def render_lint_rules(user: User | None) -> None:
     with db_session() as session:
         phrases = run_action(lambda: list_phrases(session=session, actor=user)) or []
     st.caption("排序时命中这些短语的回答会被扣分，并向培训师说明原因。")
-    st.dataframe(
+    show_table(
         pd.DataFrame(
             [
                 {
@@ -131,7 +133,7 @@ def render_lint_rules(user: User | None) -> None:
                 for p in phrases
             ]
         ),
-        hide_index=True,
+        empty="还没有扣分短语：在下方添加。", hide_index=True,
     )
     with st.form("lint_phrase"):
         left, right = st.columns(2)

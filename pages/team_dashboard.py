@@ -19,7 +19,7 @@ from pages.chart_blocks import (
     tidy_numbers,
     wrapped_axis,
 )
-from pages.common import current_user, db_session, run_action
+from pages.common import current_user, db_session, run_action, show_table
 from training.accounts import list_cohorts
 from training.analytics import CERT_STATUSES, AnalyticsError, Filters, TeamDashboard, team_dashboard
 from training.analytics_exams import LOW_DISCRIMINATION
@@ -112,7 +112,7 @@ def _item_tab(board: TeamDashboard) -> None:
                    "少于 4 份作答或全部答对、全部答错时不计算。")
         flagged, formats = people_table(items[items["需复查"] == "是"], percent=["难度（平均得分率）"],
                                         decimals=["区分度"])
-        st.dataframe(flagged, hide_index=True, column_config=formats)
+        show_table(flagged, empty="没有需要复查的题目。", hide_index=True, column_config=formats)
 
 
 def _review_tab(board: TeamDashboard) -> None:
