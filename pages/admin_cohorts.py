@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages.actions import act, forget, show
+from pages.actions import act, forget, note, show
 from pages.common import current_user, db_session, run_action, show_table
 from training.accounts import assign_cohort, create_cohort, list_cohorts, list_users
 from training.models import Cohort, User
@@ -22,10 +22,18 @@ def _create() -> None:
         st.session_state["cohort_target"] = created.id  # ready to move members into it
 
 
+#: The "no cohort" choice of 调入班组 (cohort ids start at 1); an unset box is None, not this.
+NO_COHORT = 0
+
+
 def _assign(people: dict[int, str], names: dict[int, str]) -> None:
     # Read the choices here, not as button args: args are bound when the button was drawn.
-    user_id, cohort_id = st.session_state["cohort_user"], st.session_state["cohort_target"]
-    who, where = people.get(user_id, ""), f"「{names.get(cohort_id, '')}」"
+    user_id, target = st.session_state["cohort_user"], st.session_state["cohort_target"]
+    if user_id is None or target is None:
+        note("cohort_move", "请先选择用户和要调入的班组。", "error")
+        return
+    cohort_id = None if target == NO_COHORT else target
+    who, where = people.get(user_id, ""), f"「{names.get(target, '')}」"
 
     def run(actor: User) -> User:
         with db_session() as session:
@@ -59,9 +67,13 @@ with st.form("create_cohort"):
 st.subheader("调整成员")
 if users:
     names = {c.id: c.name for c in cohorts}
-    people = {u.id: f"{u.username}（{u.display_name}）" for u in users}
-    st.selectbox("用户", list(people), key="cohort_user", format_func=people.__getitem__)
-    st.selectbox("调入班组", [None, *names], key="cohort_target",
-                 format_func=lambda c: "（不属于任何班组）" if c is None else names[c])
+    people = {u.id: f"{u.username}（{u.display_name}）" for u in users if u.id is not None}
+    now_in = {u.id: names.get(u.cohort_id, "不属于任何班组") for u in users}
+    # Nobody and no cohort is chosen until the admin picks them: a click on 保存 never moves the
+    # first account in the list (the administrator) by default.
+    st.selectbox("用户", list(people), key="cohort_user", index=None, placeholder="请选择用户",
+                 format_func=lambda u: f"{people[u]} · 现属：{now_in[u]}")
+    st.selectbox("调入班组", [*names, NO_COHORT], key="cohort_target", index=None, placeholder="请选择班组",
+                 format_func=lambda c: "（移出班组，不属于任何班组）" if c == NO_COHORT else names[c])
     st.button("保存", key="cohort_save", on_click=_assign, args=(people, names))
     show("cohort_move")

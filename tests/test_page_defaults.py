@@ -1,0 +1,73 @@
+"""AppTest: defects found walking every role through its pages (issue 16): safe defaults, no
+action on an account or cohort nobody chose."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+from streamlit.testing.v1 import AppTest
+
+from training.db import get_engine
+from training.models import Cohort, Role, User
+from training.seed import seed_demo
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def _user_id(role: Role) -> int:
+    with Session(get_engine()) as session:
+        found = session.exec(select(User).where(User.role == role.value)).first()
+        assert found is not None and found.id is not None
+        return found.id
+
+
+@pytest.fixture
+def demo_db(db_url: str) -> str:
+    with Session(get_engine()) as session:
+        seed_demo(session)
+    return db_url
+
+
+def _page(role: Role, page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["user_id"] = _user_id(role)
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _cohorts() -> dict[int, int | None]:
+    with Session(get_engine()) as session:
+        return {u.id or 0: u.cohort_id for u in session.exec(select(User)).all()}
+
+
+def test_cohort_members_box_chooses_nobody_until_the_admin_does(demo_db: str) -> None:
+    """调整成员: 保存 with the boxes untouched moved the first account (admin) out of or into a cohort."""
+    before = _cohorts()
+    at = _page(Role.ADMIN, "pages/admin_cohorts.py")
+    assert at.selectbox(key="cohort_user").value is None
+    assert at.selectbox(key="cohort_target").value is None
+    at.button(key="cohort_save").click().run()
+    assert [e.value for e in at.error] == ["请先选择用户和要调入的班组。"]
+    assert _cohorts() == before, "nothing chosen, nothing moved"
+
+    agent = _user_id(Role.AGENT)
+    at.selectbox(key="cohort_user").select(agent).run()
+    at.button(key="cohort_save").click().run()
+    assert at.error and _cohorts() == before, "a person but no cohort yet"
+    at.selectbox(key="cohort_target").select(0).run()  # the explicit 移出班组 choice
+    at.button(key="cohort_save").click().run()
+    assert not at.exception, at.exception
+    assert at.success[0].value.endswith("移出班组。")
+    assert _cohorts()[agent] is None
+    with Session(get_engine()) as session:
+        cohort = session.exec(select(Cohort)).first()
+        assert cohort is not None
+    at.selectbox(key="cohort_target").select(cohort.id).run()
+    at.button(key="cohort_save").click().run()
+    assert _cohorts()[agent] == cohort.id
+    assert at.success[0].value.endswith(f"调入「{cohort.name}」。")
