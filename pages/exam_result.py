@@ -7,10 +7,13 @@ import streamlit as st
 from pages.common import db_session, run_action
 from pages.exam_view import md_escape, render_chat
 from training.choices import labelled_options
-from training.feedback import AttemptFeedback, KeyPoints, QuestionFeedback, attempt_feedback
+from training.feedback import AttemptFeedback, KeyPoints, QuestionFeedback, released_feedback
 from training.knowledge import KINDS
 from training.models import User
 from training.papers import SCENARIO
+
+#: A provisional total or an unscored answer, before the trainer's review or release.
+PENDING = "待评阅"
 
 
 def highlighted(points: KeyPoints) -> str:
@@ -63,15 +66,15 @@ def _objective(item: QuestionFeedback) -> None:
 
 
 def show(result: AttemptFeedback) -> None:
-    """Draw a released attempt's feedback."""
-    score = result.attempt.score or 0.0
+    """Draw an attempt's feedback; before release (staff only) the totals read 待评阅."""
     st.title(md_escape(result.title))
     left, middle, right = st.columns(3)
-    left.metric("得分", f"{score:.0%}")
+    left.metric("得分", f"{result.attempt.score or 0.0:.0%}" if result.released else PENDING)
     middle.metric("及格线", f"{result.pass_mark:.0%}")
-    right.metric("结果", "通过" if result.passed else "未通过")
+    right.metric("结果", PENDING if result.passed is None else ("通过" if result.passed else "未通过"))
     for item in result.questions:
-        label = f"第 {item.question.position} 题 · 得分 {item.score or 0:.0%}"
+        mark = PENDING if item.score is None else f"{item.score:.0%}"
+        label = f"第 {item.question.position} 题 · 得分 {mark}"
         with st.expander(label, expanded=item.question.kind == SCENARIO):
             if item.question.kind == SCENARIO:
                 _scenario(item)
@@ -82,7 +85,7 @@ def show(result: AttemptFeedback) -> None:
 def render(user: User, attempt_id: int) -> bool:
     """Show the attempt's feedback to its candidate; False if it is not released yet."""
     with db_session() as session:
-        result = run_action(lambda: attempt_feedback(session=session, actor=user, attempt_id=attempt_id))
+        result = run_action(lambda: released_feedback(session=session, actor=user, attempt_id=attempt_id))
     if result is None:
         return False
     show(result)

@@ -26,7 +26,7 @@ from training.certification_views import (
 )
 from training.clock import fmt_date, fmt_datetime
 from training.feedback import AttemptFeedback, QuestionFeedback, attempt_feedback
-from training.grading import release_results, review_answer, scoring_formula
+from training.grading import ReviewSaved, release_results, save_review, scoring_formula
 from training.grading_views import ResultRow, ReviewTarget, paper_results, review_targets
 from training.models import ExamPaper, Role, User
 from training.paper_delivery import list_papers
@@ -91,12 +91,21 @@ def _review_form(user: User, target: ReviewTarget, item: QuestionFeedback | None
         if not st.form_submit_button("保存评分"):
             return
     with st.spinner("正在保存评分……"), db_session() as session:
-        saved = run_action(lambda: review_answer(session=session, actor=user, answer_id=target.answer_id,
-                                                 score=score / 100, embedder=embedder(), comment=comment))
+        saved = run_action(lambda: save_review(session=session, actor=user, answer_id=target.answer_id,
+                                               score=score / 100, embedder=embedder(), comment=comment))
     if saved is not None:
         # Saving the last review may release the attempt: redraw the result table above.
-        st.session_state[FLASH_KEY] = "已保存评分。"
+        st.session_state[FLASH_KEY] = _saved_message(saved)
         st.rerun()
+
+
+def _saved_message(saved: ReviewSaved) -> str:
+    """Say what the save did: the last review releases the results, which the candidate then sees."""
+    if saved.released:
+        return "已保存评分。这份答卷的情景题已全部评阅，成绩已自动发布，考生现在可以查看得分和参考话术。"
+    if saved.left:
+        return f"已保存评分。这份答卷还有 {saved.left} 道情景题待评阅，全部评完后成绩自动发布。"
+    return "已保存评分。"
 
 
 def _results_tab(user: User, papers: list[ExamPaper]) -> None:
@@ -142,7 +151,7 @@ def _results_tab(user: User, papers: list[ExamPaper]) -> None:
     if result is None:
         return
     if not row.released:
-        st.info("成绩尚未发布：下方得分为暂定值，发布时按全部考生的回答重新计算。")
+        st.info("成绩尚未发布：总分和结果待评阅；知识题已自动判分，情景题评阅或发布后计分。")
     with st.container(border=True):
         show_feedback(result)
     _review_forms(user, row, result)

@@ -281,7 +281,7 @@ def test_scenario_scores_need_review_or_release(
     assert released == 1
     session.refresh(attempts["agent"])
     assert attempts["agent"].released_at is not None and attempts["agent"].score is not None
-    with pytest.raises(grading.GradingError, match="没有待发布"):
+    with pytest.raises(grading.GradingError, match=r"成绩已全部发布（共 2 份）"):
         grading.release_results(session=session, actor=trainer, paper_id=1, embedder=embedder)
     formula = grading.scoring_formula()
     assert "HUASHU_" not in formula and "培训师评分的平均值占 70%" in formula

@@ -67,8 +67,15 @@ class AttemptFeedback:
     questions: list[QuestionFeedback]
 
     @property
-    def passed(self) -> bool:
-        """Whether the attempt reached the paper's pass mark."""
+    def released(self) -> bool:
+        """Whether the result is final; before that (staff only) scores are provisional."""
+        return self.attempt.released_at is not None
+
+    @property
+    def passed(self) -> bool | None:
+        """Whether the attempt reached the paper's pass mark; None while the result is provisional."""
+        if not self.released:
+            return None
         return (self.attempt.score or 0.0) >= self.pass_mark
 
 
@@ -160,6 +167,17 @@ def attempt_feedback(*, session: Session, actor: User | None, attempt_id: int) -
         paper.pass_mark,
         [_question_feedback(session, q, answers.get(q.slot_id)) for q in questions_of(attempt)],
     )
+
+
+def released_feedback(
+    *, session: Session, actor: User | None, attempt_id: int,
+) -> AttemptFeedback | None:
+    """The candidate's own feedback once released; None while it still awaits review or release."""
+    user = require_role(actor, *EVERYONE)
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is not None and attempt.user_id == user.id and attempt.released_at is None:
+        return None
+    return attempt_feedback(session=session, actor=user, attempt_id=attempt_id)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
@@ -12,7 +13,7 @@ from training.certification import evaluate_certificates
 from training.config import Settings, get_settings
 from training.embeddings import Embedder
 from training.errors import UserError
-from training.exams import SUBMITTED, expire_overdue, questions_of
+from training.exams import IN_PROGRESS, SUBMITTED, expire_overdue, questions_of
 from training.lint_rules import lint_rules
 from training.models import (
     Answer,
@@ -328,7 +329,7 @@ def release_results(
         ).all()
     )
     if not attempts:
-        raise GradingError("没有待发布的成绩：考生交卷后才能发布。")
+        raise GradingError(_nothing_to_release(session, paper_id))
     audit.record(
         session=session,
         actor=editor,
@@ -338,3 +339,51 @@ def release_results(
     )
     _release(session, attempts, embedder, progress)
     return len(attempts)
+
+
+def _nothing_to_release(session: Session, paper_id: int) -> str:
+    """Why a paper has no result to release: all released already, nobody submitted, or still sitting."""
+    statuses = [
+        (status, released_at)
+        for status, released_at in session.exec(
+            select(Attempt.status, Attempt.released_at)
+            .join(ExamAssignment)
+            .where(ExamAssignment.paper_id == paper_id)
+        ).all()
+    ]
+    released = sum(1 for status, at in statuses if status == SUBMITTED and at is not None)
+    sitting = sum(1 for status, _ in statuses if status == IN_PROGRESS)
+    if released:
+        more = f"；另有 {sitting} 人正在作答，交卷后再发布" if sitting else ""
+        return f"成绩已全部发布（共 {released} 份），没有新交的答卷{more}。"
+    if sitting:
+        return f"还没有考生交卷：{sitting} 人正在作答，交卷后才能发布成绩。"
+    return "还没有考生交卷：考生交卷后才能发布成绩。"
+
+
+@dataclass(frozen=True)
+class ReviewSaved:
+    """A saved review and what it did to its attempt."""
+
+    review: Review
+    released: bool  # this save reviewed the last written answer, so the results went out
+    left: int  # written answers of the attempt that still have no review
+
+
+def save_review(
+    *, session: Session, actor: User | None, answer_id: int, score: float, embedder: Embedder,
+    comment: str = "",
+) -> ReviewSaved:
+    """Score one answer (``review_answer``) and report whether that released the attempt's results."""
+    review = review_answer(session=session, actor=actor, answer_id=answer_id, score=score,
+                           embedder=embedder, comment=comment)
+    answer = session.get(Answer, answer_id)
+    attempt = session.get(Attempt, answer.attempt_id) if answer else None
+    assert attempt is not None
+    session.refresh(attempt)
+    answers = answers_of(session, [attempt.id or 0])
+    written = [a for q in questions_of(attempt)
+               if needs_review(q, a := answers.get((attempt.id or 0, q.slot_id))) and a is not None]
+    reviewed = reviews_of(session, [a.id for a in written if a.id is not None])
+    left = sum(1 for a in written if not reviewed.get(a.id or 0))
+    return ReviewSaved(review, attempt.released_at is not None, left)
