@@ -23,7 +23,7 @@ from training.review_board import (
 )
 from training.rubrics import LEVEL_LABELS, TOP_LEVEL, RubricView, get_rubric
 
-DRAFT_KEY = "ar_draft_text"
+COMPOSER_FIELDS = ("question", "draft", "category", "product", "variant", "tags", "mode")
 
 user = current_user()
 st.title("逐题评阅与最佳话术")
@@ -98,58 +98,66 @@ def _review(answer_id: int, rubric_id: int | None, criteria: list[str]) -> None:
     act(f"ar_rv_{answer_id}", run, success=lambda r: f"评分已保存：{r.score:.0%}。")
 
 
-def _merge(answer_ids: list[int]) -> None:
+def composer_keys(paper_id: int, question_key: str) -> dict[str, str]:
+    """The composer's widget keys for one question of one paper.
+
+    Keyed on the question, so switching the 题目 box gives the composer that question's text and
+    category (and its own draft), never the ones typed or shown for the question before.
+    """
+    return {name: f"ar_script_{name}:{paper_id}:{question_key}" for name in COMPOSER_FIELDS}
+
+
+def _merge(keys: dict[str, str], answer_ids: list[int]) -> None:
     def run(actor: User) -> str:
         with db_session() as session:
             return draft_from_answers(session=session, actor=actor, answer_ids=answer_ids)
 
     text = act("ar_script", run)
     if text is not None:
-        st.session_state[DRAFT_KEY] = text
+        st.session_state[keys["draft"]] = text
 
 
-def _save_script(ranking: QuestionRanking, picked: list[int]) -> None:
-    typed = st.session_state
-    approve = typed["ar_script_mode"] == "审定发布"
+def _save_script(keys: dict[str, str], ranking: QuestionRanking, picked: list[int]) -> None:
+    typed = {name: st.session_state.get(key, "") for name, key in keys.items()}
+    approve = typed["mode"] == "审定发布"
 
     def run(actor: User) -> ScriptView:
         with db_session() as session:
-            return create_script(session=session, actor=actor, question=typed["ar_script_question"],
-                                 answer=typed[DRAFT_KEY], category=typed["ar_script_category"],
-                                 tags=split_tags(typed["ar_script_tags"]), product=typed["ar_script_product"],
-                                 variant=typed["ar_script_variant"],
-                                 mined_question_id=ranking.slot.mined_question_id,
+            return create_script(session=session, actor=actor, question=typed["question"],
+                                 answer=typed["draft"], category=typed["category"],
+                                 tags=split_tags(typed["tags"]), product=typed["product"],
+                                 variant=typed["variant"], mined_question_id=ranking.slot.mined_question_id,
                                  source_answer_ids=picked, approve=approve)
 
-    saved = act("ar_script", run, success=lambda s: f"已审定发布到话术库：「{s.question}」。" if approve
-                else f"已保存为草稿：「{s.question}」。")
+    saved = act("ar_script", run, success=lambda s: f"已审定发布到话术库：「{s.question}」（{s.category}）。"
+                if approve else f"已保存为草稿：「{s.question}」（{s.category}）。")
     if saved is not None:  # cleared only once it is saved
-        forget(DRAFT_KEY, "ar_script_product", "ar_script_variant", "ar_script_tags",
-               *(f"pick_{a}" for a in picked))
+        forget(keys["draft"], keys["product"], keys["variant"], keys["tags"], *(f"pick_{a}" for a in picked))
 
 
-def _composer(ranking: QuestionRanking) -> None:
+def _composer(paper_id: int, ranking: QuestionRanking) -> None:
     st.subheader("生成最佳话术")
+    keys = composer_keys(paper_id, ranking.slot.key)
     picked = [a.answer_id for a in ranking.answers if st.session_state.get(f"pick_{a.answer_id}")]
     st.button(
         f"合并所选回答（{len(picked)} 条）到编辑框",
         key="ar_merge",
         disabled=not picked,
         on_click=_merge,
-        args=(picked,),
+        args=(keys, picked),
     )
     with st.form("ar_script"):
-        st.text_input("顾客问题", value=ranking.slot.prompt, key="ar_script_question")
-        st.text_area("话术（可用占位符 {客户称呼} {订单号} 等）", key=DRAFT_KEY, height=150)
+        st.text_input("顾客问题", value=ranking.slot.prompt, key=keys["question"])
+        st.text_area("话术（可用占位符 {客户称呼} {订单号} 等）", key=keys["draft"], height=150)
         left, middle, right = st.columns(3)
         categories = [c.value for c in Category]
         left.selectbox("分类", categories, index=categories.index(ranking.slot.category),
-                       key="ar_script_category")
-        middle.text_input("商品 / 产品线", key="ar_script_product")
-        right.text_input("版本名（同一问题可有多个审定版本）", key="ar_script_variant")
-        st.text_input("标签（逗号分隔）", key="ar_script_tags")
-        st.radio("保存为", ["审定发布", "草稿"], horizontal=True, key="ar_script_mode")
-        st.form_submit_button("保存话术", type="primary", on_click=_save_script, args=(ranking, picked))
+                       key=keys["category"])
+        middle.text_input("商品 / 产品线", key=keys["product"])
+        right.text_input("变体名（同一问题可有多条审定话术）", key=keys["variant"])
+        st.text_input("标签（逗号分隔）", key=keys["tags"])
+        st.radio("保存为", ["审定发布", "草稿"], horizontal=True, key=keys["mode"])
+        st.form_submit_button("保存话术", type="primary", on_click=_save_script, args=(keys, ranking, picked))
         show("ar_script")
 
 
@@ -182,7 +190,7 @@ with board:
             st.caption("评分标准：" + "；".join(f"{v}" for v in LEVEL_LABELS.values()))
             for rank, answer in enumerate(ranking.answers, start=1):
                 _answer_card(rank, answer, rubric)
-            _composer(ranking)
+            _composer(paper.id or 0, ranking)
 
 with agreement:
     render_calibration(user, paper.id or 0)

@@ -32,6 +32,8 @@ ACTION_LABELS: dict[str, str] = {
     "encoder.register": "保存新模型版本",
     "knowledge.create": "新建知识题",
     "knowledge.import": "导入知识题",
+    "knowledge.restore": "恢复知识题",
+    "knowledge.retire": "停用知识题",
     "knowledge.update": "修改知识题",
     "lint.save": "保存扣分短语",
     "login": "登录",
@@ -53,9 +55,11 @@ ACTION_LABELS: dict[str, str] = {
     "rubric.save": "保存评分表",
     "script.approve": "审定话术",
     "script.archive": "停用话术",
+    "script.correct": "更正话术的问题、分类或变体",
     "script.create": "新建话术",
     "script.details": "修改话术分类与标签",
     "script.draft": "起草话术新版本",
+    "script.restore": "恢复话术",
     "scripts.export": "导出话术库",
     "scripts.import": "导入话术",
     "user.assign_cohort": "分配班组",
@@ -91,6 +95,8 @@ FIELD_LABELS: dict[str, str] = {
     "sessions": "会话数", "sha256": "文件指纹", "since": "起始时间", "sources": "来源回答编号",
     "tags": "标签", "truncated": "截断的消息数", "until": "截止时间", "user": "用户编号",
     "users": "用户数", "version": "版本",
+    "question": "顾客问题", "variant": "变体名", "previous_question": "原问题", "previous_category": "原分类",
+    "previous_variant": "原变体名", "visible": "客服可查到",
 }
 
 #: Field labels that depend on the action (``previous`` is a role, a score or a model).

@@ -16,6 +16,7 @@ from scripts_bank.authoring import (
     script_history,
     update_details,
 )
+from scripts_bank.curation import correct_script, restore_script
 from scripts_bank.io import split_tags
 from scripts_bank.service import STATUS_LABELS, ScriptView, facets, is_staff, list_scripts
 from training.clock import fmt_datetime
@@ -23,6 +24,8 @@ from training.models import Category, User
 
 NEW_FIELDS = ("new_script_question", "new_script_answer", "new_script_category", "new_script_product",
               "new_script_tags")
+#: The 状态 filter (trainers and admins): what it lists.
+IN_USE, WITH_DRAFTS, ARCHIVED_LIST = "已审定", "已审定和草稿", "已停用"
 
 user = current_user()
 staff = is_staff(user)
@@ -59,16 +62,43 @@ def _revise(sid: int) -> None:
         forget(f"revise_note_{sid}")
 
 
-def _details(sid: int) -> None:
+def _details(script: ScriptView) -> None:
+    sid = script.id
     _keep_open(sid)
-    typed = {name: st.session_state[f"{name}_{sid}"] for name in ("cat", "prod", "var", "tags")}
+    typed = {name: st.session_state[f"{name}_{sid}"] for name in ("prod", "tags")}
 
     def save(actor: User) -> ScriptView:
         with db_session() as session:
-            return update_details(session=session, actor=actor, script_id=sid, category=typed["cat"],
-                                  tags=split_tags(typed["tags"]), product=typed["prod"], variant=typed["var"])
+            return update_details(session=session, actor=actor, script_id=sid, category=script.category,
+                                  tags=split_tags(typed["tags"]), product=typed["prod"],
+                                  variant=script.variant)
 
-    act(f"bank_details_{sid}", save, success="已保存分类与标签。")
+    act(f"bank_details_{sid}", save, success="已保存商品与标签。")
+
+
+def _correct(sid: int) -> None:
+    _keep_open(sid)
+    typed = {name: st.session_state[f"{name}_{sid}"] for name in ("fix_q", "fix_cat", "fix_var", "fix_note")}
+
+    def save(actor: User) -> ScriptView:
+        with db_session() as session:
+            return correct_script(session=session, actor=actor, script_id=sid, question=typed["fix_q"],
+                                  category=typed["fix_cat"], variant=typed["fix_var"], note=typed["fix_note"])
+
+    done = act(f"bank_correct_{sid}", save,
+               success=lambda s: f"已更正为第 {s.version} 版：「{s.question}」，分类 {s.category}"
+               + (f"，变体 {s.variant}" if s.variant else "") + "。")
+    if done is not None:
+        forget(f"fix_note_{sid}")
+
+
+def _restore(sid: int, question: str) -> None:
+    def run(actor: User) -> ScriptView:
+        with db_session() as session:
+            return restore_script(session=session, actor=actor, script_id=sid)
+
+    act("bank_list", run, success=lambda s: f"已恢复话术「{question}」：" + (
+        "客服又可以在话术查询中查到它。" if s.status == "approved" else "它仍是草稿，审定后客服才能查到。"))
 
 
 def _approve(sid: int, version: int) -> None:
@@ -123,13 +153,20 @@ def _editor(script: ScriptView) -> None:
         st.checkbox("直接审定发布（否则保存为草稿，待审定）", value=True, key=f"revise_approve_{sid}")
         st.form_submit_button("保存新版本", on_click=_revise, args=(sid,))
         show(f"bank_revise_{sid}")
+    with st.form(f"correct_{sid}"):
+        st.caption("话术归错了问题或分类时在这里更正：保存为新版本，话术内容不变。")
+        st.text_input("顾客问题", value=script.question, key=f"fix_q_{sid}")
+        left, right = st.columns(2)
+        left.selectbox("分类", categories, index=categories.index(script.category), key=f"fix_cat_{sid}")
+        right.text_input("变体名（同一问题的另一种说法，可留空）", value=script.variant, key=f"fix_var_{sid}")
+        st.text_input("更正说明", key=f"fix_note_{sid}")
+        st.form_submit_button("更正问题、分类与变体", on_click=_correct, args=(sid,))
+        show(f"bank_correct_{sid}")
     with st.form(f"details_{sid}"):
-        left, middle, right = st.columns(3)
-        left.selectbox("分类", categories, index=categories.index(script.category), key=f"cat_{sid}")
-        middle.text_input("商品", value=script.product, key=f"prod_{sid}")
-        right.text_input("版本名", value=script.variant, key=f"var_{sid}")
-        st.text_input("标签（逗号分隔）", value="，".join(script.tags), key=f"tags_{sid}")
-        st.form_submit_button("保存分类与标签", on_click=_details, args=(sid,))
+        left, right = st.columns(2)
+        left.text_input("商品", value=script.product, key=f"prod_{sid}")
+        right.text_input("标签（逗号分隔）", value="，".join(script.tags), key=f"tags_{sid}")
+        st.form_submit_button("保存商品与标签", on_click=_details, args=(script,))
         show(f"bank_details_{sid}")
     with db_session() as session:
         history = run_action(lambda: script_history(session=session, actor=user, script_id=sid)) or []
@@ -157,11 +194,13 @@ def _editor(script: ScriptView) -> None:
 def _list() -> None:
     with db_session() as session:
         products, tags = run_action(lambda: facets(session=session, actor=user)) or ([], [])
-    left, middle, right, drafts = st.columns([2, 2, 2, 1])
+    search = st.text_input("搜索问题或话术", key="bank_search", placeholder="例如：运费")
+    left, middle, right, status = st.columns([2, 2, 2, 2])
     chosen = left.selectbox("分类", ["全部", *categories], key="bank_category")
     product = middle.selectbox("商品", ["全部", *products], key="bank_product")
     tag = right.selectbox("标签", ["全部", *tags], key="bank_tag")
-    include_drafts = drafts.checkbox("含草稿", key="bank_drafts") if staff else False
+    listed = (status.selectbox("状态", [IN_USE, WITH_DRAFTS, ARCHIVED_LIST], key="bank_status")
+              if staff else IN_USE)
     with db_session() as session:
         scripts = run_action(
             lambda: list_scripts(
@@ -170,7 +209,9 @@ def _list() -> None:
                 category=None if chosen == "全部" else chosen,
                 product=None if product == "全部" else product,
                 tag=None if tag == "全部" else tag,
-                include_drafts=include_drafts,
+                include_drafts=listed == WITH_DRAFTS,
+                archived=listed == ARCHIVED_LIST,
+                search=search,
             )
         )
     if scripts is None:
@@ -183,6 +224,7 @@ def _list() -> None:
                 f" · {md_escape(script.variant)}" if script.variant else "",
                 f" · {md_escape(script.product)}" if script.product else "",
                 " · 草稿" if script.status == "draft" else "",
+                " · 已停用" if script.status == "archived" else "",
                 f" · 待审定 v{script.pending_draft}" if script.pending_draft else "",
             ]
         )
@@ -194,7 +236,10 @@ def _list() -> None:
             st.code(script.answer, language=None, wrap_lines=True)
             if script.tags:
                 st.caption("标签：" + "、".join(md_escape(t) for t in script.tags))
-            if staff and panel.open:
+            if staff and script.status == "archived":
+                st.button("恢复这条话术", key=f"restore_{script.id}", on_click=_restore,
+                          args=(script.id, script.question))
+            elif staff and panel.open:
                 _editor(script)
 
 

@@ -51,7 +51,8 @@ def char_diff(old: str, new: str) -> list[tuple[str, str]]:
     return pieces
 
 
-def _check(question: str, answer: str, category: str | None = None) -> None:
+def check_script(question: str, answer: str, category: str | None = None) -> None:
+    """Refuse an empty or over-long question or answer, an unknown category or broken placeholders."""
     if not question.strip() or not answer.strip():
         raise ScriptError("问题和话术内容都不能为空。")
     if len(answer) > MAX_SCRIPT_CHARS or len(question) > MAX_SCRIPT_CHARS:
@@ -70,15 +71,21 @@ def _clean_tags(tags: Sequence[str] | None) -> list[str]:
     return cleaned
 
 
-def _script(session: Session, script_id: int) -> Script:
+def script_row(session: Session, script_id: int) -> Script:
+    """The script with this id, or a ScriptError."""
     script = session.get(Script, script_id)
     if script is None:
         raise ScriptError("话术不存在。")
     return script
 
 
-def _approve(session: Session, script: Script, version: ScriptVersion, approver: User) -> None:
-    """Make ``version`` the one agents read; holders re-certify when approved wording changed."""
+def make_current(
+    session: Session, script: Script, version: ScriptVersion, approver: User, *, reworded: bool = True,
+) -> None:
+    """Make ``version`` the one agents read; holders re-certify when approved wording changed.
+
+    ``reworded=False`` for a version that only files the same answer under a corrected question.
+    """
     previous = script.current_version if script.status == APPROVED else None
     version.status, version.approved_by, version.approved_at = APPROVED, approver.id, utcnow()
     session.add(version)
@@ -97,7 +104,7 @@ def _approve(session: Session, script: Script, version: ScriptVersion, approver:
             session.add(mined)
     audit.record(session=session, actor=approver, action="script.approve", target=str(script.id),
                  detail={"version": version.version, "previous": previous})
-    if previous is not None and previous != version.version:
+    if reworded and previous is not None and previous != version.version:
         # Holders were examined on the old wording: they re-certify (in this same transaction).
         flag_for_recertification(session, script_id=script.id,
                                  reason=f"话术「{script.question[:30]}」已更新为第 {version.version} 版")
@@ -133,7 +140,7 @@ def create_script(
     Several scripts may cover one mined question: they are its variants (``variant`` names them).
     """
     editor = require_role(actor, *STAFF)
-    _check(question, answer, category)
+    check_script(question, answer, category)
     if mined_question_id is not None and session.get(MinedQuestion, mined_question_id) is None:
         raise ScriptError("关联的顾客问题不存在。")
     script, version = _add_script(session, editor, ScriptRow(question, answer, category, list(tags or []),
@@ -143,7 +150,7 @@ def create_script(
     audit.record(session=session, actor=editor, action="script.create", target=str(script.id),
                  detail={"approved": approve, "sources": list(source_answer_ids or [])})
     if approve:
-        _approve(session, script, version, editor)
+        make_current(session, script, version, editor)
     session.commit()
     return views_of(session, [script])[0]
 
@@ -154,9 +161,9 @@ def propose_revision(
 ) -> int:
     """Save an edit as a new draft version; agents keep reading the approved one. Returns its number."""
     editor = require_role(actor, *STAFF)
-    script = _script(session, script_id)
+    script = script_row(session, script_id)
     question = (question or "").strip() or script.question
-    _check(question, answer)
+    check_script(question, answer)
     latest = session.exec(select(ScriptVersion.version).where(ScriptVersion.script_id == script_id)
                           .order_by(col(ScriptVersion.version).desc())).first() or 0
     session.add(ScriptVersion(script_id=script_id, version=latest + 1, question=question,
@@ -173,12 +180,12 @@ def propose_revision(
 def approve_version(*, session: Session, actor: User | None, script_id: int, version: int) -> ScriptView:
     """Approve a draft version: it becomes what agents look up (trainers and admins only)."""
     approver = require_role(actor, *STAFF)
-    script = _script(session, script_id)
+    script = script_row(session, script_id)
     row = session.exec(select(ScriptVersion).where(ScriptVersion.script_id == script_id,
                                                    ScriptVersion.version == version)).first()
     if row is None or row.status != DRAFT:
         raise ScriptError("只能审定草稿版本。")
-    _approve(session, script, row, approver)
+    make_current(session, script, row, approver)
     session.commit()
     return views_of(session, [script])[0]
 
@@ -199,7 +206,7 @@ def update_details(
 ) -> ScriptView:
     """Change a script's category, tags, product and variant name (no new version)."""
     editor = require_role(actor, *STAFF)
-    script = _script(session, script_id)
+    script = script_row(session, script_id)
     if category not in {c.value for c in Category}:
         raise ScriptError(f"未知分类「{category}」。")
     script.category, script.tags = category, _clean_tags(tags)
@@ -215,7 +222,7 @@ def update_details(
 def archive_script(*, session: Session, actor: User | None, script_id: int) -> None:
     """Withdraw a script from the lookup (its versions stay for the record)."""
     editor = require_role(actor, *STAFF)
-    script = _script(session, script_id)
+    script = script_row(session, script_id)
     script.status, script.updated_at = ARCHIVED, utcnow()
     session.add(script)
     audit.record(session=session, actor=editor, action="script.archive", target=str(script_id))
@@ -253,12 +260,12 @@ def import_scripts(*, session: Session, actor: User | None, rows: Sequence[Scrip
         raise ScriptError("文件里没有话术。")
     for number, row in enumerate(rows, start=2):
         try:
-            _check(row.question, row.answer, row.category)
+            check_script(row.question, row.answer, row.category)
         except ScriptError as exc:
             raise ScriptError(f"第 {number} 行：{exc}") from exc
     for row in rows:
         script, version = _add_script(session, editor, row, note="导入")
-        _approve(session, script, version, editor)
+        make_current(session, script, version, editor)
     audit.record(session=session, actor=editor, action="scripts.import", detail={"rows": len(rows)})
     session.commit()
     return len(rows)

@@ -101,21 +101,29 @@ def reader(session: Session, actor: User | None) -> User:
 
 def list_scripts(
     *, session: Session, actor: User | None, category: str | None = None, product: str | None = None,
-    tag: str | None = None, include_drafts: bool = False,
+    tag: str | None = None, include_drafts: bool = False, archived: bool = False, search: str = "",
 ) -> list[ScriptView]:
     """Scripts matching the filters: approved ones for everybody, drafts too for trainers.
 
-    Agents and new hires only ever see approved versions (and not during an exam).
+    Agents and new hires only ever see approved versions (and not during an exam). ``archived``
+    lists the withdrawn scripts instead (trainers and admins); ``search`` keeps the scripts whose
+    question or current answer contains it (case-insensitive).
     """
     user = reader(session, actor)
+    if archived and not is_staff(user):
+        raise PermissionDenied("只有培训师和管理员可以查看已停用的话术。")
     statuses = [APPROVED, DRAFT] if include_drafts and is_staff(user) else [APPROVED]
+    if archived:
+        statuses = [ARCHIVED]
     query = select(Script).where(col(Script.status).in_(statuses)).order_by(col(Script.id))
     if category:
         query = query.where(Script.category == category)
     if product:
         query = query.where(Script.product == product)
     views = views_of(session, session.exec(query).all())
-    return [v for v in views if not tag or tag in v.tags]
+    needle = search.strip().casefold()
+    return [v for v in views if (not tag or tag in v.tags)
+            and (not needle or needle in v.question.casefold() or needle in v.answer.casefold())]
 
 
 def facets(*, session: Session, actor: User | None) -> tuple[list[str], list[str]]:

@@ -11,7 +11,19 @@ from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
 from scripts_bank.authoring import create_script, propose_revision
-from training.models import AuditLog, Review, Role, Script, ScriptFeedback, ScriptVersion, User
+from training import paper_delivery, papers
+from training.models import (
+    AuditLog,
+    Cohort,
+    MinedQuestion,
+    Review,
+    Role,
+    Script,
+    ScriptFeedback,
+    ScriptVersion,
+    User,
+    utcnow,
+)
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 REPLIES = [
@@ -75,10 +87,11 @@ def test_trainer_reviews_blind_and_approves_a_merged_script(session: Session, de
         at.checkbox(key=f"pick_{aid}").check()
     at.run()
     _click(at, "合并所选回答（2 条）到编辑框")
-    merged = at.text_area(key="ar_draft_text").value
+    merged = _labelled(at.text_area, DRAFT_LABEL).value
     assert REPLIES[0] in merged and REPLIES[2] in merged
-    at.text_area(key="ar_draft_text").input("{客户称呼}您好，付款后48小时内发货，发出后可在订单详情查看物流哦")
-    at.text_input(key="ar_script_tags").input("发货，时效")
+    _labelled(at.text_area, DRAFT_LABEL).input(
+        "{客户称呼}您好，付款后48小时内发货，发出后可在订单详情查看物流哦")
+    _labelled(at.text_input, "标签（逗号分隔）").input("发货，时效")
     next(b for b in at.button if b.label == "保存话术").click()
     at.run()
     assert not at.exception
@@ -89,6 +102,64 @@ def test_trainer_reviews_blind_and_approves_a_merged_script(session: Session, de
     version = session.exec(select(ScriptVersion).where(ScriptVersion.script_id == script.id)).one()
     assert sorted(version.source_answer_ids or []) == sorted(good)
     assert version.approved_by == demo.trainer.id
+
+
+DRAFT_LABEL = "话术（可用占位符 {客户称呼} {订单号} 等）"
+
+
+def _labelled(widgets, label: str):  # type: ignore[no-untyped-def]
+    """The one widget of ``widgets`` labelled ``label`` (the composer's keys name the question)."""
+    found = [w for w in widgets if w.label == label]
+    assert len(found) == 1, [w.label for w in widgets]
+    return found[0]
+
+
+def _two_question_paper(session: Session, demo: Demo) -> tuple[int, list[MinedQuestion]]:
+    """A paper with two scenario questions of different categories, answered by three candidates."""
+    admin = session.exec(select(User).where(User.role == Role.ADMIN.value)).one()
+    questions = [MinedQuestion(question="我看了 没有", category="物流配送", in_question_bank=True),
+                 MinedQuestion(question="运费谁出", category="退换货", in_question_bank=True)]
+    session.add_all(questions)
+    session.commit()
+    paper = papers.create_paper(session=session, actor=demo.trainer, title="两题考试", shuffle=False,
+                                pass_mark=0.5)
+    papers.add_questions(session=session, actor=demo.trainer, paper_id=paper.id or 0,
+                         mined_question_ids=[q.id or 0 for q in questions])
+    cohort = session.exec(select(Cohort)).one()
+    paper_delivery.publish_paper(session=session, actor=demo.trainer, paper_id=paper.id or 0,
+                                 cohort_ids=[cohort.id or 0], opens_at=utcnow(), closes_at=None)
+    for user, reply in zip(more_candidates(session, admin, 3), REPLIES, strict=True):
+        sit(session, user, paper.id or 0, reply=reply)
+    return paper.id or 0, questions
+
+
+def test_the_composer_saves_under_the_question_selected(session: Session, demo: Demo) -> None:
+    """Issue 17.1: after switching the 题目 box the script is filed under that question and category."""
+    paper_id, (first, second) = _two_question_paper(session, demo)
+    at = _page(demo.trainer, "pages/answer_review.py")
+    assert _labelled(at.text_input, "顾客问题").value == first.question
+    at.selectbox(key="ar_question").set_value(f"m{second.id}")
+    at.run()
+    assert not at.exception, at.exception
+    assert _labelled(at.text_input, "顾客问题").value == second.question
+    assert _labelled(at.selectbox, "分类").value == "退换货"
+    answer_id = int(next(c.key for c in at.checkbox if c.key.startswith("pick_")).split("_")[1])
+    at.checkbox(key=f"pick_{answer_id}").check()
+    at.run()
+    _click(at, "合并所选回答（1 条）到编辑框")
+    _labelled(at.text_area, DRAFT_LABEL).input("亲，七天无理由退货的运费由买家承担，质量问题由我们承担哦")
+    _click(at, "保存话术")
+    session.expire_all()
+    script = session.exec(select(Script).order_by(col(Script.id).desc())).first()
+    assert script is not None and script.mined_question_id == second.id
+    assert (script.question, script.category) == ("运费谁出", "退换货")
+    assert [s.value for s in at.success] == ["已审定发布到话术库：「运费谁出」（退换货）。"]
+
+    at.selectbox(key="ar_question").set_value(f"m{first.id}")  # back: nothing of the other one stays
+    at.run()
+    assert _labelled(at.text_input, "顾客问题").value == first.question
+    assert _labelled(at.selectbox, "分类").value == "物流配送"
+    assert _labelled(at.text_area, DRAFT_LABEL).value == ""
 
 
 def _answer_ids(session: Session, paper_id: int) -> list[int]:
