@@ -5,18 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from training.placeholder_syntax import CLOSE_BRACES as _CLOSE
+from training.placeholder_syntax import MAX_NAME_LENGTH
+from training.placeholder_syntax import OPEN_BRACES as _OPEN
+from training.placeholder_syntax import PLACEHOLDER as _PLACEHOLDER
+
 #: The placeholders the lookup page offers to fill; others are allowed (see placeholder_problems).
 KNOWN_PLACEHOLDERS: tuple[str, ...] = (
     "客户称呼", "订单号", "商品名称", "客服昵称", "店铺名称", "物流单号", "快递公司",
     "收货地址", "金额", "日期", "时间", "优惠券",
 )
-#: Longer names are almost always a stray brace around ordinary text.
-MAX_NAME_LENGTH = 12
-
-# Chinese input methods often type full-width braces, so both widths count.
-_OPEN = "{｛"
-_CLOSE = "}｝"
-_PLACEHOLDER = re.compile(rf"[{{｛]([^{{}}｛｝\r\n]{{1,{MAX_NAME_LENGTH}}})[}}｝]")
 
 
 def placeholders_in(text: str) -> list[str]:
