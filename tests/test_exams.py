@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,9 +13,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
+from scripts_bank.placeholders import placeholders_in
 from scripts_bank.service import list_scripts, lookup_scripts
 from training import exams, feedback, grading, grading_views, paper_delivery, papers
 from training.embeddings import DiskEmbeddingStore, Embedder
+from training.key_points import COURTESY, FUNCTION_WORDS
+from training.keywords import STOPWORDS
 from training.models import (
     Answer,
     Attempt,
@@ -28,9 +32,11 @@ from training.models import (
     utcnow,
 )
 from training.permissions import PermissionDenied
-from training.seed import seed_demo
+from training.placeholder_syntax import without_placeholders
+from training.seed import DEMO_DIR, seed_demo
 
 T = TypeVar("T")
+DEMO_SCRIPTS = DEMO_DIR / "scripts.jsonl"
 
 
 def _user(session: Session, role: Role) -> User:
@@ -354,3 +360,33 @@ def test_release_reports_progress_while_embedding(
     assert grading.release_results(session=session, actor=people["trainer"], paper_id=1, embedder=cached,
                                    progress=seen.append) == 2
     assert seen and seen[-1] == 1.0 and seen == sorted(seen)
+
+
+NOISE = {"天无", "需要", "这边", "如果", "客户", "称呼", "的话", "可以", "没有"}
+
+
+def test_key_points_leave_out_placeholders_and_function_words() -> None:
+    script = "{客户称呼}您好，7天无理由退货需要您这边先申请，如果有运费险会自动理赔，订单{订单号}。"
+    points = feedback.key_points(script, "7天无理由，申请退货")
+    shown = points.covered + points.missed
+    assert not NOISE & set(shown) and "订单号" not in shown
+    assert {"7天无理由", "退货", "申请"} <= set(points.covered)
+    assert {"运费险", "理赔", "订单"} <= set(points.missed)
+    assert "".join(text for text, _ in points.segments) == script
+
+
+def test_key_points_of_every_demo_script_are_content_words() -> None:
+    """The points a candidate is shown for each demo script: no stop words, no placeholder pieces."""
+    scripts = [json.loads(line)["answer"] for line in DEMO_SCRIPTS.read_text(encoding="utf-8").splitlines()
+               if line.strip()]
+    banned = NOISE | STOPWORDS | COURTESY | FUNCTION_WORDS
+    for script in scripts:
+        points = feedback.key_points(script, "")
+        shown = points.covered + points.missed
+        plain = without_placeholders(script)
+        assert len(shown) >= 3, script
+        assert not banned & set(shown), (script, banned & set(shown))
+        assert all(len(p) >= 2 and p in plain for p in shown), (script, shown)
+        assert "".join(text for text, _ in points.segments) == script
+        for name in placeholders_in(script):  # a point from inside {…} must also stand outside it
+            assert all(p not in name or p in plain for p in shown), (name, shown)

@@ -1,4 +1,7 @@
-"""What a candidate learns from a released attempt: script beside answer, key points, 错题本."""
+"""What a candidate learns from a released attempt: script beside answer, key points, 错题本.
+
+``KeyPoints`` and ``key_points`` come from ``training.key_points`` and are re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ from training import audit
 from training.errors import UserError
 from training.exams import SUBMITTED, has_open_attempt, questions_of
 from training.grading import approved_script
-from training.keywords import STOPWORDS, get_tokenizer
+from training.key_points import KeyPoints as KeyPoints  # re-exported for the pages
+from training.key_points import key_points as key_points
 from training.knowledge import grade
 from training.models import Answer, Attempt, ExamAssignment, ExamPaper, KnowledgeItem, User
 from training.papers import OBJECTIVE, SCENARIO, PaperQuestion
@@ -21,23 +25,10 @@ from training.ranking import plain_reason
 EXAM_IN_PROGRESS = "考试进行中，交卷前不能查看成绩解析、答案和参考话术。"
 #: A scenario answer scoring below this goes into the 错题本.
 MISTAKE_BELOW = 0.6
-#: At most this many key points are taken from a script.
-MAX_KEY_POINTS = 12
-#: Courtesy words every reply has; they are not what a script teaches.
-COURTESY = frozenset("您好 你好 亲亲 谢谢 感谢 不好意思 抱歉 麻烦 稍等 欢迎 光临 咱们 我们 您的".split())
 
 
 class FeedbackError(UserError):
     """A user-facing problem reading results."""
-
-
-@dataclass(frozen=True)
-class KeyPoints:
-    """The script's key points the answer covered and missed, and the script cut for highlighting."""
-
-    covered: list[str]
-    missed: list[str]
-    segments: list[tuple[str, bool | None]]  # (text, True covered / False missed / None plain)
 
 
 @dataclass(frozen=True)
@@ -77,37 +68,6 @@ class AttemptFeedback:
         if not self.released:
             return None
         return (self.attempt.score or 0.0) >= self.pass_mark
-
-
-def key_points(script: str, answer: str) -> KeyPoints:
-    """Split a script into jieba words; content words of two+ characters are its key points.
-
-    Args:
-        script: the approved reply.
-        answer: the candidate's reply; a key point counts as covered if it appears in it.
-
-    Returns:
-        Covered and missed key points (script order) and the script as highlightable segments.
-    """
-    words = get_tokenizer().lcut(script)
-    points = [
-        w
-        for w in dict.fromkeys(w.strip() for w in words)
-        if len(w) >= 2 and w.lower() not in STOPWORDS | COURTESY and not w.isdigit()
-        and any(ch.isalnum() for ch in w)
-    ]
-    points = points[:MAX_KEY_POINTS]
-    lowered = answer.lower()
-    covered = [p for p in points if p.lower() in lowered]
-    missed = [p for p in points if p.lower() not in lowered]
-    segments: list[tuple[str, bool | None]] = []
-    for word in words:
-        mark = (word in covered) if word.strip() in points else None
-        if segments and segments[-1][1] is None and mark is None:
-            segments[-1] = (segments[-1][0] + word, None)
-        else:
-            segments.append((word, mark))
-    return KeyPoints(covered, missed, segments)
 
 
 def _viewable(session: Session, user: User, attempt_id: int) -> tuple[Attempt, ExamPaper]:
