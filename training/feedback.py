@@ -23,8 +23,9 @@ from training.ranking import plain_reason
 
 #: Earlier results show answer keys and scripts, which a candidate mid-exam must not read.
 EXAM_IN_PROGRESS = "考试进行中，交卷前不能查看成绩解析、答案和参考话术。"
-#: A scenario answer scoring below this goes into the 错题本.
-MISTAKE_BELOW = 0.6
+#: The pass mark of a paper that no longer exists (the paper's own default). A scenario answer
+#: below its paper's pass mark goes into the 错题本: the bar the candidate had to clear, one rule.
+DEFAULT_PASS_MARK: float = ExamPaper.model_fields["pass_mark"].default
 
 
 class FeedbackError(UserError):
@@ -152,7 +153,11 @@ class Mistake:
 
 
 def mistakes(*, session: Session, actor: User | None) -> list[Mistake]:
-    """The acting user's wrong objective items and weak scenario answers from released results."""
+    """The acting user's wrong objective items and weak scenario answers from released results.
+
+    An objective item is wrong unless fully right; a scenario answer is weak when it scored below
+    its paper's pass mark (a 68 % answer on an 80 % paper is practised, not skipped).
+    """
     user = require_role(actor, *EVERYONE)
     attempts = session.exec(
         select(Attempt)
@@ -178,7 +183,8 @@ def mistakes(*, session: Session, actor: User | None) -> list[Mistake]:
             latest.add(key)
             answer = answers.get(question.slot_id)
             score = answer.score if answer and answer.score is not None else 0.0
-            wrong = score < 1.0 if question.kind == OBJECTIVE else score < MISTAKE_BELOW
+            pass_mark = paper.pass_mark if paper is not None else DEFAULT_PASS_MARK
+            wrong = score < 1.0 if question.kind == OBJECTIVE else score < pass_mark - 1e-9
             if wrong:
                 found[key] = Mistake(
                     key,
