@@ -8,11 +8,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from pages.actions import act, forget, note, show
 from pages.chart_blocks import count_axis, downloads, full_legend, people_table, wrapped_axis
 from pages.common import current_user, db_session, run_action
 from scripts_bank.analytics import (
     ORDER_LABELS,
+    BankAddition,
     ScriptStats,
+    WeakQuery,
     add_to_question_bank,
     lookups_per_day,
     outdated_scripts,
@@ -20,15 +23,17 @@ from scripts_bank.analytics import (
     unused_scripts,
     weak_queries,
 )
+from scripts_bank.query_screen import not_a_question
 from scripts_bank.service import facets
 from scripts_bank.usage import WEAK_LOOKUP_COSINE
 from training.clock import fmt_datetime
 from training.model_versions import active_model_id, model_threshold
-from training.models import Category
+from training.models import Category, User
 
 PERIODS: dict[int | None, str] = {7: "最近 7 天", 30: "最近 30 天", 90: "最近 90 天", None: "全部"}
 ALL = "全部"
 TOP_N = 20
+PICKED = "sa_bank_pick"
 
 user = current_user()
 st.title("话术分析")
@@ -50,6 +55,32 @@ def _script_frame(stats: list[ScriptStats]) -> pd.DataFrame:
           "过时意见": "；".join(s.comments)} for s in stats],
         columns=["话术", "分类", "商品", "首位命中", "出现次数", "有用", "过时", "最近出现", "过时意见"],
     )
+
+
+def _offer_label(query: str) -> str:
+    """A weak query as offered for the bank: one that is not a question says so."""
+    why = not_a_question(query)
+    return query if why is None else f"{query}（不像顾客问题：{why}，不会加入）"
+
+
+def _to_bank(chosen: list[WeakQuery]) -> None:
+    """Callback of 加入问题库: only the queries the trainer chose; what is not a question is named."""
+
+    def run(actor: User) -> BankAddition:
+        with db_session() as session:
+            return add_to_question_bank(session=session, actor=actor, queries=chosen)
+
+    result = act("sa_to_bank", run)
+    if result is None:
+        return
+    if result.added or result.already:
+        note("sa_to_bank", f"已加入问题库 {result.added} 条"
+             + (f"（{result.already} 条已在问题库中，不重复加入）" if result.already else "")
+             + "，可在「问题库」「组卷」中使用。")
+    if result.refused:
+        note("sa_to_bank", "没有加入：" + "；".join(f"「{q[:40]}」{why}" for q, why in result.refused)
+             + "。这些不是顾客问题。", "warning")
+    forget(PICKED)
 
 
 def _bar(frame: pd.DataFrame, label: str, measure: str, title: str) -> alt.Chart:
@@ -147,8 +178,10 @@ else:
     weak_table, formats = people_table(weak_frame, decimals=["最接近话术的相似度"])
     st.dataframe(weak_table, hide_index=True, column_config=formats)
     _downloads(weak_frame, "未找到好答案的查询", "weak")
-    if st.button("加入问题库（供下次组卷）", key="sa_to_bank"):
-        with db_session() as session:
-            added = run_action(lambda: add_to_question_bank(session=session, actor=user, queries=weak))
-        if added is not None:
-            st.success(f"已加入问题库 {added} 条（已在问题库中的不重复加入），可在「问题库」「组卷」中使用。")
+    offered = {w.query: w for w in weak}
+    picked = st.multiselect(
+        "选择要加入问题库的查询（供下次组卷）", list(offered), key=PICKED, placeholder="选择查询，可多选",
+        format_func=_offer_label)
+    st.button("加入问题库", key="sa_to_bank", disabled=not picked, on_click=_to_bank,
+              args=([offered[q] for q in picked],))
+    show("sa_to_bank")

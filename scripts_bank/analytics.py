@@ -18,6 +18,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.sql import Subquery
 from sqlmodel import Session, col, select
 
+from scripts_bank.query_screen import not_a_question
 from scripts_bank.service import APPROVED
 from training.analytics_base import as_date, fetch, local_day
 from training.categories import categorise
@@ -272,21 +273,37 @@ class _WeakCluster:
     agent_replies: list[str]
 
 
-def add_to_question_bank(*, session: Session, actor: User | None, queries: Sequence[WeakQuery]) -> int:
-    """Put weak queries into the question bank (ready for the next paper); returns how many were new.
+@dataclass(frozen=True)
+class BankAddition:
+    """What 加入问题库 did with the queries a trainer chose."""
 
-    A query already in the bank under the same text is skipped, so pressing twice adds nothing.
+    added: int
+    already: int  # in the bank under the same text
+    refused: list[tuple[str, str]]  # (query, why it is not a customer question)
+
+
+def add_to_question_bank(
+    *, session: Session, actor: User | None, queries: Sequence[WeakQuery],
+) -> BankAddition:
+    """Put the weak queries a trainer chose into the question bank (ready for the next paper).
+
+    A query already in the bank under the same text is skipped, so pressing twice adds nothing;
+    one that is not a customer question (``not_a_question``: markup, a web address, no words) is
+    never added, and is named in the result.
     """
     require_role(actor, *STAFF)
-    texts = [w.query for w in queries]
-    known = set(session.exec(
-        select(MinedQuestion.question).where(col(MinedQuestion.question).in_(texts))).all())
-    fresh = list({w.query: w for w in queries if w.query not in known}.values())
-    if not fresh:
-        return 0
-    stored = store_clusters(session=session, actor=actor, import_id=None, clusters=[
-        _WeakCluster(w.query, w.times, w.category, [w.query], [], []) for w in fresh])
-    return set_flags(session=session, actor=actor, cluster_ids=[r.id or 0 for r in stored], in_bank=True)
+    chosen = list({w.query: w for w in queries}.values())
+    refused = [(w.query, reason) for w in chosen if (reason := not_a_question(w.query))]
+    candidates = [w for w in chosen if not not_a_question(w.query)]
+    known = set(session.exec(select(MinedQuestion.question).where(
+        col(MinedQuestion.question).in_([w.query for w in candidates]))).all()) if candidates else set()
+    fresh = [w for w in candidates if w.query not in known]
+    added = 0
+    if fresh:
+        stored = store_clusters(session=session, actor=actor, import_id=None, clusters=[
+            _WeakCluster(w.query, w.times, w.category, [w.query], [], []) for w in fresh])
+        added = set_flags(session=session, actor=actor, cluster_ids=[r.id or 0 for r in stored], in_bank=True)
+    return BankAddition(added, len(known), refused)
 
 
 #: Every aggregation with its page defaults, for the benchmark (bench/analytics_pg.py).

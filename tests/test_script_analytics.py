@@ -169,11 +169,28 @@ def test_weak_queries_with_counts_agents_and_categories(session: Session, world:
 
 def test_weak_queries_go_to_the_question_bank_once(session: Session, world: World) -> None:
     weak = analytics.weak_queries(session=session, actor=world.trainer)
-    assert analytics.add_to_question_bank(session=session, actor=world.trainer, queries=weak) == 2
+    added = analytics.add_to_question_bank(session=session, actor=world.trainer, queries=weak)
+    assert added == analytics.BankAddition(2, 0, [])
     rows = session.exec(select(MinedQuestion).order_by(MinedQuestion.frequency.desc())).all()  # type: ignore[attr-defined]
     assert [(q.question, q.frequency, q.category, q.in_question_bank) for q in rows] == [
         ("能开专票吗", 2, "发票", True), ("赠品怎么还没到", 1, weak[1].category, True)]
-    assert analytics.add_to_question_bank(session=session, actor=world.trainer, queries=weak) == 0
+    again = analytics.add_to_question_bank(session=session, actor=world.trainer, queries=weak)
+    assert again == analytics.BankAddition(0, 2, [])
+
+
+def test_only_chosen_questions_go_to_the_bank_never_junk(session: Session, world: World) -> None:
+    """Issue 17.11: the trainer picks the weak queries; markup and the like are refused by name."""
+    for query in ("<script>alert(1)</script>", "今天天气怎么样", "https://example.com/x", "。。。"):
+        session.add(LookupLog(user_id=world.agents[0].id, query=query, top_score=None, created_at=world.t1))
+    session.commit()
+    weak = {w.query: w for w in analytics.weak_queries(session=session, actor=world.trainer)}
+    picks = ("<script>alert(1)</script>", "赠品怎么还没到", "https://example.com/x", "。。。")
+    chosen = [weak[q] for q in picks]
+    added = analytics.add_to_question_bank(session=session, actor=world.trainer, queries=chosen)
+    assert added == analytics.BankAddition(1, 0, [
+        ("<script>alert(1)</script>", "含网页代码"), ("https://example.com/x", "是网址"),
+        ("。。。", "没有文字")])
+    assert [q.question for q in session.exec(select(MinedQuestion)).all()] == ["赠品怎么还没到"]
 
 
 def test_empty_database_gives_empty_results(session: Session) -> None:
@@ -227,14 +244,33 @@ def test_page_shows_charts_downloads_and_fills_the_question_bank(session: Sessio
         assert counts["axis"]["format"] == "d" and counts["axis"]["tickMinStep"] == 1, spec["title"]
         if spec["title"] != "每日话术查询":  # bar labels (scripts, queries) in full, wrapped
             assert spec["encoding"]["y"]["axis"]["labelLimit"] == 0, spec["title"]
-    next(b for b in at.button if b.label == "加入问题库（供下次组卷）").click()
-    at.run()
+    picker = at.multiselect(key="sa_bank_pick")
+    assert picker.value == [] and at.button(key="sa_to_bank").disabled, "nothing is chosen for the trainer"
+    picker.set_value(["能开专票吗", "赠品怎么还没到"]).run()
+    at.button(key="sa_to_bank").click().run()
     assert not at.exception, at.exception
     assert [s.value for s in at.success][0].startswith("已加入问题库 2 条")
+    assert at.multiselect(key="sa_bank_pick").value == []
     assert {q.question for q in session.exec(select(MinedQuestion)).all()} == {"能开专票吗", "赠品怎么还没到"}
 
     at.selectbox(key="sa_category").set_value("发票").run()
     assert [list(t.value.get("查询", [])) for t in at.dataframe][-1] == ["能开专票吗"]
+
+
+def test_page_names_junk_and_adds_only_what_was_chosen(session: Session, world: World) -> None:
+    session.add(LookupLog(user_id=world.agents[0].id, query="<script>alert(1)</script>", top_score=None,
+                          created_at=world.t1))
+    session.commit()
+    at = _page(world.trainer)
+    picker = at.multiselect(key="sa_bank_pick")
+    assert "<script>alert(1)</script>（不像顾客问题：含网页代码，不会加入）" in picker.options
+    picker.set_value(["<script>alert(1)</script>", "赠品怎么还没到"]).run()
+    at.button(key="sa_to_bank").click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success] == ["已加入问题库 1 条，可在「问题库」「组卷」中使用。"]
+    assert [w.value.replace("\\", "") for w in at.warning] == [
+        "没有加入：「<script>alert(1)</script>」含网页代码。这些不是顾客问题。"]
+    assert [q.question for q in session.exec(select(MinedQuestion)).all()] == ["赠品怎么还没到"]
 
 
 def test_page_on_an_empty_database_explains_instead_of_charting(session: Session) -> None:
