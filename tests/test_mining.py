@@ -22,7 +22,7 @@ from training.mining import (
     mine_questions,
 )
 from training.mining_cluster import leader_clusters
-from training.mining_text import dedupe_key, embedding_text, is_question
+from training.mining_text import dedupe_key, embedding_text, is_context_fragment, is_question
 from training.models import Category
 
 DEMO_CHATLOG = Path(__file__).resolve().parents[1] / "data" / "demo" / "chatlog.tsv"
@@ -225,6 +225,33 @@ def test_is_question_accepts_questions_and_requests(text: str) -> None:
 )
 def test_is_question_rejects_statements(text: str) -> None:
     assert not is_question(text)
+
+
+@pytest.mark.parametrize("text", [
+    "那咋办", "那怎么办呢", "你帮我弄吧", "那你帮我处理一下吧", "一年多了吧", "两天了", "明天下午",
+    "下午三点吧", "[数字x]号", "[日期x] [时间x]", "为什么", "然后呢", "要多久", "什么意思", "能行吗",
+    "怎么样了", "几点?", "可以吗",
+])
+def test_context_fragments_are_recognised(text: str) -> None:
+    assert is_context_fragment(text)
+
+
+@pytest.mark.parametrize("text", [
+    "什么时候发货", "能退吗", "有货吗", "多少钱", "地址填错了能改吗", "查到了吗", "有什么区别",
+    "明天能到吗", "几天能到", "催一下快递", "能开发票吗", "包邮吗", "有优惠券吗", "保修多久", "在哪里改",
+])
+def test_questions_with_a_topic_are_not_fragments(text: str) -> None:
+    assert not is_context_fragment(text)
+
+
+def test_fragments_are_not_mined_as_questions_but_the_rest_of_their_turn_is() -> None:
+    lines = chat(
+        [c("我的地址填错了能改吗"), a("已经发货了，改不了"), c("那咋办"), a("可以拒收"),
+         c("你帮我弄吧"), a("好的"), c("用了多久了？"), a("用了多久？"), c("一年多了吧")],
+        [c("那咋办 收件地址能改一下吗"), a("可以")],
+    )
+    assert [q.text for q in extract_questions(lines)] == ["我的地址填错了能改吗", "用了多久了?",
+                                                         "收件地址能改一下吗"]
 
 
 def test_dedupe_key_ignores_punctuation_spaces_case_and_trailing_particles() -> None:
@@ -436,6 +463,7 @@ def test_cluster_keeps_distinct_examples_replies_and_the_representatives_context
         examples=["啥时候发货啊"],
         context=[{"role": CUSTOMER, "text": "在吗"}],
         agent_replies=["48小时内发货", "今天就发"],
+        members=["什么时候发货", "啥时候发货啊"],
     )
 
 

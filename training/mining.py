@@ -24,6 +24,7 @@ from training.mining_text import (
     content_segments,
     dedupe_key,
     embedding_text,
+    is_context_fragment,
     is_interrogative,
     is_question,
 )
@@ -64,6 +65,8 @@ class QuestionCluster:
     examples: list[str] = field(default_factory=list)
     context: list[dict[str, str]] = field(default_factory=list)
     agent_replies: list[str] = field(default_factory=list)
+    #: Every distinct wording counted, most typical first (``examples`` keeps only a few).
+    members: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -109,9 +112,14 @@ def extract_questions(lines: Sequence[ChatLine]) -> list[CustomerQuestion]:
         for i, turn in enumerate(turns):
             if turn.role != CUSTOMER or not turn.segments:
                 continue
-            text = " ".join(turn.segments)
-            if not is_question(text):
+            if not is_question(" ".join(turn.segments)):
                 continue
+            # "那咋办", "你帮我弄吧", "一年多了吧": what follows from the question before is no
+            # question of its own; the rest of the turn still counts ("那咋办 地址填错了").
+            kept = [s for s in turn.segments if not is_context_fragment(s)]
+            if not kept:
+                continue
+            text = " ".join(kept)
             context = [{"role": t.role, "text": t.text} for t in turns[:i] if t.text]
             following = turns[i + 1] if i + 1 < len(turns) else None
             reply = following.text if following is not None and following.role == AGENT else ""
@@ -230,6 +238,7 @@ def _build_cluster(
         examples=[shown[keys[r]] for r in ranked[1 : MAX_EXAMPLES + 1]],
         context=list(questions[members[keys[representative]][0]].context),
         agent_replies=replies[:MAX_REPLIES],
+        members=[shown[keys[r]] for r in ranked],
     )
 
 

@@ -191,3 +191,46 @@ def dedupe_key(text: str) -> str:
     """Key under which trivially different spellings of one question count as identical."""
     key = _PUNCT_OR_SPACE.sub("", embedding_text(text))
     return key.rstrip("吗嘛么呢吧啊呀哦啦哈") or key
+
+
+# ---- context-dependent fragments ---------------------------------------------------------------
+# Words that only point back at the conversation ("那", "这个", "你帮我弄"), ask without a topic
+# ("怎么办", "为什么", "多久") or give a bare time or amount ("一年多了", "明天下午", "[数字x]号").
+# A turn made only of these means something only after the question before it.
+_POINTING_WORDS = sorted(
+    (
+        "那么 那就 那 这个 那个 这样 那样 这边 那边 这 它 他们 他 她 你们 你 您 我们 我 咱们 咱 人家 "
+        "怎么办 咋办 怎么弄 咋弄 怎么整 咋整 怎么搞 咋搞 怎么处理 怎么回事 怎么样 咋样 怎样 怎么 咋 如何 "
+        "为什么 为啥 干嘛 什么意思 啥意思 什么情况 啥情况 什么 啥 哪里 哪儿 哪 "
+        "然后 还有 就是 就 还 也 都 又 再 先 现在 已经 到底 究竟 "
+        "是不是 是吗 对吗 对吧 真的 确定 可以 能 行 好 要 会 在 有 没有 不 没 是 对 "
+        "帮我 帮忙 帮 给我 给 弄 处理 搞 整 办 做 操作 一下 下 "
+        "多久 多长时间 多少时间 多少 多长 大概 差不多 应该 估计 左右 "
+        "今天 明天 后天 昨天 前天 上午 下午 中午 晚上 早上 几点 几号 几天 "
+        "点 号 天 年 月 日 周 星期 小时 分钟 个 多 半 几"
+    ).split(),
+    key=len,
+    reverse=True,
+)
+_POINTING = re.compile("|".join(re.escape(w) for w in _POINTING_WORDS))
+_NUMERAL = re.compile(r"[0-9０-９一二三四五六七八九十两百千万]+")
+
+
+def is_context_fragment(text: str) -> bool:
+    """True if a customer segment only makes sense after the question before it.
+
+    "那咋办", "你帮我弄吧", "一年多了吧", "明天下午" or "[数字x]号" say nothing a trainer could
+    answer on its own; "什么时候发货" or "能退吗" keep a topic ("发货", "退") and are questions.
+
+    Args:
+        text: one content segment of a customer turn (see :func:`content_segments`).
+
+    Returns:
+        Whether nothing but pointing words, question words, particles, times and numbers is left.
+    """
+    rest = _PLACEHOLDER.sub(" ", unicodedata.normalize("NFKC", text))
+    rest = _FILLER.sub(" ", rest)
+    rest = _POINTING.sub(" ", rest)
+    rest = _NUMERAL.sub(" ", rest)
+    rest = _PARTICLES.sub(" ", rest)
+    return not _PUNCT_OR_SPACE.sub("", rest)
