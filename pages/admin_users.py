@@ -180,8 +180,8 @@ if labels:
     show("au_target")
 
 st.subheader("批量导入")
-st.caption("CSV 或 Excel，列：username, display_name, role（admin/trainer/agent/new_hire）, "
-           "cohort（可空，不存在会自动创建）。任何一行有错则全部不导入。")
+st.caption("CSV 或 Excel，第一行为表头：用户名、姓名、角色（管理员、培训师、客服或新人）、"
+           "班组（可空，不存在会自动创建）。任何一行有错则全部不导入。")
 upload = st.file_uploader("选择文件", type=["csv", "xlsx"], key="bulk_users")
 st.button("开始导入", key="bulk_import", disabled=upload is None, on_click=_bulk)
 show("au_bulk")

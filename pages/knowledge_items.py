@@ -120,8 +120,8 @@ with st.form("new_item"):
     show("ki_new")
 
 st.subheader("从 CSV / Excel 导入")
-st.caption("列：kind, stem, options（| 分隔）, answer, explanation, sku, tags（| 分隔）。"
-           "任何一行有错则全部不导入，并列出出错的行。")
+st.caption("第一行为表头：题型（单选题、多选题或判断题）、题干、选项（用 | 分隔）、答案、解析、商品编号、"
+           "标签（用 | 分隔）；前四列必填。任何一行有错则全部不导入，并列出出错的行。")
 upload = st.file_uploader("选择文件", type=["csv", "xlsx"], key="ki_upload")
 st.button("导入", key="ki_import", disabled=upload is None, on_click=_import)
 show("ki_import")

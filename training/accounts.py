@@ -13,7 +13,7 @@ from training.login import MAX_FAILED_LOGINS as MAX_FAILED_LOGINS
 from training.login import authenticate as authenticate
 from training.login import clear_failures
 from training.login_sessions import END_DISABLED, revoke_logins
-from training.models import Cohort, Role, User, UserPublic, utcnow
+from training.models import ROLE_LABELS, Cohort, Role, User, UserPublic, utcnow
 from training.passwords import MIN_PASSWORD_LENGTH as MIN_PASSWORD_LENGTH
 from training.passwords import AccountError as AccountError
 from training.passwords import check_password
@@ -21,7 +21,7 @@ from training.passwords import generate_password as generate_password
 from training.passwords import hash_password as hash_password
 from training.passwords import verify_password as verify_password
 from training.permissions import EVERYONE, require_role
-from training.tables import read_table, require_columns
+from training.tables import read_table, use_headers
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
 
@@ -217,7 +217,9 @@ def assign_cohort(
 
 # --- bulk creation ------------------------------------------------------------------------
 
-BULK_COLUMNS = ["username", "display_name", "role", "cohort"]
+#: Bulk-import columns: internal name -> the Chinese header of the template (班组 is optional).
+BULK_HEADERS = {"username": "用户名", "display_name": "姓名", "role": "角色", "cohort": "班组"}
+BULK_COLUMNS = list(BULK_HEADERS)
 
 
 @dataclass
@@ -234,7 +236,9 @@ def bulk_create_users(
     """Create users from a CSV/XLSX file; all rows or none (errors name the row)."""
     require_role(actor, Role.ADMIN)
     frame = read_table(raw, file_name=file_name, limit_bytes=5 * 1024 * 1024)
-    require_columns(frame, BULK_COLUMNS[:3], file_name=file_name)
+    frame = use_headers(frame, BULK_HEADERS, BULK_COLUMNS[:3], file_name=file_name)
+    # 角色 as people write it (客服) or as stored (agent).
+    role_codes = {**{label: r.value for r, label in ROLE_LABELS.items()}, **{r.value: r.value for r in Role}}
     result = BulkResult()
     existing = set(session.exec(select(User.username)).all())
     cohorts = {c.name: c for c in session.exec(select(Cohort)).all()}
@@ -249,8 +253,10 @@ def bulk_create_users(
         if username in existing or username in seen:
             result.errors.append(f"第 {line} 行：用户名「{username}」已存在。")
             continue
-        if row["role"] not in {r.value for r in Role}:
-            result.errors.append(f"第 {line} 行：未知角色「{row['role']}」。")
+        role = role_codes.get(row["role"])
+        if role is None:
+            result.errors.append(f"第 {line} 行：未知角色「{row['role']}」"
+                                 "（应为管理员、培训师、客服或新人）。")
             continue
         if not row["display_name"]:
             result.errors.append(f"第 {line} 行：姓名为空。")
@@ -265,7 +271,7 @@ def bulk_create_users(
                 cohorts[cohort_name] = cohort
                 session.add(cohort)
         password = generate_password()
-        user = User(username=username, display_name=row["display_name"], role=row["role"],
+        user = User(username=username, display_name=row["display_name"], role=role,
                     password_hash=hash_password(password))
         pending.append((user, cohort))
         result.created.append((username, password))

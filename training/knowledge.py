@@ -12,12 +12,18 @@ from training import audit
 from training.certification import flag_for_recertification
 from training.choices import LETTERS, normalise_choice, option_codes
 from training.errors import UserError
-from training.models import KnowledgeItem, Role, User
+from training.models import KnowledgeItem, Role, User, utcnow
 from training.permissions import STAFF, require_role
-from training.tables import check_xlsx_archive, read_table, require_columns
+from training.tables import check_xlsx_archive, read_table, use_headers
 
 KINDS = {"single": "单选题", "multiple": "多选题", "truefalse": "判断题"}
-IMPORT_COLUMNS = ["kind", "stem", "options", "answer", "explanation", "sku", "tags"]
+#: Import columns: internal name -> the Chinese header of the template (the first four are required).
+IMPORT_HEADERS = {"kind": "题型", "stem": "题干", "options": "选项", "answer": "答案",
+                  "explanation": "解析", "sku": "商品编号", "tags": "标签"}
+IMPORT_COLUMNS = list(IMPORT_HEADERS)
+#: 题型 as a spreadsheet may spell it: 单选题 / 单选 / single, …
+KIND_NAMES = {**{label: code for code, label in KINDS.items()},
+              **{label[:2]: code for code, label in KINDS.items()}}
 
 
 class KnowledgeError(UserError):
@@ -40,7 +46,7 @@ class KnowledgeDraft:
 def validate(draft: KnowledgeDraft) -> KnowledgeDraft:
     """Check kind, stem, options and answer; return a normalised copy or raise KnowledgeError."""
     if draft.kind not in KINDS:
-        raise KnowledgeError(f"题型「{draft.kind}」无效，应为 single、multiple 或 truefalse。")
+        raise KnowledgeError(f"题型「{draft.kind}」无效，应为单选题、多选题或判断题。")
     if not draft.stem.strip():
         raise KnowledgeError("题干不能为空。")
     options = [o.strip() for o in draft.options if o.strip()]
@@ -125,8 +131,8 @@ def import_items(
     """Import items from CSV/XLSX; every row must be valid or nothing is stored.
 
     Args:
-        raw: the uploaded file's bytes; columns kind, stem, options (``|``-separated),
-            answer, explanation, sku, tags (``|``-separated).
+        raw: the uploaded file's bytes; columns 题型, 题干, 选项 (``|``-separated), 答案, 解析,
+            商品编号, 标签 (``|``-separated), or their English names (kind, stem, …).
         limit_bytes: reject larger files before parsing.
 
     Returns:
@@ -134,13 +140,13 @@ def import_items(
     """
     editor = require_role(actor, *STAFF)
     frame = _read_upload(raw, file_name, limit_bytes)
-    require_columns(frame, IMPORT_COLUMNS[:4], file_name=file_name)
+    frame = use_headers(frame, IMPORT_HEADERS, IMPORT_COLUMNS[:4], file_name=file_name)
     result = KnowledgeImport()
     drafts: list[KnowledgeDraft] = []
     for index, row in enumerate(frame.to_dict("records")):
         try:
             drafts.append(validate(KnowledgeDraft(
-                kind=str(row["kind"]).strip().lower(), stem=str(row["stem"]),
+                kind=_kind_code(str(row["kind"])), stem=str(row["stem"]),
                 options=str(row["options"]).split("|"), answer=str(row["answer"]),
                 explanation=str(row.get("explanation", "")), sku=str(row.get("sku", "")),
                 tags=[t.strip() for t in str(row.get("tags", "")).split("|") if t.strip()],
@@ -161,6 +167,12 @@ def import_items(
     return result
 
 
+def _kind_code(cell: str) -> str:
+    """The kind code for a spreadsheet's 题型 cell (单选题, 单选 or single)."""
+    cell = cell.strip()
+    return KIND_NAMES.get(cell, cell.lower())
+
+
 def _read_upload(raw: bytes, file_name: str, limit_bytes: int) -> pd.DataFrame:
     """The uploaded table, or a KnowledgeError/TableError with a Chinese message."""
     if file_name.lower().endswith((".xlsx", ".xlsm")) and raw and len(raw) <= limit_bytes:
@@ -175,11 +187,13 @@ def _read_upload(raw: bytes, file_name: str, limit_bytes: int) -> pd.DataFrame:
 
 def list_items(
     *, session: Session, actor: User | None, tag: str | None = None, search: str = "",
-    kinds: Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None, retired: bool = False,
 ) -> list[KnowledgeItem]:
-    """Items for trainers to browse (answers included, so staff only)."""
+    """Items for trainers to browse (answers included, so staff only): in use, or the retired ones."""
     require_role(actor, Role.ADMIN, Role.TRAINER)
-    query = select(KnowledgeItem).order_by(col(KnowledgeItem.id))
+    retired_at = col(KnowledgeItem.retired_at)
+    query = (select(KnowledgeItem).where(retired_at.is_not(None) if retired else retired_at.is_(None))
+             .order_by(col(KnowledgeItem.id)))
     if kinds:
         query = query.where(col(KnowledgeItem.kind).in_(list(kinds)))
     if search.strip():
@@ -188,3 +202,35 @@ def list_items(
     if tag:
         items = [i for i in items if tag in (i.tags or [])]
     return items
+
+
+def retire_item(*, session: Session, actor: User | None, item_id: int) -> KnowledgeItem:
+    """Retire (停用) an item: new papers neither draw nor add it; papers already made keep it (staff)."""
+    editor = require_role(actor, *STAFF)
+    item = session.get(KnowledgeItem, item_id)
+    if item is None:
+        raise KnowledgeError("知识题不存在。")
+    if item.retired_at is not None:
+        raise KnowledgeError(f"第 {item_id} 题已经停用。")
+    item.retired_at = utcnow()
+    session.add(item)
+    audit.record(session=session, actor=editor, action="knowledge.retire", target=str(item_id))
+    session.commit()
+    session.refresh(item)
+    return item
+
+
+def restore_item(*, session: Session, actor: User | None, item_id: int) -> KnowledgeItem:
+    """Put a retired item back in use: new papers may draw and add it again (staff)."""
+    editor = require_role(actor, *STAFF)
+    item = session.get(KnowledgeItem, item_id)
+    if item is None:
+        raise KnowledgeError("知识题不存在。")
+    if item.retired_at is None:
+        raise KnowledgeError(f"第 {item_id} 题没有停用，无需恢复。")
+    item.retired_at = None
+    session.add(item)
+    audit.record(session=session, actor=editor, action="knowledge.restore", target=str(item_id))
+    session.commit()
+    session.refresh(item)
+    return item

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -48,12 +50,36 @@ def read_table(raw: bytes, *, file_name: str, limit_bytes: int | None = None) ->
     except TableError:
         raise
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise TableError(f"文件「{file_name}」不是有效的 Excel (.xlsx) 文件：{exc}") from exc
+        raise TableError(f"文件「{file_name}」不是有效的 Excel (.xlsx) 文件，可能已损坏或不完整。") from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise TableError(f"文件「{file_name}」格式有误，无法解析：{exc}") from exc
+        # The parser's own message is English; only the line it names is worth passing on.
+        line = re.search(r"line (\d+)", str(exc))
+        where = f"（第 {line.group(1)} 行附近）" if line else ""
+        raise TableError(f"文件「{file_name}」格式有误，无法解析{where}："
+                         "请检查分隔符、引号和每行的列数。") from exc
     frame = frame.fillna("")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame.map(lambda v: str(v).strip())
+
+
+def use_headers(frame: pd.DataFrame, headers: Mapping[str, str], required: Sequence[str], *,
+                file_name: str) -> pd.DataFrame:
+    """``frame`` with its Chinese headers renamed to the internal column names.
+
+    Args:
+        headers: internal name -> the Chinese header users write (``{"stem": "题干"}``); the
+            internal name itself is accepted too, so older English templates still import.
+        required: internal names that must be present.
+
+    Returns:
+        The frame with internal column names; a TableError names the missing Chinese headers.
+    """
+    renamed = frame.rename(columns={label: name for name, label in headers.items()})
+    missing = [headers[name] for name in required if name not in renamed.columns]
+    if missing:
+        needed = "、".join(headers[name] for name in required)
+        raise TableError(f"文件「{file_name}」缺少列：{'、'.join(missing)}（需要：{needed}）。")
+    return renamed
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], *, file_name: str) -> None:
