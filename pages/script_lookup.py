@@ -5,14 +5,57 @@ import streamlit as st
 from pages.common import current_user, db_session, embedder, run_action
 from pages.exam_view import md_escape
 from scripts_bank.placeholders import fill_placeholders, placeholders_in
-from scripts_bank.service import LookupHit, facets, lookup_scripts
+from scripts_bank.relevance import Confidence
+from scripts_bank.service import LookupHit, facets, lookup_scripts, report_uncovered
 from scripts_bank.usage import FEEDBACK_KINDS, give_feedback
 from training.config import get_settings
 from training.models import Category
 
+CONFIDENCE_LABELS = {Confidence.HIGH: "高", Confidence.MEDIUM: "中", Confidence.LOW: "低"}
+REPORTED_KEY = "lookup_reported"
+#: Copies the answer of the card whose 复制 button was clicked. A constant: it reads the text from
+#: the card's code block in the page (drawn by st.code, escaped), no user text is put into HTML.
+#: navigator.clipboard exists only on https or localhost; elsewhere a hidden textarea is copied.
+_COPY_JS = """<script>
+(() => {
+  if (window.__huashuCopyButtons) return;
+  window.__huashuCopyButtons = true;
+  const legacyCopy = (text) => {
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    let done = false;
+    try { done = document.execCommand("copy"); } catch (error) { done = false; }
+    area.remove();
+    return done;
+  };
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest ? event.target.closest("button.huashu-copy") : null;
+    if (!button) return;
+    const card = button.closest("[class*='st-key-lookup_card_']");
+    const code = card && (card.querySelector("[data-testid='stCode'] code")
+                          || card.querySelector("[data-testid='stCode']"));
+    if (!code) return;
+    const text = code.innerText.replace(/\n+$/, "");
+    let done = false;
+    if (navigator.clipboard && window.isSecureContext) {
+      try { await navigator.clipboard.writeText(text); done = true; } catch (error) { done = false; }
+    }
+    if (!done) done = legacyCopy(text);
+    button.textContent = done ? "已复制" : "复制失败，请手动选中复制";
+    setTimeout(() => { button.textContent = "复制"; }, 2000);
+  });
+})();
+</script>"""
+
 user = current_user()
 st.title("话术查询")
-st.caption("输入或粘贴顾客的原话，按语义和关键词检索审定的最佳话术；匹配部分高亮，点右上角图标一键复制。")
+st.caption("输入或粘贴顾客的原话，按语义和关键词检索审定的最佳话术；匹配部分高亮，点「复制」按钮复制填好占位符的话术。")
+st.html(_COPY_JS, unsafe_allow_javascript=True)
 
 
 def _marked(pieces: list[tuple[str, bool]]) -> str:
@@ -20,20 +63,21 @@ def _marked(pieces: list[tuple[str, bool]]) -> str:
 
 
 def _card(rank: int, hit: LookupHit, values: dict[str, str]) -> None:
+    """One script: its question (matches marked), how far to trust it, the filled answer once, actions."""
     script = hit.script
-    with st.container(border=True):
+    with st.container(border=True, key=f"lookup_card_{rank}"):
         st.markdown(f"**{rank}.** " + _marked(hit.question_segments))
         st.caption(
-            f"{script.category}"
+            f"可信度：{CONFIDENCE_LABELS[hit.confidence]} · {script.category}"
             + (f" · {md_escape(script.product)}" if script.product else "")
             + (f" · {md_escape(script.variant)}" if script.variant else "")
-            + f" · v{script.version} · 综合 {hit.score:.2f}"
-            + f"（语义 {hit.semantic:.3f}，关键词 {hit.keyword:.2f}）"
+            + f" · 第 {script.version} 版"
         )
-        st.markdown(_marked(hit.answer_segments))
         st.code(fill_placeholders(script.answer, values), language=None, wrap_lines=True)
         cols = st.columns(len(FEEDBACK_KINDS) + 2)
-        for column, (kind, label) in zip(cols, FEEDBACK_KINDS.items(), strict=False):
+        with cols[0]:
+            st.html('<button class="huashu-copy" type="button">复制</button>')
+        for column, (kind, label) in zip(cols[1:], FEEDBACK_KINDS.items(), strict=False):
             if column.button(label, key=f"fb_{kind}_{script.id}"):
                 with db_session() as session:
                     done = run_action(
@@ -41,6 +85,22 @@ def _card(rank: int, hit: LookupHit, values: dict[str, str]) -> None:
                     )
                 if done is not None:
                     st.toast("谢谢反馈！" if done else "你已经反馈过了。")
+
+
+def _report(query: str) -> None:
+    """The agent reports the query as not covered; trainers decide whether it joins the question bank."""
+    with db_session() as session:
+        if run_action(lambda: report_uncovered(session=session, actor=user, query=query)) is not None:
+            st.session_state[REPORTED_KEY] = query
+
+
+def _no_match(query: str) -> None:
+    """Say plainly that the bank has no reliable answer, and offer to report the query."""
+    st.warning("没有可靠的匹配话术：话术库里可能还没有这个问题的审定话术，请勿照搬下面可信度低的结果。")
+    if st.session_state.get(REPORTED_KEY) == query:
+        st.success("已上报为未覆盖的问题，培训师会决定是否把它加入问题库。")
+    else:
+        st.button("上报为未覆盖的问题", key="lookup_report", on_click=_report, args=(query,))
 
 
 QUERY_NUMBER = "lookup_query_number"
@@ -85,6 +145,8 @@ if query.strip():
         st.stop()
     if not hits:
         st.info("没有找到符合条件的审定话术。")
+    elif not any(h.reliable for h in hits):
+        _no_match(query.strip())
     names = list(dict.fromkeys(n for h in hits for n in placeholders_in(h.script.answer)))
     values: dict[str, str] = {}
     if names:
@@ -93,5 +155,12 @@ if query.strip():
         for i, name in enumerate(names):
             values[name] = columns[i % len(columns)].text_input(
                 name, key=f"ph_{st.session_state.get(QUERY_NUMBER, 0)}_{name}")
-    for rank, hit in enumerate(hits, start=1):
+    reliable = [h for h in hits if h.reliable]
+    doubtful = [h for h in hits if not h.reliable]
+    for rank, hit in enumerate(reliable, start=1):
         _card(rank, hit, values)
+    if doubtful:
+        title = "可信度低的其他话术" if reliable else "可信度低的话术"
+        with st.expander(f"{title}（{len(doubtful)} 条，仅供参考）"):
+            for rank, hit in enumerate(doubtful, start=len(reliable) + 1):
+                _card(rank, hit, values)

@@ -3,7 +3,10 @@
 Everything is grouped in the database (SQLite and PostgreSQL), so the pages stay fast on a
 large lookup log; ``scripts_bank.usage`` reports the 话术库 tab through these queries. A lookup's
 hits are the scripts it showed, the first one is its top hit; feedback counts on the script's
-current version; a weak lookup's best cosine is under ``WEAK_LOOKUP_COSINE`` or it found nothing.
+current version. A weak lookup is one whose hits all fell under the relevance floor
+(``scripts_bank.relevance``, stored as ``LookupLog.matched``) or that an agent reported as not
+covered; lookups logged before the floor existed are judged by their best cosine against
+``below`` (``WEAK_LOOKUP_COSINE`` mapped to the active model's scale by the pages).
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Integer, case, cast, func, or_, true
+from sqlalchemy import Integer, and_, case, cast, func, or_, true
 from sqlalchemy import select as sa_select
 from sqlalchemy.sql import Subquery
 from sqlmodel import Session, col, select
 
 from scripts_bank.query_screen import not_a_question
+from scripts_bank.relevance import BASE_STRONG
 from scripts_bank.service import APPROVED
 from training.analytics_base import as_date, fetch, local_day
 from training.categories import categorise
@@ -26,9 +30,9 @@ from training.models import LookupLog, MinedQuestion, Script, ScriptFeedback, Sc
 from training.permissions import STAFF, require_role
 from training.question_bank import set_flags, store_clusters
 
-#: A lookup whose best script's cosine is below this found nothing good (e5 cosines bunch high:
-#: paraphrase pairs sit around 0.93–0.99, unrelated questions around 0.85–0.9).
-WEAK_LOOKUP_COSINE = 0.9
+#: Only for lookups logged before the relevance floor (``matched`` NULL): without their keyword
+#: evidence, a best cosine under the floor's "strong" value is weak (shipped encoder's scale).
+WEAK_LOOKUP_COSINE = BASE_STRONG
 
 ScriptOrder = Literal["top_hits", "shown", "useful", "outdated"]
 ORDER_LABELS: dict[ScriptOrder, str] = {
@@ -72,6 +76,8 @@ class WeakQuery:
     best_similarity: float | None
     last_asked: datetime
     category: str
+    #: How many of these lookups an agent reported as not covered by the bank.
+    reported: int = 0
 
 
 def _since(days: int | None) -> datetime | None:
@@ -79,7 +85,9 @@ def _since(days: int | None) -> datetime | None:
 
 
 def _is_weak(below: float) -> Any:
-    return or_(col(LookupLog.top_score).is_(None), col(LookupLog.top_score) < below)
+    legacy = and_(col(LookupLog.matched).is_(None),
+                  or_(col(LookupLog.top_score).is_(None), col(LookupLog.top_score) < below))
+    return or_(col(LookupLog.matched).is_(False), col(LookupLog.reported_at).is_not(None), legacy)
 
 
 def lookups_per_day(
@@ -237,17 +245,21 @@ def weak_queries(
 
     Args:
         days: lookups of the last ``days`` days (None: all time).
-        below: a lookup is weak when its best cosine is under this (or it had no hit at all).
+        below: a lookup logged before the relevance floor is weak when its best cosine is under
+            this (or it had no hit at all); later ones are weak when no hit passed the floor or
+            an agent reported the query.
         category: only queries ``training.categories.categorise`` puts in this category.
         limit: at most this many queries.
 
     Returns:
-        Queries, most asked first (ties: most recent), with the best cosine any lookup reached.
+        Queries, most asked first (ties: most recent), with the best cosine any lookup reached
+        and how many times agents reported them.
     """
     require_role(actor, *STAFF)
     times, last = func.count(), func.max(LookupLog.created_at)
+    reported = func.count(col(LookupLog.reported_at))
     query = (sa_select(col(LookupLog.query), times, func.count(func.distinct(LookupLog.user_id)),
-                    func.max(LookupLog.top_score), last)
+                    func.max(LookupLog.top_score), last, reported)
              .where(_is_weak(below)).group_by(LookupLog.query)
              .order_by(times.desc(), last.desc(), col(LookupLog.query)))
     since = _since(days)
@@ -255,7 +267,8 @@ def weak_queries(
         query = query.where(col(LookupLog.created_at) >= since)
     if limit is not None and not category:
         query = query.limit(limit)
-    found = [WeakQuery(q, n, a, best, at, categorise(q).value) for q, n, a, best, at in fetch(session, query)]
+    found = [WeakQuery(q, n, a, best, at, categorise(q).value, r)
+             for q, n, a, best, at, r in fetch(session, query)]
     if category:
         found = [w for w in found if w.category == category]
     return found[:limit] if limit is not None else found

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from scripts_bank.highlight import matched_spans, segments
 from scripts_bank.index_store import cached_index
 from scripts_bank.lookup import BankEntry, ScriptIndex
+from scripts_bank.relevance import Confidence, RelevanceFloor, content_words, keyword_evidence
 from training.config import get_settings
 from training.embeddings import Embedder
 from training.errors import UserError
@@ -51,7 +52,7 @@ class ScriptView:
 
 @dataclass(frozen=True)
 class LookupHit:
-    """A lookup result: the script, why it ranked there, and the parts that match the query."""
+    """A lookup result: the script, why it ranked there, how far to trust it, the parts that match."""
 
     script: ScriptView
     score: float
@@ -59,6 +60,12 @@ class LookupHit:
     keyword: float
     question_segments: list[tuple[str, bool]]
     answer_segments: list[tuple[str, bool]]
+    confidence: Confidence = Confidence.LOW
+
+    @property
+    def reliable(self) -> bool:
+        """Above the relevance floor (高 or 中): a match an agent may use."""
+        return self.confidence is not Confidence.LOW
 
 
 def views_of(session: Session, scripts: Sequence[Script]) -> list[ScriptView]:
@@ -188,8 +195,10 @@ def lookup_scripts(
         category, product, tag: optional filters.
 
     Returns:
-        Hits, best first, with the matching parts of question and answer marked. Every lookup
-        is logged (user, query, hits) for the usage report.
+        Hits, best first, with the matching parts of question and answer marked and each hit's
+        confidence against the active model's relevance floor (``scripts_bank.relevance``).
+        Every lookup is logged (user, query, hits, whether any hit was reliable) for the usage
+        report; one without a reliable hit is a weak lookup.
     """
     user = reader(session, actor)
     query = query.strip()
@@ -202,25 +211,54 @@ def lookup_scripts(
                 if (not category or v.category == category) and (not product or v.product == product)
                 and (not tag or tag in v.tags)]
     hits = index.search([query], k=k, only=only)[0] if by_id else []
+    floor = RelevanceFloor.for_model(embedder.model_id)
+    words = content_words(query)
     results = [
         LookupHit(by_id[h.id], h.score, h.semantic, h.keyword,
                   segments(by_id[h.id].question, matched_spans(query, by_id[h.id].question)),
-                  segments(by_id[h.id].answer, matched_spans(query, by_id[h.id].answer)))
+                  segments(by_id[h.id].answer, matched_spans(query, by_id[h.id].answer)),
+                  floor.judge(h.semantic, keyword_evidence(words, by_id[h.id].question)))
         for h in hits
     ]
     _log(session, user, query, results)
     return results
 
 
-def _log(session: Session, user: User, query: str, results: list[LookupHit]) -> None:
-    """Log a lookup, once: the page reruns the same query when a filter or placeholder changes."""
+def _last_log(session: Session, user: User, query: str) -> LookupLog | None:
+    """The user's latest lookup if it was this query, recently (a page rerun, not a new lookup)."""
     last = session.exec(select(LookupLog).where(LookupLog.user_id == user.id)
                         .order_by(col(LookupLog.id).desc()).limit(1)).first()
-    hits = [r.script.id for r in results]
     if last is not None and last.query == query[:500] and utcnow() - last.created_at < RELOG_AFTER:
-        last.hits, last.top_score = hits, results[0].semantic if results else None
-        session.add(last)
-    else:
-        session.add(LookupLog(user_id=user.id, query=query[:500], hits=hits,
-                              top_score=results[0].semantic if results else None))
+        return last
+    return None
+
+
+def _log(session: Session, user: User, query: str, results: list[LookupHit]) -> None:
+    """Log a lookup, once: the page reruns the same query when a filter or placeholder changes."""
+    log = _last_log(session, user, query) or LookupLog(user_id=user.id, query=query[:500])
+    log.hits = [r.script.id for r in results]
+    log.top_score = results[0].semantic if results else None
+    log.matched = any(r.reliable for r in results)
+    session.add(log)
     session.commit()
+
+
+def report_uncovered(*, session: Session, actor: User | None, query: str) -> bool:
+    """An agent reports that the bank has no script for ``query``: trainers see it among weak lookups.
+
+    Marks the agent's lookup of that query (logging one if there is none), so the report lives
+    in the lookup log trainers already review; they choose which reports go to the question bank.
+    Returns False when this lookup was already reported.
+    """
+    user = reader(session, actor)
+    query = query.strip()
+    if not query:
+        raise ScriptError("没有可上报的查询。")
+    log = _last_log(session, user, query) or LookupLog(user_id=user.id, query=query[:500], hits=[],
+                                                        matched=False)
+    if log.reported_at is not None:
+        return False
+    log.reported_at = utcnow()
+    session.add(log)
+    session.commit()
+    return True

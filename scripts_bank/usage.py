@@ -66,15 +66,18 @@ class UnansweredQuery:
     query: str
     times: int
     best_similarity: float | None
+    #: How many of these lookups an agent reported as not covered by the bank.
+    reported: int = 0
 
 
 def weak_lookups(
     *, session: Session, actor: User | None, below: float = WEAK_LOOKUP_COSINE, days: int = 30,
     limit: int = 20,
 ) -> list[UnansweredQuery]:
-    """Queries whose best hit's cosine was under ``below`` (or no hit): material for the next exam.
+    """Weak lookups (no hit above the relevance floor, or reported by an agent; before the floor
+    existed: best cosine under ``below``): material for the next exam.
 
     Most asked first, ties most recently asked first (``analytics.weak_queries``).
     """
-    return [UnansweredQuery(w.query, w.times, w.best_similarity)
+    return [UnansweredQuery(w.query, w.times, w.best_similarity, w.reported)
             for w in weak_queries(session=session, actor=actor, days=days, below=below, limit=limit)]

@@ -168,7 +168,8 @@ def test_usage_report_and_weak_lookups(session: Session, demo: Demo, embedder: E
     assert {(w.query, w.times) for w in weak} == {("你们老板是男的还是女的", 1), ("包邮吗", 1)}
     [no_hit] = [w for w in weak if w.query == "包邮吗"]
     assert no_hit.best_similarity is None
+    # ``below`` only judges lookups logged before the relevance floor; these were judged by it
     none_above = usage.weak_lookups(session=session, actor=demo.trainer, below=-1.0)
-    assert [w.query for w in none_above] == ["包邮吗"]
+    assert {w.query for w in none_above} == {"你们老板是男的还是女的", "包邮吗"}
     logs = session.exec(select(LookupLog).order_by(col(LookupLog.id))).all()
     assert len(logs) == 5

@@ -124,6 +124,7 @@ SERVER_MADE_HTML = {
     "_TYPING_AUTOSAVE_JS",  # a module constant with a number from the code
     "chinese_chrome_css(get_settings().upload_limit_mb)",  # an int from the settings
     "script",  # pages.common.cookie_script(): a random code from the server, or a fixed logout call
+    "_COPY_JS",  # pages.script_lookup: a literal script that copies a card's code block
 }
 
 
@@ -133,6 +134,12 @@ def test_server_made_html_holds_no_user_text(monkeypatch: pytest.MonkeyPatch) ->
     from pages import common, exam_take
 
     assert "__DELAY__" not in exam_take._TYPING_AUTOSAVE_JS and "1500" in exam_take._TYPING_AUTOSAVE_JS
+    lookup = ast.parse((ROOT / "pages" / "script_lookup.py").read_text(encoding="utf-8"))
+    [copy_js] = [n.value for n in ast.walk(lookup) if isinstance(n, ast.Assign)
+                 and any(isinstance(t, ast.Name) and t.id == "_COPY_JS" for t in n.targets)]
+    assert isinstance(copy_js, ast.Constant), "the copy script must be a literal"
+    # it reads the text from the page (innerText), never writes markup into it
+    assert "innerHTML" not in copy_js.value and "insertAdjacentHTML" not in copy_js.value
     css = common.chinese_chrome_css(50)
     assert "<" not in css.removeprefix("<style>").removesuffix("</style>")
     state: dict[str, object] = {common.HANDOFF_KEY: "AbC-_123"}

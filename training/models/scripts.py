@@ -74,6 +74,10 @@ class LookupLog(SQLModel, table=True):
     query: str = Field(sa_type=Text)
     hits: list[int] | None = _json(nullable=True)
     top_score: float | None = None
+    #: Whether a hit passed the relevance floor (None: logged before the floor existed).
+    matched: bool | None = None
+    #: When the agent reported the query as not covered by the bank.
+    reported_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
