@@ -72,3 +72,9 @@ def test_unreadable_files_are_explained_without_the_parsers_english(raw: bytes, 
         read_table(raw, file_name=name)
     message = str(caught.value).replace(name, "")
     assert not ENGLISH_WORD.findall(message.replace("Excel", "").replace("xlsx", "")), message
+
+
+def test_a_missing_answer_is_asked_for_not_called_wrong() -> None:
+    """知识题库 新建题目 without an answer said 答案「」不在选项 AB 之中."""
+    with pytest.raises(knowledge.KnowledgeError, match="^请填写答案：选项 AB 中正确的字母"):
+        knowledge.validate(knowledge.KnowledgeDraft("single", "质保多久？", ["A. 12个月", "B. 24个月"], " "))

@@ -59,13 +59,15 @@ def validate(draft: KnowledgeDraft) -> KnowledgeDraft:
         return KnowledgeDraft("truefalse", draft.stem.strip(), [], mapped,
                               draft.explanation.strip(), draft.sku.strip(), draft.tags)
     if len(options) < 2:
-        raise KnowledgeError("选择题至少需要两个选项（用 | 分隔）。")
+        raise KnowledgeError("选择题至少需要两个选项（页面上每行一个，导入文件中用 | 分隔）。")
     if len(options) > len(LETTERS):
         raise KnowledgeError(f"选项最多 {len(LETTERS)} 个。")
     letters = option_codes(draft.kind, options)
     if len(set(letters)) != len(letters):
         raise KnowledgeError("选项字母重复。")
-    if not answer or any(a not in letters for a in answer) or len(set(answer)) != len(answer):
+    if not answer:
+        raise KnowledgeError(f"请填写答案：选项 {''.join(letters)} 中正确的字母（如 C，多选题如 AC）。")
+    if any(a not in letters for a in answer) or len(set(answer)) != len(answer):
         raise KnowledgeError(f"答案「{draft.answer}」不在选项 {''.join(letters)} 之中。")
     if draft.kind == "single" and len(answer) != 1:
         raise KnowledgeError("单选题只能有一个正确答案。")
