@@ -70,8 +70,9 @@ def draw_paper(session: Session, paper: ExamPaper, seed: int) -> list[PaperQuest
     bank = [q for q in session.exec(select(MinedQuestion).where(
         col(MinedQuestion.in_question_bank).is_(True), col(MinedQuestion.hidden).is_(False))
         .order_by(col(MinedQuestion.id))).all() if q.id not in used_mined]
-    items = [i for i in session.exec(select(KnowledgeItem).order_by(col(KnowledgeItem.id))).all()
-             if i.id not in used_items]
+    items = [i for i in session.exec(select(KnowledgeItem).where(col(KnowledgeItem.retired_at).is_(None))
+                                     .order_by(col(KnowledgeItem.id))).all()
+             if i.id not in used_items]  # a retired item is not drawn any more
     resolved: list[tuple[ExamItem, MinedQuestion | KnowledgeItem]] = []
     for slot in slots:
         if slot.kind == SCENARIO and slot.mined_question_id:

@@ -112,7 +112,7 @@ def add_questions(
         position, added = position + 1, added + 1
     for kid in dict.fromkeys(knowledge_item_ids):
         item = session.get(KnowledgeItem, kid)
-        if item is None or kid in have_items:
+        if item is None or kid in have_items or item.retired_at is not None:  # retired: not on new papers
             continue
         session.add(_objective_item(item, paper_id, position))
         position, added = position + 1, added + 1

@@ -67,3 +67,5 @@ class KnowledgeItem(SQLModel, table=True):
     tags: list[str] | None = _json()
     created_by: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
+    #: When a trainer retired (停用) it: no longer drawn into or added to papers; kept for the record.
+    retired_at: datetime | None = None
