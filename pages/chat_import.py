@@ -79,12 +79,14 @@ if pending:
                                                      if x.id == i))
     if st.button("开始挖掘", key="ci_mine"):
         with progress_bar("正在提取问题、计算语义相似度并聚类……") as progress, db_session() as session:
-            rows = run_action(lambda: mine_import(
+            outcome = run_action(lambda: mine_import(
                 session=session, actor=user, import_id=target, embedder=embedder(),
                 progress=progress))
-        if rows is not None:
+        if outcome is not None:
             # Drawn again from the top, so the list shows the mined counts and drops 开始挖掘 for it;
             # the progress bar needs this run, so this action cannot be a callback.
-            note("ci_mine", f"挖掘出 {len(rows)} 个问题（合计 {sum(r.frequency for r in rows)} 次提问），"
-                            "已放入「问题库」。")
+            joined = (f"{outcome.joined_count} 个是问题库中已有的问题（频次已累加），"
+                      if outcome.joined_count else "")
+            note("ci_mine", f"挖掘出 {outcome.question_count} 次提问：{joined}"
+                            f"{outcome.new_count} 个是新问题，已放入「问题库」。")
             st.rerun()

@@ -3,8 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from pages.actions import act, ask, asked, confirm_step, forget, show
-from pages.common import current_user, db_session, run_action, show_table
+from pages.actions import act, ask, asked, confirm_step, forget, note, show
+from pages.common import current_user, db_session, embedder, run_action, show_table
+from pages.exam_view import md_escape
+from training.bank_duplicates import merge_candidates
 from training.models import Category, MinedQuestion, User
 from training.question_bank import (
     list_clusters,
@@ -13,6 +15,7 @@ from training.question_bank import (
     split_cluster,
     update_cluster,
 )
+from training.question_trends import ImportTrend, import_trend
 
 BULK = [("加入题库", {"in_bank": True}), ("移出题库", {"in_bank": False}), ("隐藏", {"hidden": True}),
         ("取消隐藏", {"hidden": False})]
@@ -50,6 +53,38 @@ def _merge(chosen: list[tuple[int, str]]) -> None:
     if kept is not None:
         forget("qb_selected")  # the merged-away questions are gone
         st.session_state["qb_current"] = kept.id
+        merged = {i for i, _ in chosen}
+        st.session_state["qb_candidates"] = [p for p in st.session_state.get("qb_candidates", [])
+                                             if not merged & {p[0], p[2]}]
+
+
+def _find_duplicates() -> None:
+    def run(actor: User) -> list[tuple[int, str, int, str, float]]:
+        with db_session() as session:
+            return [(p.first.id or 0, _label(p.first), p.second.id or 0, _label(p.second), p.similarity)
+                    for p in merge_candidates(session=session, actor=actor, embedder=embedder())]
+
+    found = act("qb_duplicates", run)
+    if found is not None:
+        st.session_state["qb_candidates"] = found
+        if not found:
+            note("qb_duplicates", "没有发现疑似重复的问题。", "info")
+
+
+def _label(q: MinedQuestion) -> str:
+    return f"#{q.id} {q.question}（{q.frequency}次）"
+
+
+def _change(trend: ImportTrend | None, cluster_id: int | None) -> str:
+    """较上一次: the change of a question's count between the two latest mined imports."""
+    if trend is None or trend.previous is None or cluster_id is None:
+        return ""
+    delta = trend.change(cluster_id)
+    return f"+{delta}" if delta > 0 else str(delta) if delta else "持平"
+
+
+def _ask_pair_merge(first: tuple[int, str], second: tuple[int, str]) -> None:
+    ask("qb_merge", [first, second])
 
 
 def _save(cluster_id: int) -> None:
@@ -93,8 +128,11 @@ with db_session() as session:
         min_frequency=int(min_frequency), search=search, include_hidden=show_hidden,
         covered={"全部": None, "未覆盖": False, "已覆盖": True}[coverage],
         in_bank={"全部": None, "已入题库": True, "未入题库": False}[scope])) or []
+    trend = run_action(lambda: import_trend(session=session, actor=user))
 
-show_table(pd.DataFrame([{"ID": q.id, "问题": q.question, "频次": q.frequency, "分类": q.category,
+show_table(pd.DataFrame([{"ID": q.id, "问题": q.question, "频次": q.frequency,
+                          "最近一次导入": trend.latest_counts.get(q.id or 0, 0) if trend else 0,
+                          "较上一次": _change(trend, q.id), "分类": q.category,
                           "已入题库": "是" if q.in_question_bank else "",
                           "话术覆盖": "已覆盖" if q.covered_by_script_id else "",
                           "隐藏": "是" if q.hidden else ""} for q in clusters]),
@@ -102,6 +140,10 @@ show_table(pd.DataFrame([{"ID": q.id, "问题": q.question, "频次": q.frequenc
            hide_index=True, width="stretch")
 st.caption(f"共 {len(clusters)} 个问题，合计 {sum(q.frequency for q in clusters)} 次提问，"
            f"其中 {sum(q.in_question_bank for q in clusters)} 个已入题库")
+if trend is not None and trend.latest is not None:
+    st.caption(f"「最近一次导入」是「{trend.latest.file_name}」中的提问次数"
+               + (f"，「较上一次」与「{trend.previous.file_name}」相比。" if trend.previous else "。")
+               + "同一问题在每次导入中的次数累加到「频次」。")
 
 visible = [q.id for q in clusters if not q.in_question_bank and q.id is not None]
 st.button(f"将筛选出的 {len(visible)} 个问题全部加入题库", key="qb_promote_filtered", disabled=not visible,
@@ -114,6 +156,16 @@ cols = st.columns(4)
 for column, (label, change) in zip(cols, BULK, strict=True):
     column.button(label, key=f"qb_bulk_{label}", disabled=not chosen, on_click=_bulk, args=(label, change))
 st.button("合并所选问题", key="qb_merge", disabled=len(chosen) < 2, on_click=_ask_merge, args=(labels,))
+with st.expander("疑似重复的问题", expanded=bool(st.session_state.get("qb_candidates"))):
+    st.caption("问法相近、可能是同一个问题的两个问题（含不同导入中挖掘出的）。合并前会再次确认。")
+    st.button("查找疑似重复的问题", key="qb_find_duplicates", on_click=_find_duplicates)
+    show("qb_duplicates")
+    for n, (first_id, first, second_id, second, similarity) in enumerate(
+            st.session_state.get("qb_candidates", [])):
+        left, right = st.columns([5, 1])
+        left.markdown(f"{md_escape(first)} ↔ {md_escape(second)}　相似度 {similarity:.2f}")
+        right.button("合并", key=f"qb_pair_{n}", on_click=_ask_pair_merge,
+                     args=((first_id, first), (second_id, second)))
 if pending := asked("qb_merge"):
     confirm_step("qb_merge", confirm=f"确认合并这 {len(pending)} 个问题", on_confirm=_merge,
                  question="确认合并：" + "、".join(f"「{name}」" for _, name in pending)

@@ -17,6 +17,7 @@ from training.models import (
     ChatImport,
     ExamItem,
     MinedQuestion,
+    QuestionFrequency,
     Script,
     ScriptVersion,
     User,
@@ -54,6 +55,9 @@ def store_clusters(
             for c in clusters]
     session.add_all(rows)
     if import_id is not None:
+        session.flush()
+        session.add_all([QuestionFrequency(question_id=r.id or 0, import_id=import_id, frequency=r.frequency)
+                         for r in rows])
         chat_import = session.get(ChatImport, import_id)
         if chat_import is not None:
             chat_import.question_count = sum(c.frequency for c in clusters)
@@ -64,8 +68,22 @@ def store_clusters(
     return rows
 
 
+def _approved_scripts(session: Session) -> list[tuple[Script, ScriptVersion]]:
+    return [(s, v) for s, v in session.exec(
+        select(Script, ScriptVersion).where(
+            Script.status == "approved", ScriptVersion.script_id == Script.id,
+            ScriptVersion.version == Script.current_version)
+    ).all()]
+
+
+def coverage_texts(session: Session) -> list[str]:
+    """The texts ``mark_coverage`` embeds: approved script questions and cluster questions."""
+    return ([v.question for _, v in _approved_scripts(session)]
+            + [c.question for c in session.exec(select(MinedQuestion)).all()])
+
+
 def mark_coverage(
-    *, session: Session, embedder: Embedder, threshold: float | None = None,
+    *, session: Session, embedder: Embedder, threshold: float | None = None, commit: bool = True,
 ) -> int:
     """Mark each cluster covered by its closest approved script when close enough.
 
@@ -74,15 +92,12 @@ def mark_coverage(
         threshold: minimal cosine between cluster question and script question; None means
             ``COVERAGE_THRESHOLD`` mapped onto the embedder's cosine scale (see
             ``training.model_versions.model_threshold``).
+        commit: False leaves the changes in the session's transaction (mining commits once).
 
     Returns:
         The number of clusters now marked covered.
     """
-    scripts = session.exec(
-        select(Script, ScriptVersion).where(
-            Script.status == "approved", ScriptVersion.script_id == Script.id,
-            ScriptVersion.version == Script.current_version)
-    ).all()
+    scripts = _approved_scripts(session)
     clusters = list(session.exec(select(MinedQuestion)).all())
     if not clusters:
         return 0
@@ -101,7 +116,8 @@ def mark_coverage(
             covered += 1
         cluster.covered_by_script_id = script_id
         session.add(cluster)
-    session.commit()
+    if commit:
+        session.commit()
     return covered
 
 
@@ -185,6 +201,30 @@ def _union(first: list[str] | None, second: list[str] | None, limit: int) -> lis
     return list(dict.fromkeys([*(first or []), *(second or [])]))[:limit]
 
 
+def member_texts(cluster: MinedQuestion) -> list[str]:
+    """Every wording a cluster counted (question and examples for clusters mined before 0009)."""
+    return list(dict.fromkeys([cluster.question, *(cluster.member_texts or []), *(cluster.examples or [])]))
+
+
+def _frequency_rows(session: Session, question_id: int | None) -> list[QuestionFrequency]:
+    return list(session.exec(select(QuestionFrequency).where(
+        QuestionFrequency.question_id == question_id).order_by(col(QuestionFrequency.import_id))).all())
+
+
+def _move_frequencies(session: Session, *, source: MinedQuestion, target: MinedQuestion) -> None:
+    """Add ``source``'s per-import frequencies to ``target``'s and delete them from ``source``."""
+    mine = {row.import_id: row for row in _frequency_rows(session, target.id)}
+    for row in _frequency_rows(session, source.id):
+        if row.import_id in mine:
+            mine[row.import_id].frequency += row.frequency
+            session.add(mine[row.import_id])
+        else:
+            session.add(QuestionFrequency(question_id=target.id or 0, import_id=row.import_id,
+                                          frequency=row.frequency))
+        session.delete(row)
+    session.flush()
+
+
 def merge_clusters(*, session: Session, actor: User | None, cluster_ids: Sequence[int]) -> MinedQuestion:
     """Merge clusters into the most frequent one; the others are deleted."""
     editor = require_role(actor, *STAFF)
@@ -201,7 +241,10 @@ def merge_clusters(*, session: Session, actor: User | None, cluster_ids: Sequenc
         keep.frequency += other.frequency
         keep.examples = _union(keep.examples, [other.question, *(other.examples or [])], 30)
         keep.agent_replies = _union(keep.agent_replies, other.agent_replies, 10)
+        keep.member_texts = list(dict.fromkeys([*member_texts(keep), *member_texts(other)]))
         keep.in_question_bank = keep.in_question_bank or other.in_question_bank
+        keep.covered_by_script_id = keep.covered_by_script_id or other.covered_by_script_id
+        _move_frequencies(session, source=other, target=keep)
         session.delete(other)
     session.add(keep)
     audit.record(session=session, actor=editor, action="questions.merge", target=str(keep.id),
@@ -226,9 +269,17 @@ def split_cluster(
                         frequency=len(moved), examples=moved, context=cluster.context,
                         agent_replies=[])
     cluster.examples = [e for e in (cluster.examples or []) if e not in moved]
+    cluster.member_texts = [t for t in member_texts(cluster) if t not in moved]
+    new.member_texts = moved
     cluster.frequency = max(1, cluster.frequency - len(moved))
     session.add_all([cluster, new])
     session.flush()
+    # The moved wordings are counted once, in the latest import that counted the cluster.
+    rows = _frequency_rows(session, cluster.id)
+    if rows:
+        rows[-1].frequency = max(0, rows[-1].frequency - len(moved))
+        session.add_all([rows[-1], QuestionFrequency(question_id=new.id or 0, import_id=rows[-1].import_id,
+                                                     frequency=len(moved))])
     audit.record(session=session, actor=editor, action="questions.split", target=str(cluster_id),
                  detail={"new": new.id})
     session.commit()

@@ -2,7 +2,7 @@
 
 from training.models.accounts import Cohort, LoginSession, User, UserBase, UserPublic
 from training.models.base import ROLE_LABELS, Category, Role, utcnow
-from training.models.chats import ChatImport, ChatMessage, KnowledgeItem, MinedQuestion
+from training.models.chats import ChatImport, ChatMessage, KnowledgeItem, MinedQuestion, QuestionFrequency
 from training.models.exams import (
     Answer,
     Attempt,
@@ -40,6 +40,7 @@ __all__ = [
     "LoginSession",
     "LookupLog",
     "MinedQuestion",
+    "QuestionFrequency",
     "Review",
     "Rubric",
     "Role",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text
+from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from training.models.base import Category, _json, utcnow
@@ -52,6 +52,20 @@ class MinedQuestion(SQLModel, table=True):
     in_question_bank: bool = False
     covered_by_script_id: int | None = Field(default=None, foreign_key="script.id")
     created_at: datetime = Field(default_factory=utcnow)
+    #: Every distinct customer wording counted in this cluster, so a later import that repeats a
+    #: wording joins this cluster exactly (``examples`` holds only the first few for display).
+    member_texts: list[str] | None = _json(nullable=True)
+
+
+class QuestionFrequency(SQLModel, table=True):
+    """How often one mined question was asked in one import: the trend a trainer watches."""
+
+    __table_args__ = (UniqueConstraint("question_id", "import_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    question_id: int = Field(foreign_key="minedquestion.id", index=True)
+    import_id: int = Field(foreign_key="chatimport.id", index=True)
+    frequency: int = 0
 
 
 class KnowledgeItem(SQLModel, table=True):
