@@ -85,7 +85,11 @@ def test_sigkill_mid_exam_then_resume(browser_page, tmp_path: Path) -> None:  # 
 
     second = start_server(db_file, log)
     try:
-        login(page, second.url, "newhire", "newhire-demo-2026")  # the old browser session died too
+        # The Streamlit session died with the server; the login lives in the database and the
+        # browser's cookie, so the candidate is still logged in.
+        page.goto(second.url, wait_until="networkidle")
+        page.get_by_role("link", name="我的考试").wait_for()
+        assert page.get_by_label("用户名").count() == 0
         page.get_by_role("link", name="我的考试").click()
         page.get_by_text("作答中").first.wait_for()
         page.get_by_role("button", name="继续作答").click()
