@@ -52,6 +52,7 @@ ACTION_LABELS: dict[str, str] = {
     "questions.split": "拆分问题",
     "questions.update": "修改问题",
     "results.release": "发布成绩",
+    "retake.grant": "允许补考",
     "rubric.save": "保存评分表",
     "script.approve": "审定话术",
     "script.archive": "停用话术",
@@ -76,7 +77,8 @@ ACTION_LABELS: dict[str, str] = {
 #: What a numeric target is, by the action's family (``paper.publish`` → 试卷 #12).
 TARGET_KINDS: dict[str, str] = {
     "answer": "回答", "attempt": "答卷", "certificate": "证书", "certification": "认证项目",
-    "knowledge": "知识题", "paper": "试卷", "questions": "问题", "results": "试卷", "rubric": "评分表",
+    "knowledge": "知识题", "paper": "试卷", "questions": "问题", "results": "试卷", "retake": "补考安排",
+    "rubric": "评分表",
     "script": "话术",
 }
 
@@ -97,6 +99,7 @@ FIELD_LABELS: dict[str, str] = {
     "users": "用户数", "version": "版本",
     "question": "顾客问题", "variant": "变体名", "previous_question": "原问题", "previous_category": "原分类",
     "previous_variant": "原变体名", "visible": "客服可查到",
+    "paper": "试卷编号", "days": "有效天数",
 }
 
 #: Field labels that depend on the action (``previous`` is a role, a score or a model).

@@ -7,6 +7,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
+from pages.actions import act, show
 from pages.common import current_user, db_session, embedder, progress_bar, role_label, run_action
 from pages.exam_result import show as show_feedback
 from pages.exam_view import md_escape
@@ -30,6 +31,7 @@ from training.grading import ReviewSaved, release_results, save_review, scoring_
 from training.grading_views import ResultRow, ReviewTarget, paper_results, review_targets
 from training.models import ExamPaper, Role, User
 from training.paper_delivery import list_papers
+from training.retakes import RETAKE_DAYS, RetakeGrant, grant_retake
 
 FLASH_KEY = "er_flash"
 ATTEMPT_STATUS = {"in_progress": "作答中", "submitted": "已交卷"}
@@ -155,6 +157,28 @@ def _results_tab(user: User, papers: list[ExamPaper]) -> None:
     with st.container(border=True):
         show_feedback(result)
     _review_forms(user, row, result)
+    _retake_box(row, paper_id)
+
+
+def _grant_retake(user_id: int, paper_id: int) -> None:
+    def run(actor: User) -> RetakeGrant:
+        with db_session() as session:
+            return grant_retake(session=session, actor=actor, user_id=user_id, paper_id=paper_id)
+
+    act("er_retake", run, success=lambda g: (
+        f"已允许 {g.candidate} 补考「{g.paper_title}」：第 {g.sitting} 次，{RETAKE_DAYS} 天内有效，"
+        "题目重新抽取；只发给这一位考生。"))
+
+
+def _retake_box(row: ResultRow, paper_id: int) -> None:
+    """允许补考: one more sitting for this candidate only (the service says when none is needed)."""
+    if row.status != "submitted":
+        return
+    st.button("允许补考", key=f"er_retake_{row.attempt_id}", on_click=_grant_retake,
+              args=(row.user_id, paper_id),
+              help=f"只为这位考生再安排一次考试（{RETAKE_DAYS} 天内有效，随机题重新抽取），"
+                   "不影响班组其他人。")
+    show("er_retake")
 
 
 def _progress_tab(user: User) -> None:

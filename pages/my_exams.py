@@ -16,6 +16,9 @@ from training.exams import ExamEntry, my_exams, start_attempt
 from training.models import User
 
 CERTIFICATE_KEY = "certificate_id"
+#: Marks on an exam card: needed to go on duty; a retake granted to this person alone.
+REQUIRED_BADGE = " :orange-badge[上岗必考]"
+RETAKE_BADGE = " :blue-badge[补考]"
 
 
 def _back(label: str, key: str) -> None:
@@ -59,7 +62,9 @@ def _start(user: User, entry: ExamEntry) -> None:
 def _entry(user: User, entry: ExamEntry) -> None:
     with st.container(border=True):
         info, action = st.columns([3, 1])
-        info.markdown(f"**{md_escape(entry.title)}**")
+        badges = "".join(badge for wanted, badge in ((entry.required_for_duty, REQUIRED_BADGE),
+                                                     (entry.retake, RETAKE_BADGE)) if wanted)
+        info.markdown(f"**{md_escape(entry.title)}**{badges}")
         window = fmt_range(entry.opens_at, entry.closes_at)  # team time; the year when not this year
         best = f" · 最好成绩 {entry.best_score:.0%}" if entry.best_score is not None else ""
         info.caption(f"{entry.state} · {window} · 限时 {entry.time_limit_minutes} 分钟 · 及格线 "
@@ -85,7 +90,7 @@ def _overview(user: User) -> None:
     st.title("我的考试")
     if not duty.on_duty:
         st.warning("上岗前须取得：" + "、".join(md_escape(c.name) for c in duty.missing)
-                   + "。请先完成下面的资格考试，通过后即可上岗接待顾客。", icon=":material/lock:")
+                   + "。请先完成下面标有「上岗必考」的考试，通过后即可上岗接待顾客。", icon=":material/lock:")
     for cert in duty.expiring:
         st.info(f"证书「{md_escape(names.get(cert.certification_id, ''))}」将于 "
                 f"{fmt_date(expiry_date(cert.expires_at))} 到期，请及时参加复训考试。",

@@ -325,4 +325,6 @@ def test_demo_history_fills_every_team_figure(session: Session, demo: Demo) -> N
     for learner in (demo.agent, demo.newhire):
         assert an.my_scores(session=session, actor=learner, filters=ALL)
         assert an.my_typing_speed(session=session, actor=learner, filters=ALL)
-        assert an.my_certificates(session=session, actor=learner, filters=ALL).next_expiring is not None
+    assert an.my_certificates(session=session, actor=demo.agent, filters=ALL).next_expiring is not None
+    # The README's new hire has not reached the 上岗 exam yet: no certificate, the gate shows.
+    assert an.my_certificates(session=session, actor=demo.newhire, filters=ALL).missing == ["上岗认证"]

@@ -204,3 +204,22 @@ def test_unprefixed_options_are_shown_lettered_and_graded_right(db_url: str) -> 
         assert done is not None
         assert [a.choice for a in stored] == ["B", "AC", "AC"]
         assert done.released_at is not None and done.score == pytest.approx(1.0)
+
+
+def test_gate_marks_the_exams_required_for_duty(setup: dict[str, int]) -> None:
+    with Session(get_engine()) as session:
+        trainer = session.get(User, setup["trainer"])
+        extra = papers.create_paper(session=session, actor=trainer, title="售后选修", shuffle=False)
+        item = session.exec(select(KnowledgeItem)).first()
+        assert item is not None
+        papers.add_questions(session=session, actor=trainer, paper_id=extra.id or 0,
+                             knowledge_item_ids=[item.id or 0])
+        cohort = session.exec(select(Cohort)).one()
+        paper_delivery.publish_paper(session=session, actor=trainer, paper_id=extra.id or 0,
+                                     cohort_ids=[cohort.id or 0], opens_at=utcnow(), closes_at=None)
+    at = _app(setup["newhire"])
+    assert not at.exception
+    assert any("标有「上岗必考」的考试" in w.value for w in at.warning)
+    titles = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert "**新人上岗考试** :orange-badge[上岗必考]" in titles
+    assert "**售后选修**" in titles

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
 from training.certification import certification_papers, create_certification, list_certifications
+from training.exams import my_exams
 from training.feedback import attempt_feedback
 from training.grading_views import paper_results, review_targets
 from training.models import User
@@ -191,3 +192,20 @@ def test_scoring_and_reasons_are_explained_in_plain_chinese(session: Session, de
     assert any("培训师评分的平均值占 70%，系统自动评分占 30%" in c for c in captions)
     reasons = [c for c in captions if c.startswith("· ")]
     assert any(r.startswith("· 与顾客问题的相关度：") for r in reasons), reasons
+
+
+def test_trainer_allows_one_candidate_a_retake(session: Session, demo: Demo) -> None:
+    paper_id = publish(session, demo.trainer, "物流上岗考", scenario=False, objective=1)
+    attempt_id = sit(session, demo.newhire, paper_id)
+    at = _page(demo.trainer)
+    at.button(key=f"er_retake_{attempt_id}").click()
+    at.run()
+    assert not at.exception
+    assert [s.value for s in at.success] == [
+        "已允许 张新人 补考「物流上岗考」：第 2 次，7 天内有效，题目重新抽取；只发给这一位考生。"]
+    at.button(key=f"er_retake_{attempt_id}").click()
+    at.run()
+    assert [e.value for e in at.error] == ["张新人 还可以参加这份试卷（有剩余次数且未截止），无需补考。"]
+    session.rollback()
+    assert [e.retake for e in my_exams(session=session, actor=demo.newhire)] == [True, False]
+    assert [e.retake for e in my_exams(session=session, actor=demo.agent)] == [False]

@@ -390,3 +390,46 @@ def test_key_points_of_every_demo_script_are_content_words() -> None:
         assert "".join(text for text, _ in points.segments) == script
         for name in placeholders_in(script):  # a point from inside {…} must also stand outside it
             assert all(p not in name or p in plain for p in shown), (name, shown)
+
+
+def test_trainer_grants_one_person_a_retake_with_a_fresh_draw(
+    session: Session, people: dict[str, User],
+) -> None:
+    """允许补考: one person's own sitting 2, new random questions, nobody else's exams change."""
+    from training.retakes import RetakeError, grant_retake
+
+    trainer, newhire, agent = people["trainer"], people["newhire"], people["agent"]
+    paper = papers.create_paper(session=session, actor=trainer, title="上岗综合考试", shuffle=False)
+    papers.add_random_slots(session=session, actor=trainer, paper_id=paper.id or 0, kind=papers.OBJECTIVE,
+                            count=3)
+    cohort = session.exec(select(Cohort)).one()
+    paper_delivery.publish_paper(session=session, actor=trainer, paper_id=paper.id or 0,
+                                 cohort_ids=[cohort.id or 0], opens_at=utcnow(), closes_at=None)
+    [entry] = exams.my_exams(session=session, actor=newhire)
+    with pytest.raises(RetakeError, match="还可以参加"):
+        grant_retake(session=session, actor=trainer, user_id=newhire.id or 0, paper_id=paper.id or 0)
+    first = exams.start_attempt(session=session, actor=newhire, assignment_id=entry.assignment_id)
+    for question in exams.questions_of(first):
+        exams.save_answer(session=session, actor=newhire, attempt_id=first.id or 0, slot_id=question.slot_id,
+                          choice="Z")
+    exams.submit_attempt(session=session, actor=newhire, attempt_id=first.id or 0)
+    with pytest.raises(PermissionDenied):
+        grant_retake(session=session, actor=agent, user_id=newhire.id or 0, paper_id=paper.id or 0)
+
+    grant = grant_retake(session=session, actor=trainer, user_id=newhire.id or 0, paper_id=paper.id or 0)
+    assert grant.sitting == 2 and grant.assignment.user_id == newhire.id
+    [log] = session.exec(select(AuditLog).where(AuditLog.action == "retake.grant")).all()
+    assert log.actor_id == trainer.id and log.detail == {"user": newhire.id, "paper": paper.id, "number": 2,
+                                                         "days": 7}
+    with pytest.raises(RetakeError, match="还可以参加"):  # granted once; no second open retake
+        grant_retake(session=session, actor=trainer, user_id=newhire.id or 0, paper_id=paper.id or 0)
+    assert len(exams.my_exams(session=session, actor=agent)) == 1  # the cohort sees no new card
+    cards = exams.my_exams(session=session, actor=newhire)
+    retake = next(c for c in cards if c.retake)
+    assert retake.state == "可参加" and [c.state for c in cards if not c.retake] == ["已交卷"]
+    second = exams.start_attempt(session=session, actor=newhire, assignment_id=retake.assignment_id)
+    assert (first.number, second.number) == (1, 2)
+    drawn = {q.knowledge_item_id for q in exams.questions_of(second)}
+    assert drawn and not drawn & {q.knowledge_item_id for q in exams.questions_of(first)}
+    rows = grading_views.paper_results(session=session, actor=trainer, paper_id=paper.id or 0)
+    assert [r.number for r in rows] == [1, 2]

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlmodel import Session, select
 
 from training.accounts import authenticate
 from training.bootstrap import bootstrap
+from training.certification import duty_status
 from training.db import get_engine
-from training.models import KnowledgeItem, Role, Script, User
-from training.seed import DEMO_USERS
+from training.exams import my_exams
+from training.models import Certificate, KnowledgeItem, Role, Script, User
+from training.seed import DEMO_USERS, seed_demo
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_bootstrap_seeds_demo_once_and_prints_admin_password(
@@ -57,3 +63,19 @@ def test_make_run_prints_words_not_dicts() -> None:
     line = ready_line("http://localhost:8501")
     assert "\n" not in line and "http://localhost:8501" in line and "{" not in line
     assert all(f"{name} / " in line for name in ("demo_admin", "trainer", "agent", "newhire"))
+
+
+def test_demo_newhire_meets_the_gate_with_the_required_exam_marked(session: Session) -> None:
+    """The README's `newhire` has no 上岗认证 yet; other demo learners hold certificates."""
+    counts = seed_demo(session, history=True)
+    by_name = {u.username: u for u in session.exec(select(User)).all()}
+    newhire = by_name["newhire"]
+    gate = duty_status(session=session, actor=newhire)
+    assert not gate.on_duty and [p.name for p in gate.missing] == ["上岗认证"]
+    required = [e for e in my_exams(session=session, actor=newhire) if e.required_for_duty]
+    assert [(e.title, e.state) for e in required] == [("上岗综合考试", "可参加")]
+    assert duty_status(session=session, actor=by_name["agent"]).on_duty
+    assert session.exec(select(Certificate).where(Certificate.user_id != newhire.id)).first() is not None
+    readme = README.read_text(encoding="utf-8")
+    assert "| `newhire` | `newhire-demo-2026` | 新人 |" in readme
+    assert f"{counts['attempts']} released sittings" in readme

@@ -12,7 +12,17 @@ from sqlmodel import Session, col, select
 from training import audit
 from training.errors import UserError
 from training.knowledge import grade
-from training.models import Answer, Attempt, ExamAssignment, ExamPaper, KnowledgeItem, User, utcnow
+from training.models import (
+    Answer,
+    Attempt,
+    Certification,
+    CertificationPaper,
+    ExamAssignment,
+    ExamPaper,
+    KnowledgeItem,
+    User,
+    utcnow,
+)
 from training.paper_delivery import candidate_seed, draw_paper
 from training.papers import OBJECTIVE, PaperQuestion
 from training.permissions import EVERYONE, PermissionDenied, require_role
@@ -47,6 +57,8 @@ class ExamEntry:
     open_attempt_id: int | None
     best_score: float | None  # released results only
     last_attempt_id: int | None
+    required_for_duty: bool = False  # a paper of a programme an agent needs to go on duty
+    retake: bool = False  # granted to this person alone (允许补考), not to their cohort
 
 
 @dataclass
@@ -93,6 +105,29 @@ def _attempts(session: Session, assignment_id: int, user_id: int) -> list[Attemp
             select(Attempt)
             .where(Attempt.assignment_id == assignment_id, Attempt.user_id == user_id)
             .order_by(col(Attempt.number))
+        ).all()
+    )
+
+
+def paper_sittings(session: Session, paper_id: int, user_id: int) -> list[Attempt]:
+    """The user's attempts at a paper across all its assignments (cohort and retakes), oldest first."""
+    return list(
+        session.exec(
+            select(Attempt)
+            .join(ExamAssignment)
+            .where(ExamAssignment.paper_id == paper_id, Attempt.user_id == user_id)
+            .order_by(col(Attempt.started_at), col(Attempt.id))
+        ).all()
+    )
+
+
+def duty_papers(session: Session) -> set[int]:
+    """Papers that programmes required for duty ask for (the gate's 上岗必考 exams)."""
+    return set(
+        session.exec(
+            select(CertificationPaper.paper_id)
+            .join(Certification, col(Certification.id) == col(CertificationPaper.certification_id))
+            .where(col(Certification.required_for_duty).is_(True))
         ).all()
     )
 
@@ -170,6 +205,7 @@ def my_exams(*, session: Session, actor: User | None, now: datetime | None = Non
     now = now or utcnow()
     expire_overdue(session, user_id=user.id, now=now)
     entries = []
+    required = duty_papers(session)
     for assignment in _my_assignments(session, user):
         paper = session.get(ExamPaper, assignment.paper_id)
         assert assignment.id is not None and user.id is not None
@@ -205,6 +241,8 @@ def my_exams(*, session: Session, actor: User | None, now: datetime | None = Non
                 open_attempt.id if open_attempt else None,
                 max(released) if released else None,
                 attempts[-1].id if attempts else None,
+                paper.id in required,
+                assignment.user_id is not None,
             )
         )
     return entries
@@ -239,8 +277,12 @@ def start_attempt(
     if paper is None:
         raise ExamError("试卷不存在。")
     assert paper.id is not None
-    number = len(attempts) + 1
-    questions = draw_paper(session, paper, candidate_seed(paper.id, user.id) + number - 1)
+    # Sittings are numbered per person and paper, across the cohort's assignment and any retake;
+    # each sitting draws afresh and avoids the questions of the earlier ones while the pool allows.
+    earlier = paper_sittings(session, paper.id, user.id)
+    number = max([len(attempts), *(a.number for a in earlier)]) + 1
+    seen = [q for a in earlier for q in questions_of(a)]
+    questions = draw_paper(session, paper, candidate_seed(paper.id, user.id) + number - 1, seen=seen)
     deadline = now + timedelta(minutes=paper.time_limit_minutes)
     if assignment.closes_at is not None:
         deadline = min(deadline, assignment.closes_at)

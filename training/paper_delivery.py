@@ -52,16 +52,22 @@ def _objective(position: int, slot: ExamItem, item: KnowledgeItem) -> PaperQuest
                          knowledge_item_id=item.id, points=slot.points)
 
 
-def draw_paper(session: Session, paper: ExamPaper, seed: int) -> list[PaperQuestion]:
+def draw_paper(
+    session: Session, paper: ExamPaper, seed: int, *, seen: Sequence[PaperQuestion] = (),
+) -> list[PaperQuestion]:
     """Resolve random slots (no repeats) and shuffle if the paper says so; deterministic per seed.
 
     Args:
         paper: the paper to deliver.
         seed: the candidate's seed (``candidate_seed``); the same seed gives the same paper.
+        seen: questions of the candidate's earlier sittings; a random slot draws from the rest
+            of its pool while any is left, so a retake is not the paper just answered.
 
     Returns:
         The questions in the order the candidate sees them, numbered from 1.
     """
+    seen_mined = {q.mined_question_id for q in seen if q.mined_question_id is not None}
+    seen_items = {q.knowledge_item_id for q in seen if q.knowledge_item_id is not None}
     rng = random.Random(seed)
     slots = list(session.exec(select(ExamItem).where(ExamItem.paper_id == paper.id)
                               .order_by(col(ExamItem.position))).all())
@@ -87,14 +93,14 @@ def draw_paper(session: Session, paper: ExamPaper, seed: int) -> list[PaperQuest
             pool = [q for q in bank if slot.draw_category in (None, q.category)]
             if not pool:
                 raise PaperError(f"题库中「{slot.draw_category or '全部分类'}」的情景题不够抽取。")
-            pick = rng.choice(pool)
+            pick = rng.choice([q for q in pool if q.id not in seen_mined] or pool)
             bank.remove(pick)
             resolved.append((slot, pick))
         elif slot.kind == RANDOM[OBJECTIVE]:
             candidates = [i for i in items if slot.draw_category in (None, *(i.tags or []))]
             if not candidates:
                 raise PaperError(f"知识题库中「{slot.draw_category or '全部'}」的题目不够抽取。")
-            chosen = rng.choice(candidates)
+            chosen = rng.choice([i for i in candidates if i.id not in seen_items] or candidates)
             items.remove(chosen)
             resolved.append((slot, chosen))
     if paper.shuffle:
