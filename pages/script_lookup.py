@@ -33,21 +33,39 @@ _COPY_JS = """<script>
     area.remove();
     return done;
   };
+  // A note of its own on the body: Streamlit redraws the button's HTML, so its label cannot change.
+  const notice = (message) => {
+    let box = document.getElementById("huashu-copy-notice");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "huashu-copy-notice";
+      box.setAttribute("role", "status");
+      box.style.cssText = "position:fixed;bottom:24px;left:50%;transform:translateX(-50%);z-index:100000;"
+        + "background:#262730;color:#fff;padding:8px 16px;border-radius:8px;font-size:14px;";
+      document.body.appendChild(box);
+    }
+    box.textContent = message;
+    box.style.display = "block";
+    clearTimeout(box.hideTimer);
+    box.hideTimer = setTimeout(() => { box.style.display = "none"; }, 2500);
+  };
   document.addEventListener("click", async (event) => {
-    const button = event.target.closest ? event.target.closest("button.huashu-copy") : null;
+    // composedPath: the button may sit in a shadow root, where closest() stops at its edge
+    const path = event.composedPath ? event.composedPath() : [];
+    const matching = (selector) => path.find((el) => el instanceof Element && el.matches(selector));
+    const button = matching("button.huashu-copy");
     if (!button) return;
-    const card = button.closest("[class*='st-key-lookup_card_']");
+    const card = matching("[class*='st-key-lookup_card_']");
     const code = card && (card.querySelector("[data-testid='stCode'] code")
                           || card.querySelector("[data-testid='stCode']"));
     if (!code) return;
-    const text = code.innerText.replace(/\n+$/, "");
+    const text = code.innerText.replace(/\\n+$/, "");
     let done = false;
     if (navigator.clipboard && window.isSecureContext) {
       try { await navigator.clipboard.writeText(text); done = true; } catch (error) { done = false; }
     }
     if (!done) done = legacyCopy(text);
-    button.textContent = done ? "已复制" : "复制失败，请手动选中复制";
-    setTimeout(() => { button.textContent = "复制"; }, 2000);
+    notice(done ? "已复制到剪贴板" : "复制失败，请手动选中话术复制");
   });
 })();
 </script>"""
