@@ -22,7 +22,7 @@ def _change() -> None:
 
     updated = act("account", run, success="密码已修改，其他设备上的登录已退出。")
     if updated is not None:
-        forget(*FIELDS)  # cleared only once it is changed
+        forget(*FIELDS, to=dict.fromkeys(FIELDS, ""))  # cleared only once it is changed
         log_in(updated)  # this session stays logged in under the new password
 
 

@@ -63,10 +63,23 @@ def act(
     return result
 
 
-def forget(*keys: str) -> None:
-    """Reset widgets to their defaults (from a callback, after a successful save)."""
+def forget(*keys: str, to: dict[str, Any] | None = None) -> None:
+    """Reset widgets to their defaults (from a callback, after a successful save).
+
+    Multiselects are cleared by writing ``[]`` and ``to`` gives other widgets the value to go back
+    to (``""`` for a text box): a key merely dropped from the session state resets the server's
+    copy, but the browser keeps showing what was typed and sends it again with the next submit.
+    Other keys are dropped. (``to`` only for widgets drawn without ``value=`` or with their first
+    option: Streamlit warns in English when a widget with a default also gets a value this way.)
+    """
     for key in keys:
-        st.session_state.pop(key, None)
+        if to is not None and key in to:
+            st.session_state[key] = to[key]
+            continue
+        if isinstance(st.session_state.get(key), list):
+            st.session_state[key] = []
+        else:
+            st.session_state.pop(key, None)
 
 
 def ask(slot: str, subject: Any) -> None:

@@ -18,7 +18,8 @@ def _create() -> None:
 
     created = act("cohort_new", save, success=lambda c: f"已创建班组 {c.name}。")
     if created is not None:
-        forget("cohort_name", "cohort_description")  # cleared only once it is saved
+        forget("cohort_name", "cohort_description",
+               to={"cohort_name": "", "cohort_description": ""})  # cleared only once it is saved
         st.session_state["cohort_target"] = created.id  # ready to move members into it
 
 

@@ -18,8 +18,8 @@ from training.accounts import (
 from training.config import get_settings
 from training.models import Role, User
 
-ROLES = [r.value for r in Role]
 SAFE_ROLE = Role.AGENT.value  # a new account is 客服 until an admin gives it more
+ROLES = [SAFE_ROLE, *(r.value for r in Role if r.value != SAFE_ROLE)]  # 客服 first: the default
 NEW_FIELDS = ("new_username", "new_display_name", "new_role", "new_cohort", "new_password")
 Target = tuple[int, str]  # a user's id and how the page names them
 
@@ -36,7 +36,8 @@ def _create() -> None:
     created = act("au_new", save, success=lambda u: f"已创建用户 {u.username}（{u.display_name}，"
                                                     f"{role_label(u.role)}）。")
     if created is not None:
-        forget(*NEW_FIELDS)  # cleared only once it is saved
+        forget(*NEW_FIELDS, to={"new_username": "", "new_display_name": "", "new_password": "",
+                                "new_role": SAFE_ROLE, "new_cohort": None})  # only once it is saved
         st.session_state["target_user"] = created.id  # and selected below
         _forget_pending()
 
@@ -146,7 +147,7 @@ st.subheader("新建用户")
 with st.form("create_user"):
     st.text_input("用户名", key="new_username")
     st.text_input("姓名", key="new_display_name")
-    st.selectbox("角色", ROLES, index=ROLES.index(SAFE_ROLE), format_func=role_label, key="new_role")
+    st.selectbox("角色", ROLES, format_func=role_label, key="new_role")
     st.selectbox("班组", [None, *cohort_names], key="new_cohort",
                  format_func=lambda c: "（无）" if c is None else cohort_names[c])
     st.text_input("初始密码（至少 8 位，含两类字符）", type="password", key="new_password")

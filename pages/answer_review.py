@@ -132,7 +132,9 @@ def _save_script(keys: dict[str, str], ranking: QuestionRanking, picked: list[in
     saved = act("ar_script", run, success=lambda s: f"已审定发布到话术库：「{s.question}」（{s.category}）。"
                 if approve else f"已保存为草稿：「{s.question}」（{s.category}）。")
     if saved is not None:  # cleared only once it is saved
-        forget(keys["draft"], keys["product"], keys["variant"], keys["tags"], *(f"pick_{a}" for a in picked))
+        texts = (keys["draft"], keys["product"], keys["variant"], keys["tags"])
+        picks = tuple(f"pick_{a}" for a in picked)
+        forget(*texts, *picks, to={**dict.fromkeys(texts, ""), **dict.fromkeys(picks, False)})
 
 
 def _composer(paper_id: int, ranking: QuestionRanking) -> None:

@@ -46,7 +46,8 @@ def _create() -> None:
             return create_item(session=session, actor=actor, draft=draft)
 
     if act("ki_new", save, success=lambda item: f"已保存第 {item.id} 题。") is not None:
-        forget(*(f"ki_{name}" for name in NEW_FIELDS))  # cleared only once it is saved
+        fields = [f"ki_{name}" for name in NEW_FIELDS]  # cleared only once it is saved
+        forget(*fields, to={**dict.fromkeys(fields, ""), "ki_kind": next(iter(KINDS))})
 
 
 def _update(item_id: int) -> None:

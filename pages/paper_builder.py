@@ -40,7 +40,7 @@ def _create() -> None:
     created = act("pb_new", save)
     if created is None:
         return
-    forget(*NEW_FIELDS)  # cleared only once it is saved
+    forget(*NEW_FIELDS, to={"pb_title": "", "pb_description": ""})  # cleared only once it is saved
     st.session_state["pb_paper"] = created.id  # the new paper is the one being built
     st.session_state["pb_new_open"] = False
     note("pb_paper", f"已创建试卷「{created.title}」，下面可以为它加题。")

@@ -59,7 +59,7 @@ def _revise(sid: int) -> None:
     else:
         done = act(f"bank_revise_{sid}", drafted, success=lambda v: f"第 {v} 版已保存为草稿，待审定。")
     if done is not None:
-        forget(f"revise_note_{sid}")
+        forget(f"revise_note_{sid}", to={f"revise_note_{sid}": ""})
 
 
 def _details(script: ScriptView) -> None:
@@ -89,7 +89,7 @@ def _correct(sid: int) -> None:
                success=lambda s: f"已更正为第 {s.version} 版：「{s.question}」，分类 {s.category}"
                + (f"，变体 {s.variant}" if s.variant else "") + "。")
     if done is not None:
-        forget(f"fix_note_{sid}")
+        forget(f"fix_note_{sid}", to={f"fix_note_{sid}": ""})
 
 
 def _restore(sid: int, question: str) -> None:
@@ -137,7 +137,7 @@ def _create() -> None:
                                  tags=split_tags(typed["new_script_tags"]))
 
     if act("bank_new", save, success=lambda s: f"已加入话术库：「{s.question}」。") is not None:
-        forget(*NEW_FIELDS)  # cleared only once it is saved
+        forget(*NEW_FIELDS, to={k: "" for k in NEW_FIELDS if k != "new_script_category"})  # once saved
 
 
 def _diff(version: VersionView) -> str:

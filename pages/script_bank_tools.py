@@ -110,7 +110,8 @@ def _save_phrase() -> None:
                                exceptions=typed["lint_exceptions"].replace("，", ",").split(","))
 
     if act("lint_phrase", save, success=lambda p: f"已保存短语「{p.phrase}」。") is not None:
-        forget("lint_phrase", "lint_reason", "lint_exceptions")  # cleared only once it is saved
+        texts = ("lint_phrase", "lint_reason", "lint_exceptions")
+        forget(*texts, to=dict.fromkeys(texts, ""))  # cleared only once it is saved
 
 
 def render_lint_rules(user: User | None) -> None:

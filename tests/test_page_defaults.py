@@ -71,3 +71,35 @@ def test_cohort_members_box_chooses_nobody_until_the_admin_does(demo_db: str) ->
     at.button(key="cohort_save").click().run()
     assert _cohorts()[agent] == cohort.id
     assert at.success[0].value.endswith(f"调入「{cohort.name}」。")
+
+
+def _sent_empty(at: AppTest, key: str) -> bool:
+    """The page tells the browser to show an empty box (a key only dropped on the server is not sent)."""
+    box = at.text_input(key=key) if key in [w.key for w in at.text_input] else at.text_area(key=key)
+    proto = box.proto
+    return bool(proto.set_value) and proto.value == ""
+
+
+def test_a_saved_user_form_is_emptied_in_the_browser_too(demo_db: str) -> None:
+    """用户管理 新建用户: after 创建 the browser still showed the username, name and password, and a
+    second 创建 said 用户名「…」已存在."""
+    at = _page(Role.ADMIN, "pages/admin_users.py")
+    at.text_input(key="new_username").input("zoulang")
+    at.text_input(key="new_display_name").input("走廊")
+    at.selectbox(key="new_role").select("trainer")
+    at.text_input(key="new_password").input("zoulang-2026x")
+    next(b for b in at.button if b.label == "创建").click().run()
+    assert not at.exception, at.exception
+    assert at.success[0].value.startswith("已创建用户 zoulang")
+    assert all(_sent_empty(at, key) for key in ("new_username", "new_display_name", "new_password"))
+    role = at.selectbox(key="new_role")
+    assert role.value == "agent" and role.proto.set_value, "back to 客服 on the screen as well"
+    assert not [w for w in at.warning if "default value" in w.value], "no English widget warning"
+
+
+def test_a_saved_cohort_form_is_emptied_in_the_browser_too(demo_db: str) -> None:
+    at = _page(Role.ADMIN, "pages/admin_cohorts.py")
+    at.text_input(key="cohort_name").input("十二月班")
+    at.text_input(key="cohort_description").input("十二月入职")
+    next(b for b in at.button if b.label == "创建").click().run()
+    assert at.success and _sent_empty(at, "cohort_name") and _sent_empty(at, "cohort_description")
