@@ -103,3 +103,10 @@ def test_a_saved_cohort_form_is_emptied_in_the_browser_too(demo_db: str) -> None
     at.text_input(key="cohort_description").input("十二月入职")
     next(b for b in at.button if b.label == "创建").click().run()
     assert at.success and _sent_empty(at, "cohort_name") and _sent_empty(at, "cohort_description")
+
+
+def test_an_empty_new_user_form_asks_for_a_username(demo_db: str) -> None:
+    """创建 on an empty form said 用户名只能包含字母、数字…, as if the name had bad characters."""
+    at = _page(Role.ADMIN, "pages/admin_users.py")
+    next(b for b in at.button if b.label == "创建").click().run()
+    assert [e.value for e in at.error] == ["请填写用户名。"]

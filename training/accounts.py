@@ -61,6 +61,8 @@ def create_user(
     """Create a user (admin only)."""
     require_role(actor, Role.ADMIN)
     username = username.strip()
+    if not username:
+        raise AccountError("请填写用户名。")
     if not USERNAME_RE.match(username):
         raise AccountError("用户名只能包含字母、数字、下划线、点和短横线，长度 2–64。")
     if not display_name.strip():
