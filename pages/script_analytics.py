@@ -163,7 +163,8 @@ else:
     _downloads(flagged_frame, "过时话术", "outdated")
 
 st.subheader("没有找到好答案的查询")
-st.caption(f"与最接近的话术相似度低于 {below:.2f}（满分 1）或没有结果的查询：下一次考试的素材。")
+st.caption("没有一条话术达到可靠匹配（可信度「中」以上）的查询，以及客服上报为未覆盖的查询："
+           "下一次考试的素材。")
 with db_session() as session:
     weak = run_action(lambda: weak_queries(session=session, actor=user, days=days, below=below,
                                            category=chosen_category)) or []
@@ -171,7 +172,7 @@ if not weak:
     st.info("所选范围内的查询都找到了合适的话术。")
 else:
     weak_frame = pd.DataFrame([{"查询": w.query, "次数": w.times, "查询人数": w.agents,
-                                "最接近话术的相似度": w.best_similarity,
+                                "客服上报": w.reported, "最接近话术的相似度": w.best_similarity,
                                 "分类（自动）": w.category, "最近查询": _when(w.last_asked)} for w in weak])
     st.altair_chart(_bar(weak_frame.head(TOP_N), "查询", "次数", "查询次数最多的未解决问题"),
                     width="stretch")
