@@ -35,7 +35,7 @@ def _import_scripts() -> None:
 def render_transfer(user: User | None) -> None:
     """Import a 话术 table (XLSX/CSV, all or nothing) and export the approved bank."""
     st.subheader("导入话术表")
-    st.caption("列名：问题、话术，可选 分类、标签、商品、版本。支持 XLSX / CSV（UTF-8 或 GBK）。")
+    st.caption("列名：问题、话术，可选 分类、标签、商品、变体。支持 XLSX / CSV（UTF-8 或 GBK）。")
     upload = st.file_uploader("选择文件", type=["xlsx", "csv", "tsv", "txt"], key="bank_import_file")
     st.button("导入", key="bank_import", disabled=upload is None, on_click=_import_scripts)
     show("bank_import")

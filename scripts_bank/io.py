@@ -42,14 +42,14 @@ class ScriptRow:
 
 #: Column headers written on export (and the first alias of each field on import).
 HEADERS: dict[str, str] = {"question": "问题", "answer": "话术", "category": "分类", "tags": "标签",
-                           "product": "商品", "variant": "版本"}
+                           "product": "商品", "variant": "变体"}
 _ALIASES: dict[str, tuple[str, ...]] = {
     "question": ("问题", "顾客问题", "客户问题", "买家问题", "常见问题", "question", "q"),
     "answer": ("话术", "回复", "最佳话术", "标准话术", "答案", "回答", "answer", "reply", "a"),
     "category": ("分类", "类别", "问题分类", "category"),
     "tags": ("标签", "tags", "tag"),
     "product": ("商品", "产品", "商品名称", "product"),
-    "variant": ("版本", "变体", "variant", "version"),
+    "variant": ("变体", "变体名", "版本", "版本名", "variant", "version"),  # 版本: files exported before
 }
 _TAG_SEPARATORS = re.compile(r"[，,、;；|｜]")
 #: Short names trainers write for the categories (besides the full names and their prefixes).
@@ -151,7 +151,7 @@ def _columns(frame: pd.DataFrame, file_name: str) -> dict[str, str]:
     if missing:
         raise ScriptImportError(
             f"文件「{file_name}」缺少列：{'、'.join(missing)}。第一行应为表头，需要「问题」和「话术」列"
-            f"（也认：顾客问题、回复、最佳话术、question、answer），可选「分类」「标签」「商品」「版本」。")
+            f"（也认：顾客问题、回复、最佳话术、question、answer），可选「分类」「标签」「商品」「变体」。")
     return found
 
 

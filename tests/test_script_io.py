@@ -44,7 +44,7 @@ def test_export_then_import_gives_the_rows_back(fmt: str, name: str) -> None:
 def test_csv_export_has_a_bom_and_chinese_headers() -> None:
     raw = export_bytes(scripts_table(ROWS), "csv")
     assert raw.startswith(b"\xef\xbb\xbf")
-    assert raw.decode("utf-8-sig").splitlines()[0] == "问题,话术,分类,标签,商品,版本"
+    assert raw.decode("utf-8-sig").splitlines()[0] == "问题,话术,分类,标签,商品,变体"
 
 
 def test_gbk_csv_with_english_headers_and_lenient_categories() -> None:
@@ -145,7 +145,7 @@ def _injection_rows() -> list[ScriptRow]:
 def test_csv_export_neutralises_formulas() -> None:
     raw = export_bytes(scripts_table(_injection_rows()), "csv")
     frame = pd.read_csv(io.BytesIO(raw), dtype=str, encoding="utf-8-sig", keep_default_na=False)
-    for column in ("问题", "话术", "标签", "商品", "版本"):
+    for column in ("问题", "话术", "标签", "商品", "变体"):
         assert all(cell.startswith("'") for cell in frame[column]), column
     assert read_script_table(raw, file_name="x.csv")[3].question == "@SUM(A1)"
 
@@ -162,3 +162,10 @@ def test_xlsx_export_holds_no_formula_cells() -> None:
 def test_unknown_export_format() -> None:
     with pytest.raises(ValueError):
         export_bytes(scripts_table(ROWS), "pdf")
+
+
+def test_variant_column_is_called_bian_ti_and_old_files_still_import() -> None:
+    """Issue 17.11: a script's variant is 变体, not a version; 版本 columns exported before still read."""
+    for header in ("变体", "版本"):
+        raw = f"问题,话术,{header}\n能开专票吗,亲，可以开专票哦,企业客户\n".encode()
+        assert read_script_table(raw, file_name="x.csv")[0].variant == "企业客户", header
