@@ -110,7 +110,9 @@ ACTION_FIELD_LABELS: dict[tuple[str, str], str] = {
     ("certificate.flag", "certificates"): "涉及的证书编号",
     ("script.approve", "previous"): "原审定版本",
     ("encoder.activate", "previous"): "切换前",
-    ("questions.mine", "clusters"): "挖掘出的问题数",
+    ("questions.mine", "clusters"): "新问题数",
+    ("questions.mine", "joined"): "并入已有问题数",
+    ("questions.mine", "questions"): "提问次数",
 }
 
 KIND_LABELS = {"scenario": "情景题", "objective": "知识题"}
