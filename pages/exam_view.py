@@ -56,11 +56,13 @@ def render_question(
     """
     st.markdown(f"**第 {question.position} 题**")
     if question.kind == SCENARIO:
+        # Only the exam saves as it is typed; 错题本 practice is checked on 提交练习.
+        autosave = "停止输入片刻、离开输入框或按 Ctrl+Enter 时自动保存。" if on_change else None
         st.caption("情景题：请以客服身份回复顾客的最后一句话。")
         render_chat(question)
         return st.text_area("你的回复", key=answer_key(key_prefix, question), disabled=disabled,
                             height=140, max_chars=5000, on_change=on_change,
-                            help="离开输入框或按 Ctrl+Enter 时自动保存。")
+                            help=autosave)
     st.caption(KINDS.get(question.question_type, "知识题"))
     st.text(question.prompt)
     label = _label(question)

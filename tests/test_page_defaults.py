@@ -1,5 +1,5 @@
-"""AppTest: defects found walking every role through its pages (issue 16): safe defaults, no
-action on an account or cohort nobody chose."""
+"""AppTest: defects found walking every role through its pages (issue 16): safe defaults, forms
+that empty in the browser after a save, nothing recorded for an empty answer."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import pytest
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
+from training.analytics_learner import PRACTICE_ACTION
 from training.db import get_engine
-from training.models import Cohort, Role, User
+from training.models import AuditLog, Cohort, Role, User
 from training.seed import seed_demo
+from training.seed_history import seed_demo_history
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -110,3 +112,27 @@ def test_an_empty_new_user_form_asks_for_a_username(demo_db: str) -> None:
     at = _page(Role.ADMIN, "pages/admin_users.py")
     next(b for b in at.button if b.label == "创建").click().run()
     assert [e.value for e in at.error] == ["请填写用户名。"]
+
+
+def test_practice_without_an_answer_is_asked_for_and_not_recorded(db_url: str) -> None:
+    """错题本: 提交练习 with nothing chosen said 回答错误 and counted as a practice in 学习进度."""
+    with Session(get_engine()) as session:
+        seed_demo(session)
+        seed_demo_history(session)
+    at = _page(Role.AGENT, "pages/mistakes.py")
+
+    def practices() -> int:
+        with Session(get_engine()) as session:
+            return len(session.exec(select(AuditLog).where(AuditLog.action == PRACTICE_ACTION)).all())
+
+    before = practices()
+    assert at.radio, "the first 错题本 entry of the demo agent is a knowledge question"
+    next(b for b in at.button if b.label == "提交练习").click().run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == ["请先选择答案。"]
+    assert not [s for s in at.success if "回答" in s.value]
+    assert practices() == before
+    at.radio[0].set_value(at.radio[0].options[0])
+    next(b for b in at.button if b.label == "提交练习").click().run()
+    assert any("正确答案" in m.value for m in [*at.success, *at.error])
+    assert practices() == before + 1

@@ -218,6 +218,11 @@ def practise(
     if entry is None:
         raise FeedbackError("这道题不在你的错题本中。")
     question = entry.question
+    # Nothing chosen or written is not an attempt: asked for, not graded wrong, not recorded.
+    if question.kind == OBJECTIVE and not choice.strip():
+        raise FeedbackError("请先选择答案。")
+    if question.kind == SCENARIO and not text.strip():
+        raise FeedbackError("请先写下你的回复。")
     audit.record(session=session, actor=user, action="practice.answer", target=key)
     session.commit()
     if question.kind == OBJECTIVE:
@@ -226,8 +231,6 @@ def practise(
             raise FeedbackError("知识题已删除。")
         return PracticeResult(grade(item, choice) == 1.0, item.answer, item.explanation, None, None)
     assert question.kind == SCENARIO
-    if not text.strip():
-        raise FeedbackError("请先写下你的回复。")
     script = approved_script(session, question.mined_question_id)
     points = key_points(script, text) if script else None
     enough = points is not None and len(points.covered) >= max(
