@@ -89,10 +89,11 @@ def render_usage(user: User | None) -> None:
         pd.DataFrame([{"话术": u.script.question, "过时票数": u.outdated} for u in report if u.outdated]),
         empty="没有被标记为过时的话术。", hide_index=True,
     )
-    st.markdown(f"**没有找到好答案的查询**（与最接近的话术相似度低于 {below:.2f}，满分 1）")
+    st.markdown("**没有找到好答案的查询**（没有可靠匹配的话术，或客服上报为未覆盖）")
     weak_table, formats = people_table(
-        pd.DataFrame([{"查询": w.query, "次数": w.times, "最接近话术的相似度": w.best_similarity}
-                      for w in weak or []], columns=["查询", "次数", "最接近话术的相似度"]),
+        pd.DataFrame([{"查询": w.query, "次数": w.times, "客服上报": w.reported,
+                       "最接近话术的相似度": w.best_similarity} for w in weak or []],
+                     columns=["查询", "次数", "客服上报", "最接近话术的相似度"]),
         decimals=["最接近话术的相似度"])
     show_table(weak_table, empty="所选周期内每次查询都找到了相近的话术。", hide_index=True,
                column_config=formats)
