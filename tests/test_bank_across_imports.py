@@ -208,3 +208,36 @@ def test_question_bank_page_offers_near_duplicates_and_merges_only_after_asking(
         kept = sorted((q.question, q.frequency) for q in rows)
         assert kept == [("今天下单啥时候能发", 47), ("能开发票吗", 3)]
     assert not [m.value for m in at.markdown if "↔" in m.value]  # the merged pair is no longer offered
+
+
+@pytest.mark.encoder
+def test_chat_import_page_says_what_joined_the_bank(db_url: str, real_encoder: object) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from training.db import get_engine
+
+    with Session(get_engine(), expire_on_commit=False) as session:
+        user = User(username="trainer", display_name="培训师", role=Role.TRAINER.value, password_hash="x")
+        session.add(user)
+        session.commit()
+    demo = (Path(__file__).resolve().parents[1] / "data" / "demo" / "chatlog.tsv").read_bytes()
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=300)
+    at.session_state["user_id"] = user.id
+    at.run()
+    at.switch_page("pages/chat_import.py")
+    at.run()
+    messages = []
+    for name, raw in (("十一月.tsv", demo), ("十二月.tsv", renamed(demo, "m12-"))):
+        at.file_uploader(key="ci_upload").set_value((name, raw, "text/plain"))
+        at.run()
+        at.button(key="ci_import").click()
+        at.run()
+        at.button(key="ci_mine").click()
+        at.run()
+        assert not at.exception
+        messages.append(next(s.value for s in at.success if s.value.startswith("挖掘出 ")))
+    with Session(get_engine()) as session:
+        clusters = len(session.exec(select(MinedQuestion)).all())
+    assert messages[0] == f"挖掘出 106 次提问：{clusters} 个是新问题，已放入「问题库」。"
+    assert messages[1] == (f"挖掘出 106 次提问：{clusters} 个是问题库中已有的问题（频次已累加），"
+                           "0 个是新问题，已放入「问题库」。")
