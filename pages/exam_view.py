@@ -8,6 +8,7 @@ import streamlit as st
 
 from training.choices import choice_code, option_label, picked_options
 from training.knowledge import KINDS
+from training.masking import normalise_placeholders
 from training.papers import SCENARIO, PaperQuestion
 
 MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>~:$")
@@ -18,14 +19,19 @@ def md_escape(text: str) -> str:
     return "".join("\\" + ch if ch in MARKDOWN_SPECIALS else ch for ch in text)
 
 
-def render_turns(context: list[dict[str, str]], prompt: str) -> None:
-    """Chat context turns, then the customer's turn to answer, highlighted."""
+def render_context(context: list[dict[str, str]]) -> None:
+    """Chat context turns as chat bubbles; export placeholders (``[ORDERID_10814]``) read 「[订单号]」."""
     for turn in context:
         with st.chat_message("user" if turn.get("role") == "customer" else "assistant"):
-            st.text(turn.get("text", ""))
+            st.text(normalise_placeholders(turn.get("text", "")))
+
+
+def render_turns(context: list[dict[str, str]], prompt: str) -> None:
+    """Chat context turns, then the customer's turn to answer, highlighted."""
+    render_context(context)
     with st.chat_message("user", avatar=":material/priority_high:"):
         st.markdown(":orange-background[**顾客（请回复这一句）：**]")
-        st.text(prompt)
+        st.text(normalise_placeholders(prompt))
 
 
 def render_chat(question: PaperQuestion) -> None:

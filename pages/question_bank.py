@@ -5,7 +5,7 @@ import streamlit as st
 
 from pages.actions import act, ask, asked, confirm_step, forget, note, show
 from pages.common import current_user, db_session, embedder, run_action, show_table
-from pages.exam_view import md_escape
+from pages.exam_view import md_escape, render_context
 from training.bank_duplicates import merge_candidates
 from training.models import Category, MinedQuestion, User
 from training.question_bank import (
@@ -177,9 +177,7 @@ if labels:
     current = st.selectbox("问题", list(labels), format_func=labels.__getitem__, key="qb_current")
     cluster = next(q for q in clusters if q.id == current)
     st.markdown("**真实对话上下文**")
-    for turn in cluster.context or []:
-        with st.chat_message("user" if turn.get("role") == "customer" else "assistant"):
-            st.text(turn.get("text", ""))
+    render_context(cluster.context or [])
     with st.chat_message("user"):
         st.text(cluster.question)
     st.markdown("**同类问法**")
