@@ -8,9 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, create_engine, select
 
 from training.clock import SQLITE_TEAM_DATE, sqlite_team_date
 from training.config import get_settings
@@ -43,6 +43,19 @@ def make_engine(url: str) -> Engine:
         dbapi_connection.create_function(SQLITE_TEAM_DATE, 2, sqlite_team_date, deterministic=True)
 
     return engine
+
+
+def lock_row(session: Session, model: Any, row_id: int) -> None:
+    """Hold ``model``'s row ``row_id`` for this transaction so that check-then-insert steps run one at a time.
+
+    PostgreSQL takes a row lock (``SELECT … FOR UPDATE``); SQLite has no row locks, so a no-op
+    ``UPDATE`` takes the database's write lock (waiting up to the busy timeout). Either way it must
+    come before the reads it protects; the lock ends with the transaction's commit or rollback.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.exec(update(model).where(model.id == row_id).values(id=row_id))
+    else:
+        session.exec(select(model.id).where(model.id == row_id).with_for_update())
 
 
 @functools.cache
