@@ -21,7 +21,7 @@ setup: $(STAMP)
 # .streamlit/config.toml; developers add e.g. --server.fileWatcherType auto.
 PORT ?= 8501
 run: setup
-	@$(PY) -m training.bootstrap --demo --history --url http://localhost:$(PORT)
+	@$(PY) -m training.ops.bootstrap --demo --history --url http://localhost:$(PORT)
 	@$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 lint: setup

@@ -46,7 +46,7 @@ from bench.lookup import metrics as lookup_metrics  # noqa: E402
 from bench.rank_sets import ALL_SETS  # noqa: E402
 from bench.rank_sets import metrics as rank_metrics  # noqa: E402
 from bench.run_all import cpu_model  # noqa: E402
-from training.adapt import TrainConfig, split_data  # noqa: E402
+from training.nlp.adapt.finetune import TrainConfig, split_data  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "adapted-model"
 #: figures the issue sets targets on: (section, set, metric) -> target
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; {os.cpu_count()} CPUs ({cpu_model()}); "
           f"Python {platform.python_version()}; load average {load_average()}\n", flush=True)
 
-    from training.adapt import busy_cores
+    from training.nlp.adapt.finetune import busy_cores
 
     busy = busy_cores()
     if busy >= 0.5 and "OMP_NUM_THREADS" not in os.environ:
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     before, zero_secs = evaluate(None)
     card: dict[str, Any] | None = None
     if not args.skip_train:
-        from training.adapt_run import run_adaptation
+        from training.nlp.adapt.run import run_adaptation
 
         elapsed = time.perf_counter() - started
         budget = args.budget_minutes * 60 if args.budget_minutes is not None else \

@@ -1,12 +1,12 @@
 """Analytics on a large PostgreSQL database: 1,000 agents × 100 exams, page query times (issue #9).
 
-Seeds an empty PostgreSQL database (migrated with ``training.migrate.upgrade_database``) through
+Seeds an empty PostgreSQL database (migrated with ``training.core.migrate.upgrade_database``) through
 ``COPY``: agents in cohorts, 100 published papers of 20 items (10 scenario, 10 objective), one
 released attempt per agent and paper (100k attempts, 2M answers with scores and typing speed),
 double reviews on part of the scenario answers, certification programmes and certificates, mined
 questions, a 2,000-script bank with versions and feedback, and 200k lookups over 90 days
 (``bench/analytics_pg_data.py`` makes the rows). Then times every aggregation in
-``training.analytics.QUERIES`` and ``scripts_bank.analytics.QUERIES`` (plus the Python reports of
+``training.analytics.dashboards.QUERIES`` and ``scripts_bank.analytics.QUERIES`` (plus the Python reports of
 ``scripts_bank.usage`` for reference) as a trainer: median and max ms of ``--runs`` runs.
 
 ``--index "CREATE INDEX …"`` (repeatable) times everything again after creating those indexes,
@@ -44,12 +44,12 @@ from sqlalchemy.engine import Engine, make_url  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
 from bench.analytics_pg_data import Shape, tables  # noqa: E402
-from training.db import make_engine  # noqa: E402
-from training.migrate import upgrade_database  # noqa: E402
+from training.core.db import make_engine  # noqa: E402
+from training.core.migrate import upgrade_database  # noqa: E402
 from training.models import Role, User  # noqa: E402
 
 SLOW_MS = 500.0
-QUERY_MODULES = ("training.analytics", "scripts_bank.analytics")
+QUERY_MODULES = ("training.analytics.dashboards", "scripts_bank.analytics")
 
 
 def log(msg: str) -> None:

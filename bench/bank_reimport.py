@@ -60,14 +60,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from sqlmodel import Session, select
 
-    from training.bank_duplicates import merge_candidates
-    from training.db import make_engine
-    from training.embeddings import DbEmbeddingStore, Embedder
-    from training.encoder import load_encoder
-    from training.importer import import_chat_log
-    from training.migrate import upgrade_database
-    from training.mining_service import mine_import
+    from training.chats.importer import import_chat_log
+    from training.core.db import make_engine
+    from training.core.migrate import upgrade_database
+    from training.mining.duplicates import merge_candidates
+    from training.mining.service import mine_import
     from training.models import MinedQuestion, Role, User
+    from training.nlp.embeddings import DbEmbeddingStore, Embedder
+    from training.nlp.encoder.encoder import load_encoder
 
     path = args.data or data_root() / JD_SAMPLE
     raw = first_sessions(path.read_bytes(), args.sessions)

@@ -1,6 +1,6 @@
 """Tuning the cosine threshold of question clustering on labelled paraphrase pairs.
 
-``training.mining`` puts two questions in one cluster when their cosine (embedded encoder) is at
+``training.mining.mine`` puts two questions in one cluster when their cosine (embedded encoder) is at
 least a threshold, and only if their rule-based categories agree (or one of them has none). On
 the binary paraphrase sets (AFQMC, BQ corpus, LCQMC, PAWS-X zh; 1 = same intent) this bench
 treats "cos >= t" as the prediction "same question" and prints, for each candidate t, precision,
@@ -19,7 +19,7 @@ because its negatives are easier, and the mean over BQ and LCQMC is flat between
 thresholds: no t lifts their precision above 0.5.
 
 The next table checks two extra conditions at the picked t: a shared jieba keyword (as
-``training.keywords`` tokenises) and the category gate that mining applies.
+``training.nlp.keywords`` tokenises) and the category gate that mining applies.
 
 Then a sanity check on the raw JD chat-log sample: cluster counts at the picked threshold and
 its neighbours, and the top clusters at the picked one.
@@ -84,14 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top", type=int, default=8, help="JD clusters to print")
     args = ap.parse_args(argv)
 
-    from training.categories import categorise
-    from training.config import get_settings
-    from training.embeddings import DiskEmbeddingStore, Embedder
-    from training.encoder import load_encoder
-    from training.keywords import keywords
-    from training.mining import DEFAULT_THRESHOLD, QuestionCluster, extract_questions, mine_questions
-    from training.mining_text import embedding_text
+    from training.core.config import get_settings
+    from training.mining.categories import categorise
+    from training.mining.mine import DEFAULT_THRESHOLD, QuestionCluster, extract_questions, mine_questions
+    from training.mining.text import embedding_text
     from training.models import Category
+    from training.nlp.embeddings import DiskEmbeddingStore, Embedder
+    from training.nlp.encoder.encoder import load_encoder
+    from training.nlp.keywords import keywords
 
     embedder = Embedder(
         load_encoder(args.model), DiskEmbeddingStore(get_settings().cache_dir / "bench-embeddings.sqlite")

@@ -28,16 +28,18 @@ if __package__ in (None, ""):  # run as `python bench/exams.py`
 
 from sqlmodel import Session, select  # noqa: E402
 
-from training import exams, paper_delivery, papers  # noqa: E402
-from training.chatlog import parse_chat_log  # noqa: E402
-from training.config import EMBEDDED_MODEL, PROJECT_ROOT  # noqa: E402
-from training.db import make_engine  # noqa: E402
-from training.embeddings import Embedder  # noqa: E402
-from training.encoder import load_encoder  # noqa: E402
-from training.grading import release_results  # noqa: E402
-from training.migrate import upgrade_database  # noqa: E402
+from training.chats.parsers import parse_chat_log  # noqa: E402
+from training.core.config import EMBEDDED_MODEL, PROJECT_ROOT  # noqa: E402
+from training.core.db import make_engine  # noqa: E402
+from training.core.migrate import upgrade_database  # noqa: E402
+from training.exams import attempts as exams  # noqa: E402
+from training.exams import delivery as paper_delivery
+from training.exams import papers
+from training.exams.grading import release_results  # noqa: E402
 from training.models import Cohort, MinedQuestion, Role, User, utcnow  # noqa: E402
-from training.seed import seed_demo  # noqa: E402
+from training.nlp.embeddings import Embedder  # noqa: E402
+from training.nlp.encoder.encoder import load_encoder  # noqa: E402
+from training.ops.demo.seed import seed_demo  # noqa: E402
 
 SAMPLE = PROJECT_ROOT.parent / "shared" / "data" / "jddc_chat_sample" / "chat_0.1per.txt"
 

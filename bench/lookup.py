@@ -111,9 +111,9 @@ def latency(pairs: list[Pair], n_queries: int, model: str | None) -> str:
     """In-process p50/p95 of one query against an index of the set's bank (no embedding cache)."""
     try:
         from scripts_bank.lookup import BankEntry, ScriptIndex
-        from training.config import get_settings
-        from training.embeddings import Embedder
-        from training.encoder import load_encoder
+        from training.core.config import get_settings
+        from training.nlp.embeddings import Embedder
+        from training.nlp.encoder.encoder import load_encoder
     except ImportError as exc:
         return f"- in-process latency skipped: {exc}"
     bank, queries, _ = build_set(pairs)

@@ -137,7 +137,7 @@ CHUNK = 2000
 
 
 def _cache_paths() -> tuple[Path, Path]:
-    from training.config import get_settings
+    from training.core.config import get_settings
 
     cache = get_settings().cache_dir
     return cache / "bench-lookup-scale.sqlite", cache / "bench-lookup-scale.json"
@@ -150,8 +150,8 @@ def bank_vectors(texts: list[str], model: str | None) -> tuple[npt.NDArray[np.fl
         The vectors and ``{"encoded": texts encoded in total, "seconds": their encoding time,
         "this_run": texts encoded by this call, "fetch": seconds to read the cache}``.
     """
-    from training.embeddings import DiskEmbeddingStore, Embedder, text_hash
-    from training.encoder import load_encoder
+    from training.nlp.embeddings import DiskEmbeddingStore, Embedder, text_hash
+    from training.nlp.encoder.encoder import load_encoder
 
     store_path, meta_path = _cache_paths()
     encoder = load_encoder(model, "torch")  # the bench's vectors stay valid whatever the app's backend

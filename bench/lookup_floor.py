@@ -175,8 +175,8 @@ def main() -> int:
     args = ap.parse_args()
 
     from scripts_bank.relevance import RelevanceFloor
-    from training.embeddings import Embedder
-    from training.encoder import load_encoder
+    from training.nlp.embeddings import Embedder
+    from training.nlp.encoder.encoder import load_encoder
 
     started = time.perf_counter()
     encoder = load_encoder(args.model)

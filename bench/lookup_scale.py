@@ -35,7 +35,7 @@ from bench.lookup_restart import Renamed, clock, restart_child, restart_runs  # 
 
 if TYPE_CHECKING:
     from scripts_bank.lookup import BankEntry, ScriptIndex
-    from training.embeddings import Embedder
+    from training.nlp.embeddings import Embedder
 
 Matrix = npt.NDArray[np.float32]
 
@@ -74,7 +74,7 @@ def encode_profile(encoder: Any, queries: list[str], model: str | None, backends
             steps["Encoder.encode (torch, all of it)"].append(1000 * (t3 - t2))
         rows += [[f"{n_threads}", name, *_ms(values)] for name, values in steps.items()]
     torch.set_num_threads(threads)
-    from training.encoder import load_encoder
+    from training.nlp.encoder.encoder import load_encoder
 
     for backend in backends:
         if backend == "torch":
@@ -96,7 +96,7 @@ def encode_profile(encoder: Any, queries: list[str], model: str | None, backends
 def latency(index: ScriptIndex, queries: list[tuple[str, str]], exact: ScriptIndex,
             ) -> tuple[list[list[str]], dict[str, list[list[str]]]]:
     """Warm single-query latency rows, and per query the top 10 of ``index`` and of ``exact``."""
-    from training.keywords import keywords
+    from training.nlp.keywords import keywords
 
     labels = {"encode": "query encoding (1 sentence)",
               "search": "search (jieba + BM25 + semantic lists + fusion + top 10)",
@@ -227,9 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     from scripts_bank import lookup
     from scripts_bank.lookup import BankEntry, ScriptIndex
     from scripts_bank.vectors import SemanticIndex
-    from training.config import get_settings
-    from training.embeddings import Embedder
-    from training.encoder import load_encoder
+    from training.core.config import get_settings
+    from training.nlp.embeddings import Embedder
+    from training.nlp.encoder.encoder import load_encoder
 
     t_start = time.perf_counter()
     load0 = load_average()

@@ -36,7 +36,7 @@ BACKENDS = ("torch", "onnx", "onnx-int8")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-AGENT = ("agent", "agent-demo-2026")  # documented demo account (training/seed.py)
+AGENT = ("agent", "agent-demo-2026")  # documented demo account (training/ops/demo/seed.py)
 QUERIES = ["地址填错了能改吗", "什么时候发货", "可以开发票吗", "退款多久到账", "快递能指定顺丰吗",
            "尺码偏大还是偏小", "有没有优惠券", "商品有破损怎么办"]
 BUDGET_MB = 1536
@@ -60,7 +60,7 @@ def _free_port() -> int:
 
 def prepare_models(backends: list[str]) -> Path:
     """Build the model folder (and ONNX export) in the normal cache; return its ``models`` dir."""
-    from training.config import get_settings
+    from training.core.config import get_settings
 
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, str(REPO_ROOT / "bench" / "backends.py"), "--worker", "prepare",
@@ -87,7 +87,7 @@ def measure(backend: str, models: Path, queries: int, workdir: Path) -> dict[str
     env = {**os.environ, "HUASHU_DATA_DIR": str(data), "HUASHU_ENCODER_BACKEND": backend,
            "HUASHU_ADMIN_PASSWORD": "admin-bench-password"}
     env.pop("HUASHU_DATABASE_URL", None)
-    subprocess.run([sys.executable, "-m", "training.bootstrap", "--demo"], cwd=REPO_ROOT, env=env,
+    subprocess.run([sys.executable, "-m", "training.ops.bootstrap", "--demo"], cwd=REPO_ROOT, env=env,
                    check=True, capture_output=True)
     port = _free_port()
     res: dict[str, Any] = {"backend": backend}

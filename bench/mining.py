@@ -28,7 +28,7 @@ if __package__ in (None, ""):  # run as `python bench/mining.py`
 from tqdm import tqdm  # noqa: E402
 
 from bench.datasets import data_root, load_average, log, markdown_table, self_cpu_seconds  # noqa: E402
-from training.chat import AGENT, CUSTOMER, ChatLine  # noqa: E402
+from training.chats.types import AGENT, CUSTOMER, ChatLine  # noqa: E402
 
 JD_SAMPLE = Path("jddc_chat_sample") / "chat_0.1per.txt"
 
@@ -65,10 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None, help="passed to load_encoder(model)")
     args = ap.parse_args(argv)
 
-    from training.config import get_settings
-    from training.embeddings import DiskEmbeddingStore, Embedder
-    from training.encoder import load_encoder
-    from training.mining import DEFAULT_THRESHOLD, extract_questions, mine_questions
+    from training.core.config import get_settings
+    from training.mining.mine import DEFAULT_THRESHOLD, extract_questions, mine_questions
+    from training.nlp.embeddings import DiskEmbeddingStore, Embedder
+    from training.nlp.encoder.encoder import load_encoder
 
     path = args.data or data_root() / JD_SAMPLE
     lines = read_jddc_tsv(path)

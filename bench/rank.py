@@ -32,7 +32,7 @@ if __package__ in (None, ""):  # run as `python bench/rank.py`
 from bench.datasets import Cli, add_cli_options, fmt, load_average, log, markdown_table  # noqa: E402
 from bench.rank_sets import ALL_SETS, RankSet, metrics, random_scores  # noqa: E402
 
-#: extra `huashu rank` runs with one ranking signal switched off (see training.config)
+#: extra `huashu rank` runs with one ranking signal switched off (see training.core.config)
 ABLATIONS: dict[str, dict[str, str]] = {
     "huashu rank, agreement only": {"HUASHU_RANK_WEIGHT_RELEVANCE": "0"},
     "huashu rank, relevance only": {"HUASHU_RANK_WEIGHT_AGREEMENT": "0"},

@@ -2,7 +2,7 @@
 
 Embeds every text of the three ranking sets once (query and passage prefixes, several context
 lengths; cached on disk under the data dir), then scores formula variants in numpy and prints
-one Markdown table per set. Used to choose the formula in ``training.ranking``; not a bench.
+one Markdown table per set. Used to choose the formula in ``training.ranking.rank``; not a bench.
 
     python bench/rank_search.py [--max-pairs N]
 """
@@ -24,9 +24,9 @@ import numpy as np  # noqa: E402
 
 from bench.datasets import fmt, log, markdown_table  # noqa: E402
 from bench.rank_sets import ALL_SETS, RankSet, metrics, random_scores  # noqa: E402
-from training.config import get_settings  # noqa: E402
-from training.embeddings import DiskEmbeddingStore, Embedder, Vectors  # noqa: E402
-from training.ranking_signals import BigramIdf  # noqa: E402
+from training.core.config import get_settings  # noqa: E402
+from training.nlp.embeddings import DiskEmbeddingStore, Embedder, Vectors  # noqa: E402
+from training.ranking.signals import BigramIdf  # noqa: E402
 
 CONTEXT_VARIANTS = (0, 1, 3, 99)
 
@@ -94,8 +94,8 @@ def evaluate(rank_set: RankSet, feats: list[Features], formulas: dict[str, Formu
 
 
 def product_scores(rank_set: RankSet, embedder: Embedder) -> list[list[float]]:
-    """Scores of ``training.ranking.rank_answers`` itself (default weights and rules)."""
-    from training.ranking import ChatTurn, RankGroup, RankWeights, rank_answers
+    """Scores of ``training.ranking.rank.rank_answers`` itself (default weights and rules)."""
+    from training.ranking.rank import ChatTurn, RankGroup, RankWeights, rank_answers
 
     groups = [RankGroup(g["question"], g["answers"],
                         [ChatTurn(c["role"], c["text"]) for c in g["context"]])
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", default=",".join(ALL_SETS))
     args = ap.parse_args(argv)
     from bench.rank_formulas import FORMULAS
-    from training.encoder import load_encoder
+    from training.nlp.encoder.encoder import load_encoder
 
     enc = load_encoder()
     store = DiskEmbeddingStore(get_settings().cache_dir / "bench-rank-search.sqlite")
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         feats = features(rank_set, query, passage)
         formulas: dict[str, Formula] = dict(FORMULAS)
         product = iter(product_scores(rank_set, query))
-        formulas["training.ranking (product)"] = lambda f, it=product: next(it)
+        formulas["training.ranking.rank (product)"] = lambda f, it=product: next(it)
         print(evaluate(rank_set, feats, formulas))
         print()
     return 0

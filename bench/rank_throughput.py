@@ -3,7 +3,7 @@
 Issue 7 asks that ``huashu rank`` batch across groups well enough to reach at least 80 % of the
 raw ``model.encode`` throughput of the same model, measured in the same run. For one rank input
 (default: every JDDC 2018 dev group of ``bench/rank_sets.py``) the texts the ranker must embed are
-``training.ranking.rank_texts``: the distinct non-blank answers (and references) with e5's
+``training.ranking.rank.rank_texts``: the distinct non-blank answers (and references) with e5's
 ``passage:`` prompt and the distinct question-with-context texts with the default ``query:``
 prompt. Three measurements, interleaved in a rotating order and repeated (the machine is
 shared):
@@ -86,7 +86,7 @@ class CountingEncoder:
 
 def rank_groups(rows: list[dict[str, Any]]) -> list[Any]:
     """``huashu rank`` input rows as ``RankGroup``s (what the CLI parses them into)."""
-    from training.ranking import ChatTurn, RankGroup
+    from training.ranking.rank import ChatTurn, RankGroup
 
     return [RankGroup(r["question"], r["answers"],
                       [ChatTurn(c["role"], c["text"]) for c in r.get("context", [])],
@@ -118,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.cache != "cold":
         log("[rank-throughput] --cache warm ignored: throughput needs an empty embedding cache")
 
-    from training.embeddings import DiskEmbeddingStore, Embedder
-    from training.encoder import load_encoder
-    from training.ranking import RankWeights, rank_answers, rank_texts
+    from training.nlp.embeddings import DiskEmbeddingStore, Embedder
+    from training.nlp.encoder.encoder import load_encoder
+    from training.ranking.rank import RankWeights, rank_answers, rank_texts
 
     rank_set = ALL_SETS[args.set](args.max_pairs)
     groups = rank_groups(rank_set.groups)

@@ -47,8 +47,8 @@ if __package__ in (None, ""):  # run as `python bench/scale.py`
 
 from bench.datasets import SEED, data_root, load_average, log, markdown_table, self_cpu_seconds  # noqa: E402
 from bench.mining import JD_SAMPLE, read_jddc_tsv  # noqa: E402
-from training.chat import CUSTOMER, ChatLine  # noqa: E402
-from training.mining_text import clean_customer_message, content_segments, is_question  # noqa: E402
+from training.chats.types import CUSTOMER, ChatLine  # noqa: E402
+from training.mining.text import clean_customer_message, content_segments, is_question  # noqa: E402
 
 #: Probability that a customer message of a replica gets a statement of another session appended.
 VARY = 0.5
@@ -87,7 +87,7 @@ def scaled_log(lines: Sequence[ChatLine], factor: int, donors: Sequence[ChatLine
 
 def rank_groups(questions: Sequence[Any]) -> list[Any]:
     """One ranking group per question with an agent reply: its reply and the next ones'."""
-    from training.ranking import RankGroup
+    from training.ranking.rank import RankGroup
 
     answered = [q for q in questions if q.agent_reply]
     n = len(answered)
@@ -165,13 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_pairs is not None:
         sizes = [k for k in sizes if k <= 4] or sizes[:1]
 
-    import training.mining as mining
-    from training.config import get_settings
-    from training.embeddings import DiskEmbeddingStore, Embedder
-    from training.encoder import load_encoder
-    from training.mining import extract_questions, mine_questions
-    from training.mining_text import embedding_text
-    from training.ranking import ANSWER_PROMPT, RankWeights, rank_answers, rank_texts
+    import training.mining.mine as mining
+    from training.core.config import get_settings
+    from training.mining.mine import extract_questions, mine_questions
+    from training.mining.text import embedding_text
+    from training.nlp.embeddings import DiskEmbeddingStore, Embedder
+    from training.nlp.encoder.encoder import load_encoder
+    from training.ranking.rank import ANSWER_PROMPT, RankWeights, rank_answers, rank_texts
 
     base = read_jddc_tsv(data_root() / JD_SAMPLE)
     donors = statement_donors(base)
@@ -240,8 +240,8 @@ def print_report(sizes: list[int], logs: dict[int, list[ChatLine]], questions: d
                  groups: dict[int, list[Any]], runs: dict[tuple[str, int], list[Run]],
                  fill: tuple[int, float, float], rate: float, sample: int) -> None:
     """The Markdown tables: data per size, encoding, mining and ranking times."""
-    from training.mining_text import dedupe_key, embedding_text
-    from training.ranking import rank_texts
+    from training.mining.text import dedupe_key, embedding_text
+    from training.ranking.rank import rank_texts
 
     print("## Scaling: mining and ranking at 1x / 4x / 16x the JD sample\n")
     print(f"Load average at the end {load_average()}; peak RSS "

@@ -6,8 +6,8 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import training.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from training.config import get_settings
-from training.db import make_engine
+from training.core.config import get_settings
+from training.core.db import make_engine
 
 target_metadata = SQLModel.metadata
 

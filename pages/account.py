@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from pages.actions import act, forget, note, show
-from pages.common import current_user, db_session, log_in
-from training.accounts import change_own_password
+from pages.ui.actions import act, forget, note, show
+from pages.ui.common import current_user, db_session, log_in
+from training.auth.accounts import change_own_password
 from training.models import User
 
 FIELDS = ("old_password", "new_password", "new_password_again")

@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from pages.actions import act, forget, note, show
-from pages.common import current_user, db_session, run_action, show_table
-from training.accounts import assign_cohort, create_cohort, list_cohorts, list_users
+from pages.ui.actions import act, forget, note, show
+from pages.ui.common import current_user, db_session, run_action, show_table
+from training.auth.accounts import assign_cohort, create_cohort, list_cohorts, list_users
 from training.models import Cohort, User
 
 

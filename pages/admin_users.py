@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from pages.actions import act, ask, asked, cancel, confirm_step, forget, note, show
-from pages.common import current_user, db_session, role_label, run_action, show_table
-from training.accounts import (
+from pages.ui.actions import act, ask, asked, cancel, confirm_step, forget, note, show
+from pages.ui.common import current_user, db_session, role_label, run_action, show_table
+from training.auth.accounts import (
     BulkResult,
     bulk_create_users,
     create_user,
@@ -15,7 +15,7 @@ from training.accounts import (
     set_role,
     set_user_active,
 )
-from training.config import get_settings
+from training.core.config import get_settings
 from training.models import Role, User
 
 SAFE_ROLE = Role.AGENT.value  # a new account is 客服 until an admin gives it more

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.actions import act, forget, show
-from pages.common import current_user, db_session, embedder, run_action
-from pages.exam_view import md_escape, render_turns
-from pages.review_tools import render_calibration, render_rubric_editor
+from pages.ui.actions import act, forget, show
+from pages.ui.common import current_user, db_session, embedder, run_action
+from pages.ui.exam_view import md_escape, render_turns
+from pages.ui.review_tools import render_calibration, render_rubric_editor
 from scripts_bank.authoring import create_script, draft_from_answers
 from scripts_bank.io import split_tags
 from scripts_bank.service import ScriptView
-from training.lint import LINT_KINDS
-from training.models import Category, Review, User
-from training.paper_delivery import list_papers
-from training.review_board import (
+from training.exams.delivery import list_papers
+from training.exams.review_board import (
     BlindAnswer,
     QuestionRanking,
     paper_questions,
     rank_question,
     review_with_rubric,
 )
-from training.rubrics import LEVEL_LABELS, TOP_LEVEL, RubricView, get_rubric
+from training.exams.rubrics import LEVEL_LABELS, TOP_LEVEL, RubricView, get_rubric
+from training.models import Category, Review, User
+from training.ranking.lint import LINT_KINDS
 
 COMPOSER_FIELDS = ("question", "draft", "category", "product", "variant", "tags", "mode")
 

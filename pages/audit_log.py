@@ -5,12 +5,12 @@ from datetime import date, datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from pages.audit_labels import action_label, detail_text, target_text
-from pages.common import current_user, db_session, run_action, show_table
+from pages.ui.audit_labels import action_label, detail_text, target_text
+from pages.ui.common import current_user, db_session, run_action, show_table
 from scripts_bank.io import export_bytes
-from training.accounts import list_users
-from training.audit import PAGE_SIZE, AuditEntry, AuditFilter, audit_actions, export_log, read_log
-from training.clock import day_start, fmt_datetime, team_today
+from training.auth.accounts import list_users
+from training.auth.audit import PAGE_SIZE, AuditEntry, AuditFilter, audit_actions, export_log, read_log
+from training.core.clock import day_start, fmt_datetime, team_today
 
 user = current_user()
 st.title("审计日志")

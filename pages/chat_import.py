@@ -3,14 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from pages.actions import note, show
-from pages.common import current_user, db_session, embedder, progress_bar, run_action, show_table
-from pages.exam_view import md_escape
-from training.chatlog import MAPPED_FORMATS, ColumnMapping, detect_format, propose_mapping, read_header
-from training.clock import fmt_datetime
-from training.config import get_settings
-from training.importer import import_chat_log, list_imports
-from training.mining_service import mine_import
+from pages.ui.actions import note, show
+from pages.ui.common import current_user, db_session, embedder, progress_bar, run_action, show_table
+from pages.ui.exam_view import md_escape
+from training.chats.importer import import_chat_log, list_imports
+from training.chats.parsers import MAPPED_FORMATS, ColumnMapping, detect_format, propose_mapping, read_header
+from training.core.clock import fmt_datetime
+from training.core.config import get_settings
+from training.mining.service import mine_import
 
 user = current_user()
 st.title("聊天记录导入")

@@ -7,31 +7,31 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from pages.actions import act, show
-from pages.common import current_user, db_session, embedder, progress_bar, role_label, run_action
-from pages.exam_result import show as show_feedback
-from pages.exam_view import md_escape
-from training.accounts import list_cohorts, list_users
-from training.certification import (
+from pages.ui.actions import act, show
+from pages.ui.common import current_user, db_session, embedder, progress_bar, role_label, run_action
+from pages.ui.exam_view import md_escape
+from pages.ui.result_view import show as show_feedback
+from training.auth.accounts import list_cohorts, list_users
+from training.certification.programmes import (
     certification_papers,
     create_certification,
     expiry_date,
     list_certifications,
 )
-from training.certification_views import (
+from training.certification.readouts import (
     certificate_html,
     certificate_view,
     cohort_progress,
     eligibility,
     person_history,
 )
-from training.clock import fmt_date, fmt_datetime
-from training.feedback import AttemptFeedback, QuestionFeedback, attempt_feedback
-from training.grading import ReviewSaved, release_results, save_review, scoring_formula
-from training.grading_views import ResultRow, ReviewTarget, paper_results, review_targets
+from training.core.clock import fmt_date, fmt_datetime
+from training.exams.delivery import list_papers
+from training.exams.feedback import AttemptFeedback, QuestionFeedback, attempt_feedback
+from training.exams.grading import ReviewSaved, release_results, save_review, scoring_formula
+from training.exams.grading_views import ResultRow, ReviewTarget, paper_results, review_targets
+from training.exams.retakes import RETAKE_DAYS, RetakeGrant, grant_retake
 from training.models import ExamPaper, Role, User
-from training.paper_delivery import list_papers
-from training.retakes import RETAKE_DAYS, RetakeGrant, grant_retake
 
 FLASH_KEY = "er_flash"
 ATTEMPT_STATUS = {"in_progress": "作答中", "submitted": "已交卷"}

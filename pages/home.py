@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from pages.common import current_user, db_session, role_label
-from pages.exam_view import md_escape
-from training.overview import home_summary
+from pages.ui.common import current_user, db_session, role_label
+from pages.ui.exam_view import md_escape
+from training.analytics.overview import home_summary
 
 user = current_user()
 assert user is not None  # app.py only routes logged-in users here

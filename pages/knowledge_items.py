@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from pages.actions import act, ask, asked, confirm_step, forget, note, show
-from pages.common import current_user, db_session, run_action, show_table
-from training.config import get_settings
-from training.knowledge import (
+from pages.ui.actions import act, ask, asked, confirm_step, forget, note, show
+from pages.ui.common import current_user, db_session, run_action, show_table
+from training.core.config import get_settings
+from training.exams.knowledge import (
     KINDS,
     KnowledgeDraft,
     KnowledgeImport,

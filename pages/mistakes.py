@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import current_user, db_session, run_action
-from pages.exam_result import highlighted
-from pages.exam_view import md_escape, render_question
-from training.feedback import mistakes, practise
-from training.papers import SCENARIO
+from pages.ui.common import current_user, db_session, run_action
+from pages.ui.exam_view import md_escape, render_question
+from pages.ui.result_view import highlighted
+from training.exams.feedback import mistakes, practise
+from training.exams.papers import SCENARIO
 
 user = current_user()
 st.title("错题本")

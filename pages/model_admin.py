@@ -7,15 +7,14 @@ import pandas as pd
 import streamlit as st
 from sqlmodel import Session
 
-from pages.actions import ask, asked, cancel, confirm_step
-from pages.common import current_user, db_session, embedder, engine, forget_active_model, run_action
-from pages.exam_view import md_escape
+from pages.ui.actions import ask, asked, cancel, confirm_step
+from pages.ui.common import current_user, db_session, embedder, engine, forget_active_model, run_action
+from pages.ui.exam_view import md_escape
 from scripts_bank.warmup import WarmUpReport, warm_up
-from training import jobs
-from training.adapt_platform import MIN_ITEMS, adapt_from_platform, platform_data
-from training.clock import fmt_datetime
-from training.config import EMBEDDED_MODEL, get_settings
-from training.model_versions import (
+from training.core.clock import fmt_datetime
+from training.core.config import EMBEDDED_MODEL, get_settings
+from training.models import EncoderVersion
+from training.nlp.model_versions import (
     SHIPPED_NAME,
     FigureChange,
     activate_version,
@@ -26,7 +25,8 @@ from training.model_versions import (
     model_folder,
     model_id_of,
 )
-from training.models import EncoderVersion
+from training.ops import jobs
+from training.ops.adapt_platform import MIN_ITEMS, adapt_from_platform, platform_data
 
 TRAIN_JOB = "encoder-adapt"
 WARM_JOB = "encoder-warmup"

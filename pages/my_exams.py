@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import current_user, db_session, run_action
-from pages.exam_result import render as render_result
-from pages.exam_take import ATTEMPT_KEY, RESULT_KEY, resume_from_url
-from pages.exam_take import render as render_exam
-from pages.exam_view import md_escape
-from training.certification import duty_status, expiry_date, list_certifications
-from training.certification_views import certificate_html, certificate_view
-from training.clock import fmt_date, fmt_range
-from training.exams import ExamEntry, my_exams, start_attempt
+from pages.ui.common import current_user, db_session, run_action
+from pages.ui.exam_take import ATTEMPT_KEY, RESULT_KEY, resume_from_url
+from pages.ui.exam_take import render as render_exam
+from pages.ui.exam_view import md_escape
+from pages.ui.result_view import render as render_result
+from training.certification.programmes import duty_status, expiry_date, list_certifications
+from training.certification.readouts import certificate_html, certificate_view
+from training.core.clock import fmt_date, fmt_range
+from training.exams.attempts import ExamEntry, my_exams, start_attempt
 from training.models import User
 
 CERTIFICATE_KEY = "certificate_id"

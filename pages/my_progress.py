@@ -6,11 +6,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pages.chart_blocks import chart_block, count_axis, every_week
-from pages.common import current_user, db_session, run_action
-from pages.exam_view import md_escape
-from training.analytics import Filters, learner_progress
-from training.clock import fmt_date, fmt_datetime
+from pages.ui.chart_blocks import chart_block, count_axis, every_week
+from pages.ui.common import current_user, db_session, run_action
+from pages.ui.exam_view import md_escape
+from training.analytics.dashboards import Filters, learner_progress
+from training.core.clock import fmt_date, fmt_datetime
 from training.models import utcnow
 
 user = current_user()

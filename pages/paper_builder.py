@@ -5,15 +5,14 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from pages.actions import act, ask, asked, confirm_step, forget, note, show
-from pages.common import current_user, db_session, run_action, show_table
-from pages.exam_view import render_question
-from training.accounts import list_cohorts
-from training.clock import day_end, day_start, team_today, team_zone_label
-from training.knowledge import list_items
-from training.models import Category, ExamAssignment, ExamPaper, User
-from training.paper_delivery import export_paper_xlsx, list_papers, preview_paper, publish_paper
-from training.papers import (
+from pages.ui.actions import act, ask, asked, confirm_step, forget, note, show
+from pages.ui.common import current_user, db_session, run_action, show_table
+from pages.ui.exam_view import render_question
+from training.auth.accounts import list_cohorts
+from training.core.clock import day_end, day_start, team_today, team_zone_label
+from training.exams.delivery import export_paper_xlsx, list_papers, preview_paper, publish_paper
+from training.exams.knowledge import list_items
+from training.exams.papers import (
     add_by_quota,
     add_questions,
     add_random_slots,
@@ -21,7 +20,8 @@ from training.papers import (
     paper_items,
     remove_item,
 )
-from training.question_bank import list_clusters
+from training.mining.question_bank import list_clusters
+from training.models import Category, ExamAssignment, ExamPaper, User
 
 NEW_FIELDS = ("pb_title", "pb_description", "pb_minutes", "pb_pass", "pb_shuffle")
 KINDS = {"scenario": "情景题", "objective": "知识题"}

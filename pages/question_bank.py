@@ -3,19 +3,19 @@
 import pandas as pd
 import streamlit as st
 
-from pages.actions import act, ask, asked, confirm_step, forget, note, show
-from pages.common import current_user, db_session, embedder, run_action, show_table
-from pages.exam_view import md_escape, render_context
-from training.bank_duplicates import merge_candidates
-from training.models import Category, MinedQuestion, User
-from training.question_bank import (
+from pages.ui.actions import act, ask, asked, confirm_step, forget, note, show
+from pages.ui.common import current_user, db_session, embedder, run_action, show_table
+from pages.ui.exam_view import md_escape, render_context
+from training.mining.duplicates import merge_candidates
+from training.mining.question_bank import (
     list_clusters,
     merge_clusters,
     set_flags,
     split_cluster,
     update_cluster,
 )
-from training.question_trends import ImportTrend, import_trend
+from training.mining.trends import ImportTrend, import_trend
+from training.models import Category, MinedQuestion, User
 
 BULK = [("加入题库", {"in_bank": True}), ("移出题库", {"in_bank": False}), ("隐藏", {"hidden": True}),
         ("取消隐藏", {"hidden": False})]

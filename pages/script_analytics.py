@@ -8,9 +8,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pages.actions import act, forget, note, show
-from pages.chart_blocks import count_axis, downloads, full_legend, people_table, wrapped_axis
-from pages.common import current_user, db_session, run_action
+from pages.ui.actions import act, forget, note, show
+from pages.ui.chart_blocks import count_axis, downloads, full_legend, people_table, wrapped_axis
+from pages.ui.common import current_user, db_session, run_action
 from scripts_bank.analytics import (
     ORDER_LABELS,
     BankAddition,
@@ -26,9 +26,9 @@ from scripts_bank.analytics import (
 from scripts_bank.query_screen import not_a_question
 from scripts_bank.service import facets
 from scripts_bank.usage import WEAK_LOOKUP_COSINE
-from training.clock import fmt_datetime
-from training.model_versions import active_model_id, model_threshold
+from training.core.clock import fmt_datetime
 from training.models import Category, User
+from training.nlp.model_versions import active_model_id, model_threshold
 
 PERIODS: dict[int | None, str] = {7: "最近 7 天", 30: "最近 30 天", 90: "最近 90 天", None: "全部"}
 ALL = "全部"

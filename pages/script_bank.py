@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from pages.actions import act, ask, asked, confirm_step, forget, show
-from pages.common import current_user, db_session, run_action
-from pages.exam_view import md_escape
-from pages.script_bank_tools import render_lint_rules, render_transfer, render_usage
+from pages.ui.actions import act, ask, asked, confirm_step, forget, show
+from pages.ui.common import current_user, db_session, run_action
+from pages.ui.exam_view import md_escape
+from pages.ui.script_bank_tools import render_lint_rules, render_transfer, render_usage
 from scripts_bank.authoring import (
     VersionView,
     approve_version,
@@ -19,7 +19,7 @@ from scripts_bank.authoring import (
 from scripts_bank.curation import correct_script, restore_script
 from scripts_bank.io import split_tags
 from scripts_bank.service import STATUS_LABELS, ScriptView, facets, is_staff, list_scripts
-from training.clock import fmt_datetime
+from training.core.clock import fmt_datetime
 from training.models import Category, User
 
 NEW_FIELDS = ("new_script_question", "new_script_answer", "new_script_category", "new_script_product",

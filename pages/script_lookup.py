@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from pages.common import current_user, db_session, embedder, run_action
-from pages.exam_view import md_escape
+from pages.ui.common import current_user, db_session, embedder, run_action
+from pages.ui.exam_view import md_escape
 from scripts_bank.placeholders import fill_placeholders, placeholders_in
 from scripts_bank.relevance import Confidence
 from scripts_bank.service import LookupHit, facets, lookup_scripts, report_uncovered
 from scripts_bank.usage import FEEDBACK_KINDS, give_feedback
-from training.config import get_settings
+from training.core.config import get_settings
 from training.models import Category
 
 CONFIDENCE_LABELS = {Confidence.HIGH: "高", Confidence.MEDIUM: "中", Confidence.LOW: "低"}

@@ -9,7 +9,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from pages.chart_blocks import (
+from pages.ui.chart_blocks import (
     chart_block,
     count_axis,
     count_legend,
@@ -19,11 +19,17 @@ from pages.chart_blocks import (
     tidy_numbers,
     wrapped_axis,
 )
-from pages.common import current_user, db_session, run_action, show_table
-from training.accounts import list_cohorts
-from training.analytics import CERT_STATUSES, AnalyticsError, Filters, TeamDashboard, team_dashboard
-from training.analytics_exams import LOW_DISCRIMINATION
-from training.clock import team_today
+from pages.ui.common import current_user, db_session, run_action, show_table
+from training.analytics.dashboards import (
+    CERT_STATUSES,
+    AnalyticsError,
+    Filters,
+    TeamDashboard,
+    team_dashboard,
+)
+from training.analytics.exams import LOW_DISCRIMINATION
+from training.auth.accounts import list_cohorts
+from training.core.clock import team_today
 from training.models import Category
 
 PERIODS: dict[str, int | None] = {"全部时间": None, "最近 4 周": 28, "最近 12 周": 84, "最近 26 周": 182,

@@ -24,11 +24,11 @@ from sqlmodel import Session, col, select
 from scripts_bank.query_screen import not_a_question
 from scripts_bank.relevance import BASE_STRONG
 from scripts_bank.service import APPROVED
-from training.analytics_base import as_date, fetch, local_day
-from training.categories import categorise
+from training.analytics.base import as_date, fetch, local_day
+from training.auth.permissions import STAFF, require_role
+from training.mining.categories import categorise
+from training.mining.question_bank import set_flags, store_clusters
 from training.models import LookupLog, MinedQuestion, Script, ScriptFeedback, ScriptVersion, User, utcnow
-from training.permissions import STAFF, require_role
-from training.question_bank import set_flags, store_clusters
 
 #: Only for lookups logged before the relevance floor (``matched`` NULL): without their keyword
 #: evidence, a best cosine under the floor's "strong" value is weak (shipped encoder's scale).
@@ -248,7 +248,7 @@ def weak_queries(
         below: a lookup logged before the relevance floor is weak when its best cosine is under
             this (or it had no hit at all); later ones are weak when no hit passed the floor or
             an agent reported the query.
-        category: only queries ``training.categories.categorise`` puts in this category.
+        category: only queries ``training.mining.categories.categorise`` puts in this category.
         limit: at most this many queries.
 
     Returns:
@@ -276,7 +276,7 @@ def weak_queries(
 
 @dataclass
 class _WeakCluster:
-    """A weak query in the shape ``store_clusters`` stores (training.question_bank.ClusterLike)."""
+    """A weak query in the shape ``store_clusters`` stores (training.mining.question_bank.ClusterLike)."""
 
     question: str
     frequency: int

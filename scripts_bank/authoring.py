@@ -12,10 +12,10 @@ from sqlmodel import Session, col, select
 from scripts_bank.io import ScriptRow
 from scripts_bank.placeholders import placeholder_problems
 from scripts_bank.service import APPROVED, ARCHIVED, DRAFT, ScriptError, ScriptView, views_of
-from training import audit
-from training.certification import flag_for_recertification
+from training.auth import audit
+from training.auth.permissions import STAFF, require_role
+from training.certification.programmes import flag_for_recertification
 from training.models import Answer, Category, MinedQuestion, Script, ScriptVersion, User, utcnow
-from training.permissions import STAFF, require_role
 
 MAX_SCRIPT_CHARS = 2000
 MAX_TAGS = 10

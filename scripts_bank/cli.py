@@ -11,20 +11,20 @@ from typing import Any
 
 from scripts_bank.index_store import cached_index
 from scripts_bank.lookup import BankEntry
-from training.config import get_settings
-from training.embeddings import DiskEmbeddingStore, Embedder
-from training.errors import UserError
-from training.jsonl import InputError, atomic_output, read_objects, require_str, write_line
-from training.permissions import PermissionDenied
-from training.ranking import ChatTurn, RankGroup, RankWeights, rank_answers
-from training.similarity import similarity_scores
+from training.auth.permissions import PermissionDenied
+from training.core.config import get_settings
+from training.core.errors import UserError
+from training.core.jsonl import InputError, atomic_output, read_objects, require_str, write_line
+from training.nlp.embeddings import DiskEmbeddingStore, Embedder
+from training.nlp.similarity import similarity_scores
+from training.ranking.rank import ChatTurn, RankGroup, RankWeights, rank_answers
 
 #: The CLI is for batch jobs on the trainer's own files: a far larger cap than web uploads.
 CLI_FILE_LIMIT = 2 * 1024**3
 
 
 def _embedder(model: str | None) -> Embedder:
-    from training.encoder import load_encoder  # deferred: torch loads only when needed
+    from training.nlp.encoder.encoder import load_encoder  # deferred: torch loads only when needed
 
     settings = get_settings()
     store = DiskEmbeddingStore(settings.cache_dir / "cli-embeddings.sqlite")
@@ -154,9 +154,9 @@ def cmd_lookup(args: argparse.Namespace) -> None:
 
 def cmd_mine_questions(args: argparse.Namespace) -> None:
     """Mine the customer questions of a chat-log file (reads no database)."""
-    from training.chatlog import parse_chat_log
-    from training.importer import stderr_progress
-    from training.mining import mine_questions
+    from training.chats.importer import stderr_progress
+    from training.chats.parsers import parse_chat_log
+    from training.mining.mine import mine_questions
 
     raw = _read_bytes(args.input)
     try:
@@ -180,8 +180,8 @@ def cmd_import_chats(args: argparse.Namespace) -> None:
     """Import a chat-log file into the configured database as a trainer or admin."""
     from sqlmodel import select
 
-    from training.db import get_engine, session_scope
-    from training.importer import import_chat_log, stderr_progress
+    from training.chats.importer import import_chat_log, stderr_progress
+    from training.core.db import get_engine, session_scope
     from training.models import User
 
     raw = _read_bytes(args.file)
@@ -204,10 +204,10 @@ def cmd_adapt(args: argparse.Namespace) -> None:
     """Fine-tune the app's encoder on the database's own data as a trainer or admin."""
     from sqlmodel import select
 
-    from training.adapt_platform import adapt_from_platform
-    from training.db import get_engine, session_scope
-    from training.model_versions import activate_version
+    from training.core.db import get_engine, session_scope
     from training.models import User
+    from training.nlp.model_versions import activate_version
+    from training.ops.adapt_platform import adapt_from_platform
 
     where = Path(f"--as {args.as_user}")
     with session_scope(get_engine()) as session:
@@ -230,7 +230,7 @@ def cmd_adapt(args: argparse.Namespace) -> None:
 
 def cmd_backup(args: argparse.Namespace) -> None:
     """Snapshot the configured database into one file (an operator command: no login)."""
-    from training.backup import BackupError, backup_database
+    from training.ops.backup import BackupError, backup_database
 
     try:
         summary = backup_database(get_settings().resolved_database_url, args.file, portable=args.portable)
@@ -242,7 +242,7 @@ def cmd_backup(args: argparse.Namespace) -> None:
 
 def cmd_restore(args: argparse.Namespace) -> None:
     """Replace the configured database with a backup file (an operator command: no login)."""
-    from training.backup import BackupError, restore_database
+    from training.ops.backup import BackupError, restore_database
 
     try:
         summary = restore_database(get_settings().resolved_database_url, args.file, force=args.force)

@@ -6,9 +6,9 @@ from sqlmodel import Session, col, select
 
 from scripts_bank.authoring import check_script, make_current, script_row
 from scripts_bank.service import APPROVED, ARCHIVED, DRAFT, ScriptError, ScriptView, views_of
-from training import audit
+from training.auth import audit
+from training.auth.permissions import STAFF, require_role
 from training.models import ScriptVersion, User, utcnow
-from training.permissions import STAFF, require_role
 
 MAX_VARIANT_CHARS = 50
 

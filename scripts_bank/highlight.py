@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from training.keywords import STOPWORDS, get_tokenizer, keywords
+from training.nlp.keywords import STOPWORDS, get_tokenizer, keywords
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _WORD = re.compile(r"\w")

@@ -31,8 +31,8 @@ from scipy import sparse
 
 from scripts_bank.lookup import BankEntry, KeywordIndex, ScriptIndex, entry_tokens, term_counts
 from scripts_bank.vectors import Partition, SemanticIndex
-from training.embeddings import Embedder
-from training.keywords import DOMAIN_WORDS, STOPWORDS
+from training.nlp.embeddings import Embedder
+from training.nlp.keywords import DOMAIN_WORDS, STOPWORDS
 
 #: Bump when the files or their meaning change.
 FORMAT = 1

@@ -11,17 +11,17 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from training.analytics_export import chart_data_bytes
-from training.config import get_settings
-from training.errors import UserError
-from training.models import Category
-from training.tables import (
+from training.analytics.export import chart_data_bytes
+from training.core.config import get_settings
+from training.core.errors import UserError
+from training.core.tables import (
     FORMULA_PREFIXES,
     TableError,
     check_xlsx_archive,
     decode_text,
     read_table,
 )
+from training.models import Category
 
 
 class ScriptImportError(UserError):

@@ -24,8 +24,8 @@ import numpy.typing as npt
 from scipy import sparse
 
 from scripts_bank.vectors import Indices, SemanticIndex
-from training.embeddings import Embedder
-from training.keywords import keywords
+from training.nlp.embeddings import Embedder
+from training.nlp.keywords import keywords
 
 Matrix = npt.NDArray[np.float32]
 #: Queries scored together: bounds the dense (queries x bank) matrices in memory.

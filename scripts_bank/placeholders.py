@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from training.placeholder_syntax import CLOSE_BRACES as _CLOSE
-from training.placeholder_syntax import MAX_NAME_LENGTH
-from training.placeholder_syntax import OPEN_BRACES as _OPEN
-from training.placeholder_syntax import PLACEHOLDER as _PLACEHOLDER
+from training.nlp.placeholder_syntax import CLOSE_BRACES as _CLOSE
+from training.nlp.placeholder_syntax import MAX_NAME_LENGTH
+from training.nlp.placeholder_syntax import OPEN_BRACES as _OPEN
+from training.nlp.placeholder_syntax import PLACEHOLDER as _PLACEHOLDER
 
 #: The placeholders the lookup page offers to fill; others are allowed (see placeholder_problems).
 KNOWN_PLACEHOLDERS: tuple[str, ...] = (

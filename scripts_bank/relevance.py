@@ -7,7 +7,7 @@ weather still scores high. The floor judges each hit on its own, from two signal
 - the cosine of query and script question, on the active model's scale: the base values below
   were measured on the shipped encoder (``bench/lookup_floor.py``, figures in
   ``bench/RESULTS.md``) and are mapped through the calibration stored on an adapted model's
-  card (``training.model_versions.model_threshold``), since fine-tuning moves every cosine;
+  card (``training.nlp.model_versions.model_threshold``), since fine-tuning moves every cosine;
 - keyword evidence: the share of the query's words (jieba tokens of two characters or more)
   that the script's question also contains.
 
@@ -22,8 +22,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
-from training.keywords import keywords
-from training.model_versions import model_threshold
+from training.nlp.keywords import keywords
+from training.nlp.model_versions import model_threshold
 
 #: Cosine (shipped encoder) that counts as a match on its own. Unrelated short questions reach
 #: 0.86–0.91 under e5 (今天天气怎么样 0.86, 退货运费谁出啊 against 退款什么时候到账 0.911).

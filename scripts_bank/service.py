@@ -14,12 +14,12 @@ from scripts_bank.highlight import matched_spans, segments
 from scripts_bank.index_store import cached_index
 from scripts_bank.lookup import BankEntry, ScriptIndex
 from scripts_bank.relevance import Confidence, RelevanceFloor, content_words, keyword_evidence
-from training.config import get_settings
-from training.embeddings import Embedder
-from training.errors import UserError
-from training.exams import has_open_attempt
+from training.auth.permissions import EVERYONE, STAFF, PermissionDenied, require_role
+from training.core.config import get_settings
+from training.core.errors import UserError
+from training.exams.attempts import has_open_attempt
 from training.models import LookupLog, Role, Script, ScriptVersion, User, utcnow
-from training.permissions import EVERYONE, STAFF, PermissionDenied, require_role
+from training.nlp.embeddings import Embedder
 
 APPROVED, DRAFT, ARCHIVED = "approved", "draft", "archived"
 STATUS_LABELS = {APPROVED: "已审定", DRAFT: "草稿", ARCHIVED: "已停用"}

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from scripts_bank.service import APPROVED, bank_index, views_of
-from training.embeddings import Embedder
-from training.model_versions import model_threshold
+from training.auth.permissions import STAFF, require_role
+from training.mining.question_bank import COVERAGE_THRESHOLD, mark_coverage
 from training.models import MinedQuestion, Script, User
-from training.permissions import STAFF, require_role
-from training.question_bank import COVERAGE_THRESHOLD, mark_coverage
+from training.nlp.embeddings import Embedder
+from training.nlp.model_versions import model_threshold
 
 #: Texts embedded per progress step.
 CHUNK = 64

@@ -12,10 +12,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
-from training.config import EMBEDDED_MODEL, get_settings
-from training.db import get_engine, make_engine
-from training.embeddings import Embedder
-from training.migrate import upgrade_database
+from training.core.config import EMBEDDED_MODEL, get_settings
+from training.core.db import get_engine, make_engine
+from training.core.migrate import upgrade_database
+from training.nlp.embeddings import Embedder
 
 PG_URL = os.environ.get("HUASHU_TEST_DATABASE_URL")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -47,8 +47,8 @@ def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     upgrade_database(url)
     monkeypatch.setenv("HUASHU_DATABASE_URL", url)
     get_settings.cache_clear()
-    if "pages.common" in sys.modules:  # PostgreSQL tests share one URL: no active model carried over
-        sys.modules["pages.common"].forget_active_model()
+    if "pages.ui.common" in sys.modules:  # PostgreSQL tests share one URL: no active model carried over
+        sys.modules["pages.ui.common"].forget_active_model()
     get_engine.cache_clear()
     yield url
     get_engine().dispose()
@@ -74,7 +74,7 @@ def session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture(scope="session")
 def real_encoder():  # type: ignore[no-untyped-def]
     """The embedded sentence encoder, built/loaded once per test session."""
-    from training.encoder import load_encoder
+    from training.nlp.encoder.encoder import load_encoder
 
     return load_encoder(EMBEDDED_MODEL)
 

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from training import exams, paper_delivery, papers
-from training.accounts import create_user
+from training.auth.accounts import create_user
+from training.exams import attempts as exams
+from training.exams import delivery as paper_delivery
+from training.exams import papers
 from training.models import Cohort, KnowledgeItem, MinedQuestion, Role, User, utcnow
-from training.seed import seed_demo
+from training.ops.demo.seed import seed_demo
 
 
 @dataclass

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from sqlmodel import Session, select
 
-from training import accounts
-from training.accounts import AccountError
+from training.auth import accounts
+from training.auth.accounts import AccountError
+from training.auth.permissions import PermissionDenied
 from training.models import AuditLog, Cohort, Role, User
-from training.permissions import PermissionDenied
 
 
 def make(session: Session, username: str, role: Role, password: str = "secret-pass-1") -> User:
@@ -150,7 +150,7 @@ def test_bulk_create_is_all_or_nothing_and_names_rows(session: Session) -> None:
 
 def test_bulk_create_rejects_garbage_files(session: Session) -> None:
     admin = make(session, "root", Role.ADMIN)
-    from training.tables import TableError
+    from training.core.tables import TableError
 
     with pytest.raises(TableError, match="Excel"):
         accounts.bulk_create_users(session=session, actor=admin, raw=b"PK\x03\x04garbage",

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.adapt import (
+from training.nlp.adapt.finetune import (
     PASSAGE,
     QUERY,
     AdaptData,
@@ -23,9 +23,9 @@ from training.adapt import (
     save_model,
     split_data,
 )
-from training.adapt_run import encode, evaluate, load_trainable, run_adaptation
-from training.encoder import MODEL_CARD, load_encoder, local_model_id
-from training.model_versions import calibration_table
+from training.nlp.adapt.run import encode, evaluate, load_trainable, run_adaptation
+from training.nlp.encoder.encoder import MODEL_CARD, load_encoder, local_model_id
+from training.nlp.model_versions import calibration_table
 
 # Invented shop pairs: a customer question and the approved reply, with no word in common, so
 # only training can tie them together.
@@ -152,7 +152,7 @@ def test_save_model_replaces_atomically(tmp_path: Path, model) -> None:  # type:
 def test_training_threads_follow_the_setting_or_the_free_cores() -> None:
     import os
 
-    from training.adapt import busy_cores, training_threads
+    from training.nlp.adapt.finetune import busy_cores, training_threads
 
     assert training_threads(3) == 3
     assert training_threads(None) in {1, os.cpu_count()}

@@ -11,11 +11,14 @@ import pytest
 from exam_world import Demo, demo_people, knowledge, more_candidates, publish
 from sqlmodel import Session, col, select
 
-from training import analytics as an
-from training import exams, papers
-from training.analytics_export import chart_data_bytes
-from training.clock import team_date
-from training.feedback import mistakes, practise
+from training.analytics import dashboards as an
+from training.analytics.export import chart_data_bytes
+from training.auth.permissions import PermissionDenied
+from training.core.clock import team_date
+from training.exams import attempts as exams
+from training.exams import papers
+from training.exams.feedback import mistakes, practise
+from training.exams.review_stats import krippendorff_alpha
 from training.models import (
     Answer,
     Attempt,
@@ -32,9 +35,7 @@ from training.models import (
     User,
     utcnow,
 )
-from training.permissions import PermissionDenied
-from training.review_stats import krippendorff_alpha
-from training.seed_history import seed_demo_history
+from training.ops.demo.history import seed_demo_history
 
 ALL = an.Filters()
 # A Wednesday, 10:00 in China; its week starts on Monday 2026-11-16.

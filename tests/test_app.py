@@ -8,9 +8,9 @@ import pytest
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from training.db import get_engine
+from training.core.db import get_engine
 from training.models import Cohort, Role, User
-from training.seed import DEMO_USERS, seed_demo
+from training.ops.demo.seed import DEMO_USERS, seed_demo
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 120

@@ -10,13 +10,13 @@ from sqlmodel import Session, select
 
 from scripts_bank.authoring import import_scripts
 from scripts_bank.io import ScriptRow
-from training.bank_duplicates import merge_candidates
-from training.embeddings import Embedder
-from training.importer import import_chat_log
-from training.mining_service import MiningError, mine_import
+from training.chats.importer import import_chat_log
+from training.mining.duplicates import merge_candidates
+from training.mining.question_bank import mark_coverage, merge_clusters, store_clusters, update_cluster
+from training.mining.service import MiningError, mine_import
+from training.mining.trends import frequencies_by_import, import_trend
 from training.models import ChatImport, MinedQuestion, QuestionFrequency, Role, User
-from training.question_bank import mark_coverage, merge_clusters, store_clusters, update_cluster
-from training.question_trends import frequencies_by_import, import_trend
+from training.nlp.embeddings import Embedder
 
 # Enough JD sessions for a few hundred questions, few enough for the encoder to take seconds.
 JD_SESSIONS = 60
@@ -132,7 +132,7 @@ def test_paraphrases_join_the_bank_new_questions_make_clusters_and_the_trend_sho
 def test_near_duplicate_clusters_are_offered_for_merging(
     session: Session, trainer: User, embedder: Embedder,
 ) -> None:
-    from training.mining import QuestionCluster
+    from training.mining.mine import QuestionCluster
 
     rows = store_clusters(session=session, actor=trainer, import_id=None, clusters=[
         QuestionCluster("今天下单啥时候能发", 41, "物流配送"), QuestionCluster("什么时候发货", 6, "物流配送"),
@@ -175,8 +175,8 @@ def test_question_bank_page_offers_near_duplicates_and_merges_only_after_asking(
 ) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from training.db import get_engine
-    from training.mining import QuestionCluster
+    from training.core.db import get_engine
+    from training.mining.mine import QuestionCluster
 
     with Session(get_engine(), expire_on_commit=False) as session:
         user = User(username="trainer", display_name="培训师", role=Role.TRAINER.value, password_hash="x")
@@ -214,7 +214,7 @@ def test_question_bank_page_offers_near_duplicates_and_merges_only_after_asking(
 def test_chat_import_page_says_what_joined_the_bank(db_url: str, real_encoder: object) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from training.db import get_engine
+    from training.core.db import get_engine
 
     with Session(get_engine(), expire_on_commit=False) as session:
         user = User(username="trainer", display_name="培训师", role=Role.TRAINER.value, password_hash="x")

@@ -12,10 +12,11 @@ import pytest
 from sqlmodel import Session, select
 
 from scripts_bank import authoring as scripts
-from training import certification as cert
-from training import certification_views as views
-from training.certification import CertificationError
-from training.knowledge import KnowledgeDraft, KnowledgeError, update_item
+from training.auth.permissions import PermissionDenied
+from training.certification import programmes as cert
+from training.certification import readouts as views
+from training.certification.programmes import CertificationError
+from training.exams.knowledge import KnowledgeDraft, KnowledgeError, update_item
 from training.models import (
     Attempt,
     AuditLog,
@@ -30,8 +31,7 @@ from training.models import (
     Role,
     User,
 )
-from training.permissions import PermissionDenied
-from training.seed import seed_demo
+from training.ops.demo.seed import seed_demo
 
 # Today at 12:00 China time (same calendar day in UTC); services called without ``now`` agree.
 NOW = datetime.now(UTC).replace(hour=4, minute=0, second=0, microsecond=0)

@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 
 
 def _page() -> None:
-    from pages.exam_view import render_turns
+    from pages.ui.exam_view import render_turns
 
     render_turns([{"role": "customer", "text": "[订单编号:[ORDERID_10231]，订单金额:[金额x]]"},
                   {"role": "agent", "text": "亲，订单[ORDERID_10814]已经发货了"}],

@@ -16,9 +16,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 
-from training import importer
-from training.chat import AGENT, CUSTOMER
-from training.chatlog import (
+from training.auth.permissions import PermissionDenied
+from training.chats import importer
+from training.chats.importer import DuplicateImportError, import_chat_log, list_imports
+from training.chats.masking import ADDRESS, BANK_CARD, EMAIL, ID_CARD, NAME, PHONE
+from training.chats.parsers import (
     MAX_MESSAGE_CHARS,
     TRUNCATION_MARK,
     ChatLogError,
@@ -29,12 +31,10 @@ from training.chatlog import (
     propose_mapping,
     read_header,
 )
-from training.config import PROJECT_ROOT, get_settings
-from training.importer import DuplicateImportError, import_chat_log, list_imports
-from training.masking import ADDRESS, BANK_CARD, EMAIL, ID_CARD, NAME, PHONE
+from training.chats.types import AGENT, CUSTOMER
+from training.core.config import PROJECT_ROOT, get_settings
+from training.core.tables import TableError
 from training.models import AuditLog, ChatImport, ChatMessage, Role, User
-from training.permissions import PermissionDenied
-from training.tables import TableError
 
 DEMO = PROJECT_ROOT / "data" / "demo" / "chatlog.tsv"
 JD_SAMPLE = Path("/work/shared/data/jddc_chat_sample/chat_0.1per.txt")
@@ -436,7 +436,7 @@ def test_arbitrary_uploads_only_raise_chat_log_errors_and_never_leave_partial_ro
 
 
 def test_chat_log_errors_are_user_errors_the_pages_display() -> None:
-    from training.errors import UserError
+    from training.core.errors import UserError
 
     assert issubclass(DuplicateImportError, ChatLogError)
     assert issubclass(ChatLogError, UserError) and issubclass(ChatLogError, ValueError)

@@ -8,9 +8,10 @@ import re
 import pytest
 from sqlmodel import Session, select
 
-from training import accounts, knowledge
+from training.auth import accounts
+from training.core.tables import TableError, read_table
+from training.exams import knowledge
 from training.models import KnowledgeItem, Role, User
-from training.tables import TableError, read_table
 
 ENGLISH_WORD = re.compile(r"[A-Za-z]{3,}")
 

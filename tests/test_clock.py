@@ -1,7 +1,7 @@
 """One time zone: stored in UTC, entered and shown in the team's zone (HUASHU_TIMEZONE), never the server's.
 
 The page tests run with the process in UTC (as containers do) and in New York: before
-``training.clock`` the pages formatted with ``astimezone()``, i.e. in the server's zone.
+``training.core.clock`` the pages formatted with ``astimezone()``, i.e. in the server's zone.
 """
 
 from __future__ import annotations
@@ -24,15 +24,17 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
-from training import clock, exams, papers
-from training.analytics import Filters
-from training.analytics_base import local_day, local_week
-from training.analytics_learner import my_certificates
-from training.certification import expiry_date
-from training.certification_views import certificate_html, certificate_view
-from training.config import Settings, get_settings
-from training.db import get_engine
-from training.importer import DuplicateImportError, import_chat_log, list_imports
+from training.analytics.base import local_day, local_week
+from training.analytics.dashboards import Filters
+from training.analytics.learner import my_certificates
+from training.certification.programmes import expiry_date
+from training.certification.readouts import certificate_html, certificate_view
+from training.chats.importer import DuplicateImportError, import_chat_log, list_imports
+from training.core import clock
+from training.core.config import Settings, get_settings
+from training.core.db import get_engine
+from training.exams import attempts as exams
+from training.exams import papers
 from training.models import AuditLog, Certificate, Certification, ChatImport, Cohort, ExamAssignment, User
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,7 +146,7 @@ def test_an_unknown_zone_is_refused_at_startup(monkeypatch: pytest.MonkeyPatch, 
 def test_the_app_does_not_start_with_an_unknown_zone(tmp_path: Path) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("HUASHU_")},
            "HUASHU_TIMEZONE": "Asia/Beijing", "HUASHU_DATA_DIR": str(tmp_path / "data")}
-    done = subprocess.run([sys.executable, "-m", "training.bootstrap"], env=env, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "training.ops.bootstrap"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip() == (
@@ -158,10 +160,10 @@ import json
 from datetime import UTC, date, datetime
 from sqlalchemy import select
 from sqlmodel import Session, SQLModel
-from training import clock
-from training.analytics_base import local_day, local_week
-from training.certification import certificate_number, expiry_date
-from training.db import make_engine
+from training.core import clock
+from training.analytics.base import local_day, local_week
+from training.certification.programmes import certificate_number, expiry_date
+from training.core.db import make_engine
 from training.models import AuditLog
 
 moments = [datetime(2026, 12, 6, 15, 59, tzinfo=UTC), datetime(2026, 12, 6, 16, 0, tzinfo=UTC)]

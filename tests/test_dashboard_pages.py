@@ -16,9 +16,9 @@ from exam_world import Demo, demo_people
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from pages.chart_blocks import day_calendar, people_table, wrapped_axis
+from pages.ui.chart_blocks import day_calendar, people_table, wrapped_axis
 from training.models import Certificate, Certification, Cohort, User
-from training.seed_history import HISTORY_COHORT, seed_demo_history
+from training.ops.demo.history import HISTORY_COHORT, seed_demo_history
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 DASHBOARD, PROGRESS = "pages/team_dashboard.py", "pages/my_progress.py"

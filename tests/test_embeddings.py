@@ -10,8 +10,8 @@ import numpy as np
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from training.embeddings import DbEmbeddingStore, DiskEmbeddingStore, Embedder, Vectors
 from training.models import EmbeddingCache
+from training.nlp.embeddings import DbEmbeddingStore, DiskEmbeddingStore, Embedder, Vectors
 
 
 class CountingEncoder:

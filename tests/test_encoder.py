@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training import encoder as enc_mod
-from training.config import EMBEDDED_MODEL, get_settings
-from training.encoder import (
+from training.core.config import EMBEDDED_MODEL, get_settings
+from training.nlp.encoder import encoder as enc_mod
+from training.nlp.encoder.encoder import (
     Encoder,
     build_embedded_model,
     embedded_model_dir,

@@ -10,13 +10,13 @@ import pytest
 from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
-from training import paper_delivery, papers
-from training.certification import create_certification
-from training.db import get_engine
-from training.embeddings import Embedder
-from training.exams import my_exams, questions_of, save_answer, start_attempt, submit_attempt
-from training.grading import release_results
-from training.knowledge import KnowledgeDraft, create_item
+from training.certification.programmes import create_certification
+from training.core.db import get_engine
+from training.exams import delivery as paper_delivery
+from training.exams import papers
+from training.exams.attempts import my_exams, questions_of, save_answer, start_attempt, submit_attempt
+from training.exams.grading import release_results
+from training.exams.knowledge import KnowledgeDraft, create_item
 from training.models import (
     Answer,
     Attempt,
@@ -28,7 +28,8 @@ from training.models import (
     User,
     utcnow,
 )
-from training.seed import seed_demo
+from training.nlp.embeddings import Embedder
+from training.ops.demo.seed import seed_demo
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

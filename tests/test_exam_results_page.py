@@ -10,10 +10,10 @@ from exam_world import Demo, demo_people, publish, sit
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
-from training.certification import certification_papers, create_certification, list_certifications
-from training.exams import my_exams
-from training.feedback import attempt_feedback
-from training.grading_views import paper_results, review_targets
+from training.certification.programmes import certification_papers, create_certification, list_certifications
+from training.exams.attempts import my_exams
+from training.exams.feedback import attempt_feedback
+from training.exams.grading_views import paper_results, review_targets
 from training.models import User
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

@@ -15,10 +15,11 @@ from sqlmodel import Session, col, func, select
 
 from scripts_bank.placeholders import placeholders_in
 from scripts_bank.service import list_scripts, lookup_scripts
-from training import exams, feedback, grading, grading_views, paper_delivery, papers
-from training.embeddings import DiskEmbeddingStore, Embedder
-from training.key_points import COURTESY, FUNCTION_WORDS
-from training.keywords import STOPWORDS
+from training.auth.permissions import PermissionDenied
+from training.exams import attempts as exams
+from training.exams import delivery as paper_delivery
+from training.exams import feedback, grading, grading_views, papers
+from training.exams.key_points import COURTESY, FUNCTION_WORDS
 from training.models import (
     Answer,
     Attempt,
@@ -31,9 +32,10 @@ from training.models import (
     User,
     utcnow,
 )
-from training.permissions import PermissionDenied
-from training.placeholder_syntax import without_placeholders
-from training.seed import DEMO_DIR, seed_demo
+from training.nlp.embeddings import DiskEmbeddingStore, Embedder
+from training.nlp.keywords import STOPWORDS
+from training.nlp.placeholder_syntax import without_placeholders
+from training.ops.demo.seed import DEMO_DIR, seed_demo
 
 T = TypeVar("T")
 DEMO_SCRIPTS = DEMO_DIR / "scripts.jsonl"
@@ -396,7 +398,7 @@ def test_trainer_grants_one_person_a_retake_with_a_fresh_draw(
     session: Session, people: dict[str, User],
 ) -> None:
     """允许补考: one person's own sitting 2, new random questions, nobody else's exams change."""
-    from training.retakes import RetakeError, grant_retake
+    from training.exams.retakes import RetakeError, grant_retake
 
     trainer, newhire, agent = people["trainer"], people["newhire"], people["agent"]
     paper = papers.create_paper(session=session, actor=trainer, title="上岗综合考试", shuffle=False)

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from training import choices, knowledge
-from training.knowledge import KnowledgeDraft, KnowledgeError
+from training.auth.permissions import PermissionDenied
+from training.exams import choices, knowledge
+from training.exams.knowledge import KnowledgeDraft, KnowledgeError
 from training.models import KnowledgeItem, Role, User
-from training.permissions import PermissionDenied
-from training.seed import seed_demo
+from training.ops.demo.seed import seed_demo
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo" / "knowledge_items.csv"
 

@@ -11,9 +11,10 @@ from exam_world import Demo, demo_people
 from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
-from training import knowledge, paper_delivery, papers
+from training.auth.permissions import PermissionDenied
+from training.exams import delivery as paper_delivery
+from training.exams import knowledge, papers
 from training.models import AuditLog, ExamItem, KnowledgeItem
-from training.permissions import PermissionDenied
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

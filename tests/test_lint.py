@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from training.lint import DEFAULT_RULES, LINT_KINDS, LintRule, lint_answer
+from training.ranking.lint import DEFAULT_RULES, LINT_KINDS, LintRule, lint_answer
 
 QUESTION = "我买的鞋子尺码不合适，能换吗"
 

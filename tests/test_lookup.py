@@ -14,8 +14,8 @@ import pytest
 from scripts_bank import index_store, vectors
 from scripts_bank.highlight import matched_spans, merge_spans, segments
 from scripts_bank.lookup import BankEntry, KeywordIndex, ScriptIndex, fuse
-from training.embeddings import Embedder
-from training.keywords import BM25Index
+from training.nlp.embeddings import Embedder
+from training.nlp.keywords import BM25Index
 
 BANK = [
     BankEntry("addr", "怎么修改收货地址", "亲，订单未发货前可以在订单详情里修改地址哦"),

@@ -21,9 +21,9 @@ from scripts_bank.relevance import (
     content_words,
     keyword_evidence,
 )
-from training.embeddings import Embedder
-from training.encoder import MODEL_CARD
 from training.models import LookupLog, User, utcnow
+from training.nlp.embeddings import Embedder
+from training.nlp.encoder.encoder import MODEL_CARD
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 WEIGHT = 0.7

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from training.masking import (
+from training.chats.masking import (
     ADDRESS,
     BANK_CARD,
     EMAIL,

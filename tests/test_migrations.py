@@ -9,8 +9,8 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 import training.models  # noqa: F401
-from training.db import make_engine
-from training.migrate import alembic_config
+from training.core.db import make_engine
+from training.core.migrate import alembic_config
 
 
 def test_migrated_schema_matches_models(db_url: str) -> None:

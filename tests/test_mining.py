@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.categories import PRECEDENCE, categorise, majority_category
-from training.chat import AGENT, CUSTOMER, ChatLine
-from training.embeddings import Embedder
-from training.mining import (
+from training.chats.types import AGENT, CUSTOMER, ChatLine
+from training.mining.categories import PRECEDENCE, categorise, majority_category
+from training.mining.cluster import leader_clusters
+from training.mining.mine import (
     DEFAULT_THRESHOLD,
     MAX_EXAMPLES,
     MAX_REPLIES,
@@ -21,9 +21,9 @@ from training.mining import (
     extract_questions,
     mine_questions,
 )
-from training.mining_cluster import leader_clusters
-from training.mining_text import dedupe_key, embedding_text, is_context_fragment, is_question
+from training.mining.text import dedupe_key, embedding_text, is_context_fragment, is_question
 from training.models import Category
+from training.nlp.embeddings import Embedder
 
 DEMO_CHATLOG = Path(__file__).resolve().parents[1] / "data" / "demo" / "chatlog.tsv"
 

@@ -6,11 +6,12 @@ import pytest
 from exam_world import demo_people, sit
 from sqlmodel import Session, select
 
-from training import grading, paper_delivery, papers
-from training.embeddings import Embedder
-from training.exams import questions_of
-from training.feedback import mistakes
+from training.exams import delivery as paper_delivery
+from training.exams import grading, papers
+from training.exams.attempts import questions_of
+from training.exams.feedback import mistakes
 from training.models import Answer, Attempt, Cohort, MinedQuestion, utcnow
+from training.nlp.embeddings import Embedder
 
 pytestmark = pytest.mark.encoder
 

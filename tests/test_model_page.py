@@ -15,12 +15,12 @@ from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
 from scripts_bank.warmup import WarmUpReport
-from training import jobs
-from training.adapt_platform import platform_data
-from training.config import get_settings
-from training.encoder import MODEL_CARD, embedded_model_dir, embedded_model_id
-from training.model_versions import SHIPPED_NAME, active_version, judge_version, register_version
+from training.core.config import get_settings
 from training.models import AuditLog, EmbeddingCache, EncoderVersion, User
+from training.nlp.encoder.encoder import MODEL_CARD, embedded_model_dir, embedded_model_id
+from training.nlp.model_versions import SHIPPED_NAME, active_version, judge_version, register_version
+from training.ops import jobs
+from training.ops.adapt_platform import platform_data
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")

@@ -13,12 +13,13 @@ from exam_world import Demo, demo_people, more_candidates, publish, sit
 from sqlmodel import Session, col, select
 
 from scripts_bank.authoring import create_script
-from training.adapt import RankExample, TrainConfig
-from training.adapt_platform import MIN_ITEMS, adapt_from_platform, platform_data
-from training.config import get_settings
-from training.encoder import MODEL_CARD, embedded_model_dir, load_encoder, local_model_id
-from training.errors import UserError
-from training.model_versions import (
+from training.auth.permissions import PermissionDenied
+from training.core.config import get_settings
+from training.core.errors import UserError
+from training.models import Answer, AuditLog, EncoderVersion, MinedQuestion, Review, User
+from training.nlp.adapt.finetune import RankExample, TrainConfig
+from training.nlp.encoder.encoder import MODEL_CARD, embedded_model_dir, load_encoder, local_model_id
+from training.nlp.model_versions import (
     SHIPPED_NAME,
     activate_version,
     active_model,
@@ -29,8 +30,7 @@ from training.model_versions import (
     read_card,
     register_version,
 )
-from training.models import Answer, AuditLog, EncoderVersion, MinedQuestion, Review, User
-from training.permissions import PermissionDenied
+from training.ops.adapt_platform import MIN_ITEMS, adapt_from_platform, platform_data
 
 CLUSTERS = {
     "什么时候发货": ["几天能发货", "今天能发出吗", "下单后多久发货", "什么时候寄出"],
@@ -212,8 +212,8 @@ def test_too_little_data_is_refused_in_chinese(session: Session, demo: Demo, dat
 def test_model_id_of_matches_the_loaded_ids_without_loading(tmp_path: Path) -> None:
     import json
 
-    from training.encoder import MODEL_CARD, embedded_model_id
-    from training.model_versions import model_id_of
+    from training.nlp.encoder.encoder import MODEL_CARD, embedded_model_id
+    from training.nlp.model_versions import model_id_of
 
     folder = tmp_path / "v1"
     folder.mkdir()

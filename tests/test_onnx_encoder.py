@@ -11,10 +11,16 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from training import onnx_encoder as onnx_mod
-from training.config import EMBEDDED_MODEL, Settings, get_settings
-from training.encoder import Encoder, embedded_model_dir, embedded_model_id, load_encoder, local_model_id
-from training.onnx_encoder import (
+from training.core.config import EMBEDDED_MODEL, Settings, get_settings
+from training.nlp.encoder import onnx as onnx_mod
+from training.nlp.encoder.encoder import (
+    Encoder,
+    embedded_model_dir,
+    embedded_model_id,
+    load_encoder,
+    local_model_id,
+)
+from training.nlp.encoder.onnx import (
     backend_model_id,
     export_is_current,
     load_onnx_encoder,

@@ -12,14 +12,14 @@ from exam_world import demo_people, more_candidates, publish, sit
 from sqlmodel import Session, func, select
 from streamlit.testing.v1 import AppTest
 
-from training.certification import duty_status
-from training.db import get_engine
-from training.exams import my_exams
+from training.analytics.overview import home_summary
+from training.certification.programmes import duty_status
+from training.core.db import get_engine
+from training.exams.attempts import my_exams
+from training.exams.papers import create_paper
+from training.mining.question_bank import store_clusters
 from training.models import Cohort, ExamPaper, KnowledgeItem, MinedQuestion, Role, Script, User
-from training.overview import home_summary
-from training.papers import create_paper
-from training.question_bank import store_clusters
-from training.seed import seed_demo
+from training.ops.demo.seed import seed_demo
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

@@ -9,11 +9,11 @@ import pytest
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from training.analytics_learner import PRACTICE_ACTION
-from training.db import get_engine
+from training.analytics.learner import PRACTICE_ACTION
+from training.core.db import get_engine
 from training.models import AuditLog, Cohort, Role, User
-from training.seed import seed_demo
-from training.seed_history import seed_demo_history
+from training.ops.demo.history import seed_demo_history
+from training.ops.demo.seed import seed_demo
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

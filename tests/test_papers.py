@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from sqlmodel import Session, select
 
-from training import paper_delivery as delivery
-from training import papers, question_bank
-from training.mining import QuestionCluster as Cluster
+from training.auth.permissions import PermissionDenied
+from training.exams import delivery, papers
+from training.mining import question_bank
+from training.mining.mine import QuestionCluster as Cluster
 from training.models import Cohort, ExamAssignment, ExamItem, MinedQuestion, Role, User, utcnow
-from training.permissions import PermissionDenied
-from training.seed import seed_demo
+from training.ops.demo.seed import seed_demo
 
 CLUSTERS = [
     Cluster("什么时候发货", 37, "物流配送", ["啥时候能发货", "几号发货"],

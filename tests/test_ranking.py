@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from training.embeddings import Embedder
-from training.ranking import ChatTurn, RankGroup, RankWeights, plain_reason, rank_answers
-from training.ranking_signals import BigramIdf, lexical_relevance
+from training.nlp.embeddings import Embedder
+from training.ranking.rank import ChatTurn, RankGroup, RankWeights, plain_reason, rank_answers
+from training.ranking.signals import BigramIdf, lexical_relevance
 
 pytestmark = pytest.mark.encoder
 
@@ -145,7 +145,7 @@ def test_blank_answers_score_zero_even_without_other_answers(embedder: Embedder)
 
 
 def test_passage_vectors_are_cached_apart_from_query_vectors(real_encoder, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from training.embeddings import DiskEmbeddingStore
+    from training.nlp.embeddings import DiskEmbeddingStore
 
     store = DiskEmbeddingStore(tmp_path / "cache.sqlite")
     cached = Embedder(real_encoder, store)

@@ -10,9 +10,10 @@ from exam_world import demo_people, more_candidates, publish, sit
 from sqlmodel import Session, col, select
 
 from scripts_bank import authoring
-from training import grading, paper_delivery, papers, review_board
-from training.embeddings import Embedder
-from training.lint_rules import save_phrase
+from training.auth.permissions import PermissionDenied
+from training.exams import delivery as paper_delivery
+from training.exams import grading, papers, review_board
+from training.exams.rubrics import RubricError, default_rubric
 from training.models import (
     Answer,
     Attempt,
@@ -26,8 +27,8 @@ from training.models import (
     User,
     utcnow,
 )
-from training.permissions import PermissionDenied
-from training.rubrics import RubricError, default_rubric
+from training.nlp.embeddings import Embedder
+from training.ranking.lint_rules import save_phrase
 
 pytestmark = pytest.mark.encoder
 

@@ -6,10 +6,9 @@ import pytest
 from exam_world import Demo, demo_people
 from sqlmodel import Session, func, select
 
-from training.models import AuditLog, Rubric
-from training.permissions import PermissionDenied
-from training.review_stats import disagreements, krippendorff_alpha, normalise_by_reviewer
-from training.rubrics import (
+from training.auth.permissions import PermissionDenied
+from training.exams.review_stats import disagreements, krippendorff_alpha, normalise_by_reviewer
+from training.exams.rubrics import (
     DEFAULT_AUTO_FAIL,
     DEFAULT_CRITERIA,
     Criterion,
@@ -20,6 +19,7 @@ from training.rubrics import (
     rubric_score,
     save_rubric,
 )
+from training.models import AuditLog, Rubric
 
 # Two reviewers, three answers: a (1.0, 1.0), b (0.0, 0.5), c (0.5, 0.5).
 # Interval alpha = 1 - D_o / D_e over the n = 6 pairable values.

@@ -12,7 +12,8 @@ from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
 from scripts_bank import analytics
-from training.clock import team_date
+from training.auth.permissions import PermissionDenied
+from training.core.clock import team_date
 from training.models import (
     LookupLog,
     MinedQuestion,
@@ -23,7 +24,6 @@ from training.models import (
     User,
     utcnow,
 )
-from training.permissions import PermissionDenied
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

@@ -12,8 +12,8 @@ from sqlmodel import Session, col, func, select
 from scripts_bank import authoring, service
 from scripts_bank.io import ScriptRow
 from scripts_bank.service import ScriptError
+from training.auth.permissions import PermissionDenied
 from training.models import AuditLog, MinedQuestion, Role, Script, ScriptVersion, User
-from training.permissions import PermissionDenied
 
 INVOICE_Q = "能开专票吗"
 INVOICE_V1 = "亲，可以开具增值税专用发票，请提供公司名称和税号"

@@ -12,8 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from scripts_bank import authoring, curation, service
 from scripts_bank.service import ScriptError
+from training.auth.permissions import PermissionDenied
 from training.models import AuditLog, Certificate, Role, Script, ScriptVersion
-from training.permissions import PermissionDenied
 
 WRONG_Q, RIGHT_Q = "我看了 没有", "运费谁出"
 FREIGHT = "亲，七天无理由退货的运费由买家承担，质量问题的运费由我们承担哦"

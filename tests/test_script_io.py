@@ -17,7 +17,7 @@ from scripts_bank.io import (
     scripts_table,
     split_tags,
 )
-from training.errors import UserError
+from training.core.errors import UserError
 from training.models import Category
 
 ROWS = [

@@ -11,7 +11,8 @@ from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
 from scripts_bank.authoring import create_script, propose_revision
-from training import paper_delivery, papers
+from training.exams import delivery as paper_delivery
+from training.exams import papers
 from training.models import (
     AuditLog,
     Cohort,
@@ -163,7 +164,7 @@ def test_the_composer_saves_under_the_question_selected(session: Session, demo: 
 
 
 def _answer_ids(session: Session, paper_id: int) -> list[int]:
-    from training.grading import answers_of, submitted_attempts
+    from training.exams.grading import answers_of, submitted_attempts
 
     attempts = submitted_attempts(session, paper_id)
     return [a.id or 0 for a in answers_of(session, [t.id or 0 for t in attempts]).values() if a.text]
@@ -254,9 +255,9 @@ def test_trainer_approves_a_draft_and_agents_never_see_drafts(session: Session, 
 def test_review_reasons_and_reviewer_agreement_in_plain_words(session: Session, demo: Demo) -> None:
     from typing import cast
 
-    from training.accounts import create_user
-    from training.embeddings import Embedder
-    from training.grading import review_answer
+    from training.auth.accounts import create_user
+    from training.exams.grading import review_answer
+    from training.nlp.embeddings import Embedder
 
     admin = session.exec(select(User).where(User.role == Role.ADMIN.value)).one()
     candidates = more_candidates(session, admin, 3)

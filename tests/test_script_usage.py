@@ -8,10 +8,10 @@ from sqlmodel import Session, col, select
 
 from scripts_bank import authoring, service, usage
 from scripts_bank.service import ScriptError, ScriptView
-from training import exams
-from training.embeddings import Embedder
+from training.auth.permissions import PermissionDenied
+from training.exams import attempts as exams
 from training.models import LookupLog, User
-from training.permissions import PermissionDenied
+from training.nlp.embeddings import Embedder
 
 pytestmark = pytest.mark.encoder
 WEIGHT = 0.7

@@ -7,10 +7,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from scripts_bank import authoring, service
-from training.embeddings import DbEmbeddingStore, Embedder
+from training.auth.permissions import PermissionDenied
 from training.models import Role, ScriptVersion, User
-from training.permissions import PermissionDenied
-from training.seed import seed_demo
+from training.nlp.embeddings import DbEmbeddingStore, Embedder
+from training.ops.demo.seed import seed_demo
 
 
 def user(session: Session, role: Role) -> User:

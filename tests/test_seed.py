@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from training.accounts import authenticate
-from training.bootstrap import bootstrap
-from training.certification import duty_status
-from training.db import get_engine
-from training.exams import my_exams
+from training.auth.accounts import authenticate
+from training.certification.programmes import duty_status
+from training.core.db import get_engine
+from training.exams.attempts import my_exams
 from training.models import Certificate, KnowledgeItem, Role, Script, User
-from training.seed import DEMO_USERS, seed_demo
+from training.ops.bootstrap import bootstrap
+from training.ops.demo.seed import DEMO_USERS, seed_demo
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -44,7 +44,7 @@ def test_bootstrap_seeds_demo_once_and_prints_admin_password(
 
 def test_admin_password_from_environment(db_url: str, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from training.config import get_settings
+    from training.core.config import get_settings
 
     monkeypatch.setenv("HUASHU_ADMIN_PASSWORD", "from-env-password")
     get_settings.cache_clear()
@@ -56,7 +56,7 @@ def test_admin_password_from_environment(db_url: str, monkeypatch: pytest.Monkey
 
 
 def test_make_run_prints_words_not_dicts() -> None:
-    from training.bootstrap import demo_summary, ready_line
+    from training.ops.bootstrap import demo_summary, ready_line
 
     summary = demo_summary({"users": 4, "knowledge_items": 22, "scripts": 16, "reviews": 188})
     assert summary == "已写入演示数据：4 个账号、22 道知识题、16 条话术、188 条评阅。"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from training.tables import TableError, decode_text, read_table, safe_export
+from training.core.tables import TableError, decode_text, read_table, safe_export
 
 
 def test_utf8_bom_and_gbk_decode_the_same() -> None:

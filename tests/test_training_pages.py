@@ -8,10 +8,10 @@ import pytest
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from training.db import get_engine
+from training.core.db import get_engine
+from training.mining.question_bank import store_clusters
 from training.models import ExamAssignment, ExamItem, ExamPaper, KnowledgeItem, MinedQuestion, Role, User
-from training.question_bank import store_clusters
-from training.seed import seed_demo
+from training.ops.demo.seed import seed_demo
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

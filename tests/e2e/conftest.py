@@ -33,7 +33,7 @@ def server(tmp_path: Path) -> Iterator[str]:
         pytest.skip("browser flows run once, on SQLite")
     env = {**os.environ, "HUASHU_DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
            "HUASHU_ADMIN_PASSWORD": "admin-e2e-password"}
-    subprocess.run([sys.executable, "-m", "training.bootstrap", "--demo"], cwd=ROOT, env=env,
+    subprocess.run([sys.executable, "-m", "training.ops.bootstrap", "--demo"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
     port = _free_port()
     log = (tmp_path / "streamlit.log").open("w")

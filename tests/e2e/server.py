@@ -31,7 +31,7 @@ def app_env(db_file: Path) -> dict[str, str]:
 
 def bootstrap_demo(db_file: Path) -> None:
     """Migrate ``db_file`` and seed the demo people, as the deployment's start-up does."""
-    subprocess.run([sys.executable, "-m", "training.bootstrap", "--demo"], cwd=ROOT,
+    subprocess.run([sys.executable, "-m", "training.ops.bootstrap", "--demo"], cwd=ROOT,
                    env=app_env(db_file), check=True, capture_output=True)
 
 

@@ -12,8 +12,9 @@ from sqlmodel import Session, col, create_engine, select
 from e2e.browser import login as sign_in
 from e2e.browser import snapper
 from scripts_bank.service import list_scripts
-from training import paper_delivery, papers
-from training.certification import create_certification
+from training.certification.programmes import create_certification
+from training.exams import delivery as paper_delivery
+from training.exams import papers
 from training.models import Attempt, Certificate, Cohort, KnowledgeItem, MinedQuestion, Role, User, utcnow
 
 pytestmark = pytest.mark.e2e

@@ -16,7 +16,8 @@ from playwright.sync_api import expect
 from sqlmodel import Session, col, create_engine, select
 
 from e2e.browser import Flow, login
-from training import paper_delivery, papers
+from training.exams import delivery as paper_delivery
+from training.exams import papers
 from training.models import Cohort, MinedQuestion, Script, User, utcnow
 
 pytestmark = pytest.mark.e2e

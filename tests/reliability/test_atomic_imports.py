@@ -29,11 +29,11 @@ from sqlmodel import Session, SQLModel, func, select
 
 from scripts_bank.authoring import import_scripts
 from scripts_bank.io import ScriptRow, export_bytes, read_script_table, scripts_table
-from training import importer, knowledge
-from training.config import PROJECT_ROOT
-from training.embeddings import Embedder
-from training.importer import import_chat_log
-from training.mining_service import mine_import
+from training.chats import importer
+from training.chats.importer import import_chat_log
+from training.core.config import PROJECT_ROOT
+from training.exams import knowledge
+from training.mining.service import mine_import
 from training.models import (
     AuditLog,
     ChatImport,
@@ -45,6 +45,7 @@ from training.models import (
     ScriptVersion,
     User,
 )
+from training.nlp.embeddings import Embedder
 
 DEMO_LOG = PROJECT_ROOT / "data" / "demo" / "chatlog.tsv"
 DEMO_ITEMS = PROJECT_ROOT / "data" / "demo" / "knowledge_items.csv"

@@ -16,10 +16,10 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, col, func, select
 
 from scripts_bank.cli import main
-from training.accounts import create_user
-from training.backup import read_backup
-from training.db import make_engine
+from training.auth.accounts import create_user
+from training.core.db import make_engine
 from training.models import Answer, Attempt, AuditLog, Cohort, EmbeddingCache, Role, User, utcnow
+from training.ops.backup import read_backup
 
 REPLY = "亲，16点前付款当天发货哦 😊 <b>不是标签</b>"
 

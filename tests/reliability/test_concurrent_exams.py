@@ -20,8 +20,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from training import exams, papers
-from training.knowledge import grade
+from training.exams import attempts as exams
+from training.exams import papers
+from training.exams.knowledge import grade
 from training.models import Answer, Attempt, AuditLog, KnowledgeItem, Role, User
 
 CANDIDATES = 50

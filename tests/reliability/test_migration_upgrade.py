@@ -21,9 +21,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
-from training.db import make_engine
-from training.importer import list_imports
-from training.migrate import alembic_config
+from training.chats.importer import list_imports
+from training.core.db import make_engine
+from training.core.migrate import alembic_config
 from training.models import ChatImport, User
 
 Snapshot = dict[str, dict[tuple[Any, ...], dict[str, Any]]]

@@ -15,14 +15,16 @@ from exam_world import Demo, demo_people, more_candidates, publish, sit
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from pages.audit_labels import ACTION_LABELS, FIELD_LABELS, detail_text, target_text
+from pages.ui.audit_labels import ACTION_LABELS, FIELD_LABELS, detail_text, target_text
 from scripts_bank import authoring
 from scripts_bank.io import export_bytes
-from training import accounts, audit, grading, paper_delivery
-from training.audit import AuditFilter
-from training.embeddings import Embedder
+from training.auth import accounts, audit
+from training.auth.audit import AuditFilter
+from training.auth.permissions import PermissionDenied
+from training.exams import delivery as paper_delivery
+from training.exams import grading
 from training.models import Answer, AuditLog, Role, User, utcnow
-from training.permissions import PermissionDenied
+from training.nlp.embeddings import Embedder
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -189,7 +191,7 @@ def test_every_audited_action_has_a_chinese_label() -> None:
     assert {"user.reset_password", "user.disable", "answer.review_change", "attempt.auto_submit"} \
         <= set(actions)
     missing = {a: f for a, f in actions.items() if a not in ACTION_LABELS}
-    assert not missing, f"add these to pages/audit_labels.py ACTION_LABELS: {missing}"
+    assert not missing, f"add these to pages/ui/audit_labels.py ACTION_LABELS: {missing}"
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in label) for label in ACTION_LABELS.values())
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in label) for label in FIELD_LABELS.values())
 

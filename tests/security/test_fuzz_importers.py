@@ -26,11 +26,11 @@ from sqlmodel import Session, SQLModel, func, select
 
 from scripts_bank.authoring import import_scripts
 from scripts_bank.io import ScriptRow, read_script_table, scripts_table
-from training import knowledge
-from training.chatlog import parse_chat_log, read_header
-from training.config import PROJECT_ROOT
-from training.errors import UserError
-from training.importer import import_chat_log
+from training.chats.importer import import_chat_log
+from training.chats.parsers import parse_chat_log, read_header
+from training.core.config import PROJECT_ROOT
+from training.core.errors import UserError
+from training.exams import knowledge
 from training.models import ChatImport, ChatMessage, KnowledgeItem, Role, Script, ScriptVersion, User
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[
@@ -230,7 +230,7 @@ def test_random_json_lines_are_parsed_or_refused(session: Session, raw: bytes) -
 
 # --- fixed shapes: fuzz findings, huge cells, empty files, row counts -----------------------
 
-FINDINGS = [  # each crashed before its fix (see training/chatlog.py and training/knowledge.py)
+FINDINGS = [  # each crashed before its fix (see training/chats/parsers.py and training/exams/knowledge.py)
     ("chat", b'{"session": "s", "role": 0, "text": ' + b"9" * 5000 + b"}\n", "log.jsonl", "refused"),
     ("knowledge", _corrupt_member(XLSX["knowledge"], "xl/worksheets/sheet1.xml"), "items.xlsx", "refused"),
 ]

@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, SQLModel, select
 
-from training import accounts, login, login_sessions
-from training.login import LOCKED, WRONG_CREDENTIALS, SessionEnded
+from training.auth import accounts, login
+from training.auth import sessions as login_sessions
+from training.auth.login import LOCKED, WRONG_CREDENTIALS, SessionEnded
+from training.auth.passwords import AccountError, password_problems
 from training.models import AuditLog, Role, User, utcnow
 from training.models.accounts import LoginSession, LoginThrottle
-from training.passwords import AccountError, password_problems
 
 PASSWORD = "right-pass-1"
 

@@ -9,13 +9,13 @@ import pytest
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from training import accounts, login
-from training.db import get_engine
+from training.auth import accounts, login
+from training.core.db import get_engine
 from training.models import LoginSession, User, utcnow
-from training.seed import seed_demo
+from training.ops.demo.seed import seed_demo
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-USER_KEY, LOGIN_KEY, NOTICE_KEY = "user_id", "login_session_id", "logout_notice"  # pages.common's keys
+USER_KEY, LOGIN_KEY, NOTICE_KEY = "user_id", "login_session_id", "logout_notice"  # pages.ui.common's keys
 
 
 def age_login(at: AppTest, **ago: timedelta) -> None:

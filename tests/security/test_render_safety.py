@@ -16,14 +16,16 @@ from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
 from scripts_bank.authoring import create_script
-from training import accounts, paper_delivery, papers
+from training.auth import accounts
+from training.exams import delivery as paper_delivery
+from training.exams import papers
 from training.models import Cohort, MinedQuestion, Role, Script, User, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 PAYLOADS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[x](javascript:alert(1))",
             "**bold**", "$$x$$", ":red[x]"]
-MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>~:$")  # what pages.exam_view.md_escape escapes
+MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>~:$")  # what pages.ui.exam_view.md_escape escapes
 
 
 def md_escaped(text: str) -> str:
@@ -123,7 +125,7 @@ def test_user_text_renders_inert(session: Session, payload: str) -> None:
 SERVER_MADE_HTML = {
     "_TYPING_AUTOSAVE_JS",  # a module constant with a number from the code
     "chinese_chrome_css(get_settings().upload_limit_mb)",  # an int from the settings
-    "script",  # pages.common.cookie_script(): a random code from the server, or a fixed logout call
+    "script",  # pages.ui.common.cookie_script(): a random code from the server, or a fixed logout call
     "_COPY_JS",  # pages.script_lookup: a literal script that copies a card's code block
 }
 
@@ -131,7 +133,7 @@ SERVER_MADE_HTML = {
 def test_server_made_html_holds_no_user_text(monkeypatch: pytest.MonkeyPatch) -> None:
     import re
 
-    from pages import common, exam_take
+    from pages.ui import common, exam_take
 
     assert "__DELAY__" not in exam_take._TYPING_AUTOSAVE_JS and "1500" in exam_take._TYPING_AUTOSAVE_JS
     lookup = ast.parse((ROOT / "pages" / "script_lookup.py").read_text(encoding="utf-8"))

@@ -19,21 +19,13 @@ from sqlmodel import Session, select
 
 from scripts_bank import authoring, service
 from security.world import database, fingerprint
-from training import (
-    accounts,
-    audit,
-    exams,
-    feedback,
-    grading,
-    grading_views,
-    knowledge,
-    paper_delivery,
-    papers,
-    review_board,
-)
-from training.embeddings import Embedder
+from training.auth import accounts, audit
+from training.auth.permissions import PermissionDenied
+from training.exams import attempts as exams
+from training.exams import delivery as paper_delivery
+from training.exams import feedback, grading, grading_views, knowledge, papers, review_board
 from training.models import Answer, Role, User
-from training.permissions import PermissionDenied
+from training.nlp.embeddings import Embedder
 
 pytestmark = pytest.mark.db
 STAFF = {"admin", "trainer"}

@@ -10,11 +10,11 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pages import session_routes
-from training import accounts
-from training.db import get_engine
-from training.login import SessionEnded
-from training.login_sessions import COOKIE_NAME, open_login, resume_login
+from pages.ui import session_routes
+from training.auth import accounts
+from training.auth.login import SessionEnded
+from training.auth.sessions import COOKIE_NAME, open_login, resume_login
+from training.core.db import get_engine
 from training.models import Role, User
 
 pytestmark = pytest.mark.db

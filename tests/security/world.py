@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import training.models  # noqa: F401  (registers every table on the metadata)
-from training.config import get_settings
-from training.db import get_engine, make_engine
-from training.migrate import upgrade_database
+from training.core.config import get_settings
+from training.core.db import get_engine, make_engine
+from training.core.migrate import upgrade_database
 
 
 @contextmanager

@@ -82,7 +82,7 @@ class LookupLog(SQLModel, table=True):
 
 
 class LintPhrase(SQLModel, table=True):
-    """A phrase the answer lint penalises (editable by trainers; see training.lint)."""
+    """A phrase the answer lint penalises (editable by trainers; see training.ranking.lint)."""
 
     __table_args__ = (UniqueConstraint("kind", "phrase", name="uq_lintphrase_kind_phrase"),)
 
