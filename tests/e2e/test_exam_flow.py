@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session, col, create_engine, select
 
 from e2e.browser import login as sign_in
-from e2e.browser import snapper
+from e2e.browser import logout, snapper
 from scripts_bank.service import list_scripts
 from training.certification.programmes import create_certification
 from training.exams import delivery as paper_delivery
@@ -89,14 +89,14 @@ def test_new_hire_exam_to_certificate(server: str, browser_page, tmp_path: Path)
     page.get_by_text("试卷已提交").first.wait_for()
     snap("submitted")
 
-    page.get_by_role("button", name="退出登录").click()
+    logout(page)  # wait for the login form: navigating away at once can cut the logout run short
     login("trainer", "trainer-demo-2026")
     page.get_by_role("link", name="考试与认证").click()
     page.get_by_role("button", name="发布成绩").click()
     page.get_by_text(re.compile("已发布")).first.wait_for(timeout=180_000)
     snap("released")
 
-    page.get_by_role("button", name="退出登录").click()
+    logout(page)  # wait for the login form: navigating away at once can cut the logout run short
     login("newhire", "newhire-demo-2026")
     page.get_by_text("你好，张新人").wait_for()  # certified: the gate is gone, home page again
     page.get_by_role("link", name="我的考试").click()
