@@ -24,14 +24,16 @@ run: setup
 	@$(PY) -m training.ops.bootstrap --demo --history --url http://localhost:$(PORT)
 	@$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
+# ruff, then the import contracts of docs/architecture.md (pyproject.toml [tool.importlinter]).
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-logo
 
 typecheck: setup
 	$(VENV)/bin/mypy
 
 pytest: setup
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=15
 
 test: lint typecheck pytest
 
