@@ -6,7 +6,8 @@ import streamlit as st
 
 from pages.ui.actions import act, forget, show
 from pages.ui.common import current_user, db_session, embedder, run_action
-from pages.ui.exam_view import md_escape, render_turns
+from pages.ui.exam_view import render_turns
+from pages.ui.markdown import md_escape
 from pages.ui.review_tools import render_calibration, render_rubric_editor
 from scripts_bank.authoring import create_script, draft_from_answers
 from scripts_bank.io import split_tags

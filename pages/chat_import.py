@@ -5,7 +5,7 @@ import streamlit as st
 
 from pages.ui.actions import note, show
 from pages.ui.common import current_user, db_session, embedder, progress_bar, run_action, show_table
-from pages.ui.exam_view import md_escape
+from pages.ui.markdown import md_escape
 from training.chats.importer import import_chat_log, list_imports
 from training.chats.parsers import MAPPED_FORMATS, ColumnMapping, detect_format, propose_mapping, read_header
 from training.core.clock import fmt_datetime

@@ -9,7 +9,7 @@ import streamlit as st
 
 from pages.ui.actions import act, show
 from pages.ui.common import current_user, db_session, embedder, progress_bar, role_label, run_action
-from pages.ui.exam_view import md_escape
+from pages.ui.markdown import md_escape
 from pages.ui.result_view import show as show_feedback
 from training.auth.accounts import list_cohorts, list_users
 from training.certification.programmes import (

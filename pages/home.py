@@ -3,7 +3,7 @@
 import streamlit as st
 
 from pages.ui.common import current_user, db_session, role_label
-from pages.ui.exam_view import md_escape
+from pages.ui.markdown import md_escape
 from training.analytics.overview import home_summary
 
 user = current_user()

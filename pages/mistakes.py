@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.ui.common import current_user, db_session, run_action
-from pages.ui.exam_view import md_escape, render_question
+from pages.ui.exam_view import render_question
+from pages.ui.markdown import md_escape
 from pages.ui.result_view import highlighted
 from training.exams.feedback import mistakes, practise
 from training.exams.papers import SCENARIO

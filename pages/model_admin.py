@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from pages.ui.actions import ask, asked, cancel, confirm_step
 from pages.ui.common import current_user, db_session, embedder, engine, forget_active_model, run_action
-from pages.ui.exam_view import md_escape
+from pages.ui.markdown import md_escape
 from scripts_bank.warmup import WarmUpReport, warm_up
 from training.core.clock import fmt_datetime
 from training.core.config import EMBEDDED_MODEL, get_settings

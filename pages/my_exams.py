@@ -7,7 +7,7 @@ import streamlit as st
 from pages.ui.common import current_user, db_session, run_action
 from pages.ui.exam_take import ATTEMPT_KEY, RESULT_KEY, resume_from_url
 from pages.ui.exam_take import render as render_exam
-from pages.ui.exam_view import md_escape
+from pages.ui.markdown import md_escape
 from pages.ui.result_view import render as render_result
 from training.certification.programmes import duty_status, expiry_date, list_certifications
 from training.certification.readouts import certificate_html, certificate_view

@@ -8,7 +8,7 @@ import streamlit as st
 
 from pages.ui.chart_blocks import chart_block, count_axis, every_week
 from pages.ui.common import current_user, db_session, run_action
-from pages.ui.exam_view import md_escape
+from pages.ui.markdown import md_escape
 from training.analytics.dashboards import Filters, learner_progress
 from training.core.clock import fmt_date, fmt_datetime
 from training.models import utcnow

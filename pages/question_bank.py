@@ -5,7 +5,8 @@ import streamlit as st
 
 from pages.ui.actions import act, ask, asked, confirm_step, forget, note, show
 from pages.ui.common import current_user, db_session, embedder, run_action, show_table
-from pages.ui.exam_view import md_escape, render_context
+from pages.ui.exam_view import render_context
+from pages.ui.markdown import md_escape
 from training.mining.duplicates import merge_candidates
 from training.mining.question_bank import (
     list_clusters,

@@ -4,7 +4,7 @@ import streamlit as st
 
 from pages.ui.actions import act, ask, asked, confirm_step, forget, show
 from pages.ui.common import current_user, db_session, run_action
-from pages.ui.exam_view import md_escape
+from pages.ui.markdown import md_escape
 from pages.ui.script_bank_tools import render_lint_rules, render_transfer, render_usage
 from scripts_bank.authoring import (
     VersionView,

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from pages.ui.common import current_user, db_session, embedder, run_action
-from pages.ui.exam_view import md_escape
+from pages.ui.markdown import md_escape
 from scripts_bank.placeholders import fill_placeholders, placeholders_in
 from scripts_bank.relevance import Confidence
 from scripts_bank.service import LookupHit, facets, lookup_scripts, report_uncovered

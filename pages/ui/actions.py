@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 import streamlit as st
 
 from pages.ui.common import current_user
-from pages.ui.exam_view import md_escape
+from pages.ui.markdown import md_escape
 from training.auth.permissions import PermissionDenied
 from training.core.errors import UserError
 from training.models import User

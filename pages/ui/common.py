@@ -12,7 +12,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from pages.ui.exam_view import md_escape
+from pages.ui.markdown import md_escape
 from pages.ui.session_routes import LOGOUT_PATH, SESSION_PATH
 from training.auth.permissions import PermissionDenied
 from training.auth.sessions import (

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 import streamlit as st
 
 from pages.ui.common import db_session, run_action
-from pages.ui.exam_view import answer_key, choice_from_options, md_escape, prefill, render_question
+from pages.ui.exam_view import answer_key, choice_from_options, prefill, render_question
+from pages.ui.markdown import md_escape
 from training.core.clock import fmt_time
 from training.exams.attempts import AttemptView, open_attempt, save_answer, set_flag, submit_attempt
 from training.exams.papers import SCENARIO, PaperQuestion

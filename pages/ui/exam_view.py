@@ -11,13 +11,6 @@ from training.exams.choices import choice_code, option_label, picked_options
 from training.exams.knowledge import KINDS
 from training.exams.papers import SCENARIO, PaperQuestion
 
-MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>~:$")
-
-
-def md_escape(text: str) -> str:
-    """User text made inert for st.markdown (no links, emphasis, colour directives or LaTeX)."""
-    return "".join("\\" + ch if ch in MARKDOWN_SPECIALS else ch for ch in text)
-
 
 def render_context(context: list[dict[str, str]]) -> None:
     """Chat context turns as chat bubbles; export placeholders (``[ORDERID_10814]``) read 「[订单号]」."""

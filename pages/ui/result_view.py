@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.ui.common import db_session, run_action
-from pages.ui.exam_view import md_escape, render_chat
+from pages.ui.exam_view import render_chat
+from pages.ui.markdown import md_escape
 from training.exams.choices import labelled_options
 from training.exams.feedback import AttemptFeedback, KeyPoints, QuestionFeedback, released_feedback
 from training.exams.knowledge import KINDS

@@ -7,7 +7,7 @@ import streamlit as st
 
 from pages.ui.chart_blocks import people_table
 from pages.ui.common import db_session, run_action
-from pages.ui.exam_view import md_escape
+from pages.ui.markdown import md_escape
 from training.exams.review_board import calibration
 from training.exams.rubrics import Criterion, list_rubrics, save_rubric
 from training.models import User

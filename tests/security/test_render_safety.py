@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 PAYLOADS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[x](javascript:alert(1))",
             "**bold**", "$$x$$", ":red[x]"]
-MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>~:$")  # what pages.ui.exam_view.md_escape escapes
+MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|<>~:$")  # what pages.ui.markdown.md_escape escapes
 
 
 def md_escaped(text: str) -> str:
