@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from scripts_bank.cli import main
+from scripts_bank.cli.main import main
 
 pytestmark = pytest.mark.encoder
 

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, col, func, select
 
-from scripts_bank.cli import main
+from scripts_bank.cli.main import main
 from training.auth.accounts import create_user
 from training.core.db import make_engine
 from training.models import Answer, Attempt, AuditLog, Cohort, EmbeddingCache, Role, User, utcnow

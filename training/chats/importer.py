@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePath
@@ -15,14 +13,14 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
-from tqdm import tqdm
 
 from training.auth import audit
 from training.auth.permissions import STAFF, require_role
 from training.chats.masking import clean_text
-from training.chats.parsers import ChatLogError, ColumnMapping, Progress, parse_chat_log
+from training.chats.parsers import ChatLogError, ColumnMapping, parse_chat_log
 from training.chats.types import ChatLine
 from training.core.clock import fmt_datetime
+from training.core.progress import Progress
 from training.models import ChatImport, ChatMessage, Role, User
 
 INSERT_CHUNK = 2_000
@@ -128,23 +126,6 @@ def list_imports(*, session: Session, actor: User | None) -> list[ImportSummary]
                           imported_at=record.imported_at, imported_by=_who(user),
                           session_count=record.session_count, message_count=record.message_count,
                           question_count=record.question_count) for record, user in rows]
-
-
-@contextmanager
-def stderr_progress(description: str = "导入聊天记录") -> Iterator[Progress]:
-    """A progress callback drawing a tqdm bar on stderr, for the CLI."""
-    bar = tqdm(total=100, desc=description, file=sys.stderr, unit="%",
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
-
-    def update(fraction: float) -> None:
-        target = min(100, round(fraction * 100))
-        if target > bar.n:
-            bar.update(target - bar.n)
-
-    try:
-        yield update
-    finally:
-        bar.close()
 
 
 # --- helpers ------------------------------------------------------------------------------

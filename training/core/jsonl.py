@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
@@ -57,16 +57,6 @@ def require_str(obj: dict[str, Any], key: str, path: Path, line: int, *,
     if not isinstance(value, str):
         raise InputError(path, line, f"字段 \"{key}\" 应为字符串，实际为 {type(value).__name__}")
     return value
-
-
-def read_ids(objs: Iterable[tuple[int, dict[str, Any]]], path: Path) -> None:
-    """Raise InputError if an ``id`` repeats (outputs are matched to inputs by id)."""
-    seen: dict[str, int] = {}
-    for line, obj in objs:
-        key = str(obj.get("id"))
-        if key in seen:
-            raise InputError(path, line, f"id \"{key}\" 与第 {seen[key]} 行重复")
-        seen[key] = line
 
 
 @contextmanager
