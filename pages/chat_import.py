@@ -7,7 +7,8 @@ from pages.ui.actions import note, show
 from pages.ui.common import current_user, db_session, embedder, progress_bar, run_action, show_table
 from pages.ui.markdown import md_escape
 from training.chats.importer import import_chat_log, list_imports
-from training.chats.parsers import MAPPED_FORMATS, ColumnMapping, detect_format, propose_mapping, read_header
+from training.chats.parsers import detect_format, read_header
+from training.chats.readers import MAPPED_FORMATS, ColumnMapping, propose_mapping
 from training.core.clock import fmt_datetime
 from training.core.config import get_settings
 from training.mining.service import mine_import

@@ -20,17 +20,9 @@ from training.auth.permissions import PermissionDenied
 from training.chats import importer
 from training.chats.importer import DuplicateImportError, import_chat_log, list_imports
 from training.chats.masking import ADDRESS, BANK_CARD, EMAIL, ID_CARD, NAME, PHONE
-from training.chats.parsers import (
-    MAX_MESSAGE_CHARS,
-    TRUNCATION_MARK,
-    ChatLogError,
-    ColumnMapping,
-    MaskedChatLog,
-    detect_format,
-    parse_chat_log,
-    propose_mapping,
-    read_header,
-)
+from training.chats.parsers import detect_format, parse_chat_log, read_header
+from training.chats.readers import ColumnMapping, propose_mapping
+from training.chats.rows import MAX_MESSAGE_CHARS, TRUNCATION_MARK, ChatLogError, MaskedChatLog
 from training.chats.types import AGENT, CUSTOMER
 from training.core.config import PROJECT_ROOT, get_settings
 from training.core.tables import TableError

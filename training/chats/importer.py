@@ -17,7 +17,9 @@ from sqlmodel import Session, col, select
 from training.auth import audit
 from training.auth.permissions import STAFF, require_role
 from training.chats.masking import clean_text
-from training.chats.parsers import ChatLogError, ColumnMapping, parse_chat_log
+from training.chats.parsers import parse_chat_log
+from training.chats.readers import ColumnMapping
+from training.chats.rows import ChatLogError
 from training.chats.types import ChatLine
 from training.core.clock import fmt_datetime
 from training.core.progress import Progress
