@@ -38,7 +38,7 @@ actor_id = left.selectbox("操作人", [None, *names], key="audit_actor",
                           format_func=lambda i: "全部" if i is None else names[i])
 action = middle.selectbox("操作", [None, *actions], key="audit_action",
                           format_func=lambda a: "全部" if a is None else action_label(a))
-period = right.date_input("时间段", value=(), key="audit_period")
+period = right.date_input("时间段", value=[], key="audit_period")  # an empty range: no period
 days = list(period) if isinstance(period, tuple | list) else [period]
 where = AuditFilter(actor_id=actor_id, action=action,
                     since=_start(days[0]) if days else None,

@@ -23,10 +23,10 @@ upload = st.file_uploader(f"选择聊天记录文件（不超过 {limit} MB）",
                           type=["txt", "tsv", "csv", "xlsx", "jsonl"], key="ci_upload")
 mapping = None
 if upload is not None:
-    raw = upload.getvalue()
-    file_format = run_action(lambda: detect_format(raw, upload.name))
+    raw, upload_name = upload.getvalue(), upload.name
+    file_format = run_action(lambda: detect_format(raw, upload_name))
     if file_format in MAPPED_FORMATS:
-        columns = run_action(lambda: read_header(raw, file_name=upload.name)) or []
+        columns = run_action(lambda: read_header(raw, file_name=upload_name)) or []
         if columns:
             st.markdown("**指定各列的含义**")
             proposed = propose_mapping(columns)
@@ -49,7 +49,7 @@ if upload is not None:
                                  disabled=file_format in MAPPED_FORMATS and mapping is None):
         with progress_bar("正在读取、脱敏并导入……") as progress, db_session() as session:
             result = run_action(lambda: import_chat_log(
-                session=session, actor=user, raw=raw, file_name=upload.name, mapping=mapping,
+                session=session, actor=user, raw=raw, file_name=upload_name, mapping=mapping,
                 progress=progress))
         if result is not None:
             st.session_state["ci_mine_target"] = result.import_id  # offered first for mining below

@@ -48,9 +48,10 @@ user = current_user()
 st.title("模型训练与切换")
 
 with db_session() as session:
-    versions = run_action(lambda: list_versions(session, user))
-if versions is None:
+    listed = run_action(lambda: list_versions(session, user))
+if listed is None:
     st.stop()
+versions: list[EncoderVersion] = listed
 flash = st.session_state.pop(FLASH_KEY, None)
 if flash:
     st.success(md_escape(flash))

@@ -132,8 +132,11 @@ if not papers:
     st.info("还没有试卷，先新建一份。")
     st.stop()
 names = {p.id: f"#{p.id} {p.title}（{'草稿' if p.status == 'draft' else '已发布'}）" for p in papers}
-paper_id = st.selectbox("当前试卷", list(names), format_func=names.__getitem__, key="pb_paper")
+selected = st.selectbox("当前试卷", list(names), format_func=names.__getitem__, key="pb_paper")
 show("pb_paper")
+if selected is None:  # never: the list is not empty and has no blank choice
+    st.stop()
+paper_id: int = selected
 paper = next(p for p in papers if p.id == paper_id)
 draft = paper.status == "draft"
 st.caption(f"时长 {paper.time_limit_minutes} 分钟 · 及格线 {paper.pass_mark:.0%} · "

@@ -54,6 +54,7 @@ def _revise(sid: int) -> None:
         with db_session() as session:
             return propose_revision(session=session, actor=actor, script_id=sid, answer=text, note=note)
 
+    done: ScriptView | int | None
     if st.session_state[f"revise_approve_{sid}"]:
         done = act(f"bank_revise_{sid}", approved, success=lambda s: f"第 {s.version} 版已审定发布。")
     else:

@@ -1,5 +1,7 @@
 """Script lookup: an agent types what the customer said and copies the approved reply, filled in."""
 
+import functools
+
 import streamlit as st
 
 from pages.ui.common import current_user, db_session, embedder, run_action
@@ -98,9 +100,8 @@ def _card(rank: int, hit: LookupHit, values: dict[str, str]) -> None:
         for column, (kind, label) in zip(cols[1:], FEEDBACK_KINDS.items(), strict=False):
             if column.button(label, key=f"fb_{kind}_{script.id}"):
                 with db_session() as session:
-                    done = run_action(
-                        lambda k=kind: give_feedback(session=session, actor=user, script_id=script.id, kind=k)
-                    )
+                    done = run_action(functools.partial(
+                        give_feedback, session=session, actor=user, script_id=script.id, kind=kind))
                 if done is not None:
                     st.toast("谢谢反馈！" if done else "你已经反馈过了。")
 

@@ -198,9 +198,10 @@ def _coverage_tab(board: TeamDashboard) -> None:
 
 user = current_user()
 st.title("训练看板")
-filters = _filters()
-if filters is None:
+chosen = _filters()
+if chosen is None:
     st.stop()
+filters: Filters = chosen
 with db_session() as session:
     board = run_action(lambda: team_dashboard(session=session, actor=user, filters=filters))
 if board is None:

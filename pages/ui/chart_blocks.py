@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 import altair as alt
 import pandas as pd
@@ -19,6 +19,9 @@ from training.analytics.export import chart_data_bytes
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: Decimals kept for figures that are not counts or percentages.
 DECIMALS = 2
+#: The Altair charts ``st.altair_chart`` draws (a plain, layered, concatenated, faceted or repeated chart).
+AltairChart: TypeAlias = (alt.Chart | alt.LayerChart | alt.HConcatChart | alt.VConcatChart | alt.ConcatChart
+                          | alt.FacetChart | alt.RepeatChart)
 
 
 def count_axis(**kwargs: Any) -> alt.Axis:
@@ -107,7 +110,7 @@ def people_table(frame: pd.DataFrame, *, percent: Iterable[str] = (), decimals: 
     return out, config
 
 
-def chart_block(title: str, frame: pd.DataFrame, chart: alt.TopLevelMixin | None, *, key: str,
+def chart_block(title: str, frame: pd.DataFrame, chart: AltairChart | None, *, key: str,
                 empty: str) -> None:
     """``chart`` of ``frame`` under a subheader, with downloads; ``empty`` shown when there is no data."""
     st.subheader(title)

@@ -140,13 +140,13 @@ def current_user() -> User | None:
             if not isinstance(token, str) or not token:
                 return None
             try:
-                user, login_id = resume_login(session=session, token=token)
+                user, resumed_id = resume_login(session=session, token=token)
             except LoginEnded as exc:
                 _forget(None if exc.reason == END_LOGOUT else str(exc))
                 return None
-            st.session_state[USER_KEY], st.session_state[LOGIN_KEY] = user.id, login_id
+            st.session_state[USER_KEY], st.session_state[LOGIN_KEY] = user.id, resumed_id
             return user
-        login_id = st.session_state.get(LOGIN_KEY)
+        login_id: int | None = st.session_state.get(LOGIN_KEY)
         if login_id is None:
             # A user id put into the session state directly (AppTest): its login starts now.
             found = session.get(User, user_id)
@@ -154,6 +154,7 @@ def current_user() -> User | None:
                 _forget(None)
                 return None
             login, _ = open_login(session=session, user=found)
+            assert login.id is not None  # stored and refreshed by open_login
             login_id = st.session_state[LOGIN_KEY] = login.id
         try:
             return check_login(session=session, login_id=login_id)
@@ -203,8 +204,12 @@ def chinese_chrome_css(upload_limit_mb: int) -> str:
 def progress_bar(text: str) -> Iterator[Callable[[float], None]]:
     """A progress bar for one long service call; yields the ``progress`` callback to pass it."""
     bar = st.progress(0.0, text=text)
+
+    def progress(fraction: float) -> None:
+        bar.progress(min(max(fraction, 0.0), 1.0), text=text)
+
     try:
-        yield lambda fraction: bar.progress(min(max(fraction, 0.0), 1.0), text=text)
+        yield progress
     finally:
         bar.empty()
 

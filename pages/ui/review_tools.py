@@ -61,7 +61,7 @@ def render_calibration(user: User | None, paper_id: int) -> None:
                 )
 
 
-def _cell(value: object) -> str:
+def _cell(value: str | float | None) -> str:
     """A data-editor cell as text (new rows hold None or NaN)."""
     return "" if value is None or pd.isna(value) else str(value)
 

@@ -13,9 +13,9 @@ from scripts_bank.io import export_bytes, read_script_table, scripts_table
 from scripts_bank.usage import WEAK_LOOKUP_COSINE, usage_report, weak_lookups
 from training.core.config import get_settings
 from training.core.tables import safe_export
-from training.models import User
+from training.models import LintPhrase, User
 from training.nlp.model_versions import active_model_id, model_threshold
-from training.ranking.lint_rules import PHRASE_KINDS, LintPhrase, list_phrases, save_phrase
+from training.ranking.lint_rules import PHRASE_KINDS, list_phrases, save_phrase
 
 
 def _import_scripts() -> None:
