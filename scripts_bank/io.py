@@ -12,15 +12,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from training.analytics.export import chart_data_bytes
-from training.core.config import get_settings
 from training.core.errors import UserError
-from training.core.tables import (
-    FORMULA_PREFIXES,
-    TableError,
-    check_xlsx_archive,
-    decode_text,
-    read_table,
-)
+from training.core.tables import FORMULA_PREFIXES, TableError, read_table
+from training.core.uploads import check_upload, decode_text, upload_limit_bytes
 from training.models import Category
 
 
@@ -97,22 +91,11 @@ def _row_list(numbers: Iterable[int]) -> str:
 
 
 def _check_raw(raw: bytes, file_name: str, limit: int) -> str:
-    """The file name to parse by (xlsx detected by content); refuse what cannot be a table."""
-    if not raw:
-        raise ScriptImportError(f"文件「{file_name}」是空的。")
-    if len(raw) > limit:
-        raise ScriptImportError(f"文件「{file_name}」大小 {len(raw) / 2**20:.1f} MB，超过上限 "
-                                f"{limit / 2**20:.0f} MB，请拆分后再导入。")
+    """The file name to parse by (xlsx detected by content); the upload gate refuses the rest."""
+    check_upload(raw, file_name=file_name, limit_bytes=limit, error=ScriptImportError)
     lower = file_name.lower()
-    if raw.startswith(b"\xd0\xcf\x11\xe0") or lower.endswith(".xls"):
-        raise ScriptImportError(
-            f"文件「{file_name}」是旧版 Excel (.xls) 或加密的工作簿：请另存为 .xlsx 后重试。")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ScriptImportError(
-            f"文件「{file_name}」是 UTF-16 编码：请另存为 UTF-8 或 GBK 编码的 CSV 后重试。")
     if not (raw.startswith(b"PK\x03\x04") or lower.endswith((".xlsx", ".xlsm"))):
         return file_name
-    check_xlsx_archive(raw, file_name=file_name, limit=limit, error=ScriptImportError)
     return file_name if lower.endswith((".xlsx", ".xlsm")) else f"{file_name}.xlsx"
 
 
@@ -161,7 +144,7 @@ def read_script_table(raw: bytes, *, file_name: str, limit_bytes: int | None = N
     Rows whose every cell is blank are skipped. Row numbers in errors are those Excel shows (a
     CSV record spanning lines in quotes is one row). ``limit_bytes`` defaults to the upload limit.
     """
-    limit = limit_bytes if limit_bytes is not None else get_settings().upload_limit_mb * 1024 * 1024
+    limit = limit_bytes if limit_bytes is not None else upload_limit_bytes()
     frame, numbers = _read_frame(raw, file_name, limit)
     columns = _columns(frame, file_name)
     rows: list[ScriptRow] = []

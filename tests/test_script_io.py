@@ -129,7 +129,7 @@ def test_truncated_xlsx_is_refused() -> None:
 
 def test_oversize_files_are_refused_before_parsing() -> None:
     raw = ("问题,话术\n" + "在吗,在的\n" * 2000).encode()
-    with pytest.raises(ScriptImportError, match="超过上限"):
+    with pytest.raises(ScriptImportError, match="超过上传上限"):
         read_script_table(raw, file_name="big.csv", limit_bytes=1024)
 
 

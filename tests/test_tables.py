@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from training.core.tables import TableError, decode_text, read_table, safe_export
+from training.core.tables import TableError, read_table, safe_export
+from training.core.uploads import decode_text
 
 
 def test_utf8_bom_and_gbk_decode_the_same() -> None:
@@ -20,7 +21,7 @@ def test_undecodable_bytes_get_a_chinese_error() -> None:
 
 
 def test_size_limit_is_enforced_before_parsing() -> None:
-    with pytest.raises(TableError, match="超过大小上限"):
+    with pytest.raises(TableError, match="超过上传上限 1 MB"):
         read_table(b"a,b\n" * 400_000, file_name="big.csv", limit_bytes=1024 * 1024)
 
 

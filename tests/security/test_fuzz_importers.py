@@ -1,6 +1,7 @@
 """Importers fuzzed with hypothesis: every upload is stored whole or refused with a Chinese UserError.
 
-Shapes tried on each importer (chat logs: CSV/TSV/XLSX/JSONL; the 话术 table; knowledge items):
+Shapes tried on each importer (chat logs: CSV/TSV/XLSX/JSONL; the 话术 table; knowledge items; the
+bulk user import):
 random bytes, real XLSX bytes cut at a random point or with flipped bytes, wrong delimiters,
 rows in UTF-8 and GBK mixed within one file, random cells, 10^6-character cells, empty files
 and row counts past the size limit. Anything but a parse or a UserError fails the test, and a
@@ -26,12 +27,22 @@ from sqlmodel import Session, SQLModel, func, select
 
 from scripts_bank.authoring import import_scripts
 from scripts_bank.io import ScriptRow, read_script_table, scripts_table
+from training.auth import accounts
 from training.chats.importer import import_chat_log
 from training.chats.parsers import parse_chat_log, read_header
-from training.core.config import PROJECT_ROOT
+from training.core.config import PROJECT_ROOT, get_settings
 from training.core.errors import UserError
 from training.exams import knowledge
-from training.models import ChatImport, ChatMessage, KnowledgeItem, Role, Script, ScriptVersion, User
+from training.models import (
+    ChatImport,
+    ChatMessage,
+    Cohort,
+    KnowledgeItem,
+    Role,
+    Script,
+    ScriptVersion,
+    User,
+)
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[
     HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -57,6 +68,11 @@ def _knowledge_table() -> Table:
     return list(csv.reader(io.StringIO(text)))[:21]
 
 
+def _user_table() -> Table:
+    rows = [[f"fuzz{i}", f"新人{i}", "新人", "一月班"] for i in range(5)]
+    return [list(accounts.BULK_HEADERS.values()), *rows]
+
+
 def to_text(table: Table, sep: str = ",") -> str:
     out = io.StringIO()
     csv.writer(out, delimiter=sep, lineterminator="\n").writerows(table)
@@ -78,10 +94,11 @@ def rows_of(model: type[SQLModel], session: Session) -> int:
     return session.exec(select(func.count()).select_from(model)).one()
 
 
-def actor(session: Session) -> User:
-    user = session.exec(select(User).where(User.username == "fuzz")).first()
+def actor(session: Session, role: Role = Role.TRAINER) -> User:
+    user = session.exec(select(User).where(User.username == f"fuzz-{role.value}")).first()
     if user is None:
-        user = User(username="fuzz", display_name="模糊测试", role=Role.TRAINER.value, password_hash="x")
+        user = User(username=f"fuzz-{role.value}", display_name="模糊测试", role=role.value,
+                    password_hash="x")
         session.add(user)
         session.commit()
         session.refresh(user)
@@ -138,6 +155,22 @@ def import_knowledge(session: Session, raw: bytes, name: str) -> str:
     return result
 
 
+def import_users(session: Session, raw: bytes, name: str) -> str:
+    """The bulk user import: every account created, or row errors / a refusal and none created."""
+    admin = actor(session, Role.ADMIN)
+    before = (rows_of(User, session), rows_of(Cohort, session))
+    results: list[accounts.BulkResult] = []
+    result = outcome(lambda: results.append(accounts.bulk_create_users(
+        session=session, actor=admin, raw=raw, file_name=name)))
+    if results and results[0].errors:
+        assert results[0].created == [] and all(CHINESE.search(e) for e in results[0].errors)
+        result = "row errors"
+    created = len(results[0].created) if results else 0
+    assert rows_of(User, session) == before[0] + created
+    assert created or rows_of(Cohort, session) == before[1]
+    return result
+
+
 @dataclass(frozen=True)
 class Target:
     """One importer with a valid sample table and the file names its page accepts."""
@@ -152,6 +185,7 @@ TARGETS = {
     "scripts": Target(import_script_table, _script_table(),
                       ("bank.csv", "bank.tsv", "bank.xlsx", "bank.txt")),
     "knowledge": Target(import_knowledge, _knowledge_table(), ("items.csv", "items.xlsx")),
+    "users": Target(import_users, _user_table(), ("users.csv", "users.xlsx")),
 }
 XLSX = {name: to_xlsx(target.table) for name, target in TARGETS.items()}
 
@@ -256,6 +290,7 @@ def _big_cell_upload(target: str, fmt: str, char: str) -> tuple[bytes, str]:
     ("chat", "csv", "refused"), ("chat", "jsonl", "parsed"), ("chat", "xlsx", "parsed"),
     ("scripts", "csv", "refused"), ("scripts", "xlsx", "refused"),
     ("knowledge", "csv", "parsed"), ("knowledge", "xlsx", "parsed"),
+    ("users", "csv", "row errors"), ("users", "xlsx", "row errors"),
 ])
 @pytest.mark.parametrize("char", ["好", '"'])
 def test_million_character_cells(session: Session, target: str, fmt: str, expected: str, char: str) -> None:
@@ -284,7 +319,57 @@ def test_row_counts_past_the_size_limit_are_refused_before_parsing(session: Sess
     frame = pd.DataFrame(TARGETS["knowledge"].table[1:2] * 30_000, columns=TARGETS["knowledge"].table[0])
     items_raw = frame.to_csv(index=False).encode()
     assert len(items_raw) > 4 * BIG_CELL  # past import_knowledge's limit
-    with pytest.raises(UserError, match="超过大小上限"):
+    with pytest.raises(UserError, match="超过上传上限"):
         knowledge.import_items(session=session, actor=actor(session), raw=items_raw, file_name="items.csv",
                                limit_bytes=4 * BIG_CELL)
     assert rows_of(KnowledgeItem, session) == 0
+
+
+def test_bulk_user_files_past_the_upload_limit_are_refused(
+    session: Session, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bulk user import has the settings' upload limit, like the other importers."""
+    monkeypatch.setenv("HUASHU_UPLOAD_LIMIT_MB", "1")
+    get_settings.cache_clear()
+    admin = actor(session, Role.ADMIN)
+    rows = [[f"u{i}", "新人", "新人", ""] for i in range(60_000)]
+    raw = to_text(TARGETS["users"].table[:1] + rows).encode()
+    assert len(raw) > 2**20
+    with pytest.raises(UserError, match="超过上传上限 1 MB"):
+        accounts.bulk_create_users(session=session, actor=admin, raw=raw, file_name="users.csv")
+    assert rows_of(User, session) == 1
+
+
+def _zip_bomb(unpacked_mb: int) -> bytes:
+    """A small archive shaped like an XLSX whose sheet unpacks to ``unpacked_mb`` MB of zeros."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("xl/worksheets/sheet1.xml", "w") as member:
+            for _ in range(unpacked_mb):
+                member.write(bytes(2**20))
+    return out.getvalue()
+
+
+DIRECT: dict[str, Callable[[Session, bytes, str], object]] = {  # each importer, its errors not swallowed
+    "chat": lambda s, raw, name: parse_chat_log(raw, file_name=name),
+    "scripts": lambda s, raw, name: read_script_table(raw, file_name=name),
+    "knowledge": lambda s, raw, name: knowledge.import_items(
+        session=s, actor=actor(s), raw=raw, file_name=name, limit_bytes=4 * BIG_CELL),
+    "users": lambda s, raw, name: accounts.bulk_create_users(
+        session=s, actor=actor(s, Role.ADMIN), raw=raw, file_name=name),
+}
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+@pytest.mark.parametrize("name", ["bomb.xlsx", "bomb.csv"])
+def test_zip_bombs_are_refused_by_every_importer_before_unpacking(
+    session: Session, target: str, name: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The upload gate sums the archive's unpacked sizes: past 20 × the limit, nothing unpacks it."""
+    monkeypatch.setenv("HUASHU_UPLOAD_LIMIT_MB", "1")
+    get_settings.cache_clear()
+    bomb = _zip_bomb(100)  # past 20 × the 1 MB limit and 20 × knowledge's own 4 MB
+    assert len(bomb) < 2**20
+    with pytest.raises(UserError, match="解压后过大"):
+        DIRECT[target](session, bomb, name)

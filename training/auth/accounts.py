@@ -24,6 +24,8 @@ from training.core.tables import read_table, use_headers
 from training.models import ROLE_LABELS, Cohort, Role, User, UserPublic, utcnow
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,64}$")
+#: The longest 姓名 and 班组 name the columns hold.
+NAME_MAX = 100
 
 
 def _check_role(role: str) -> Role:
@@ -232,62 +234,65 @@ class BulkResult:
     errors: list[str] = field(default_factory=list)
 
 
+def _bulk_row_error(row: dict[str, str], known: set[str], role_codes: dict[str, str]) -> str | None:
+    """What is wrong with one row of the bulk import (None if nothing); ``known``: usernames taken."""
+    username, name, cohort = row["username"], row["display_name"], row.get("cohort", "")
+    if not USERNAME_RE.match(username):
+        return f"用户名「{username}」不合法。"
+    if username in known:
+        return f"用户名「{username}」已存在。"
+    if row["role"] not in role_codes:
+        return f"未知角色「{row['role']}」（应为管理员、培训师、客服或新人）。"
+    if not name:
+        return "姓名为空。"
+    if len(name) > NAME_MAX or len(cohort) > NAME_MAX:  # the columns' length
+        return f"{'姓名' if len(name) > NAME_MAX else '班组'}超过 {NAME_MAX} 个字。"
+    return None
+
+
 def bulk_create_users(
     *, session: Session, actor: User | None, raw: bytes, file_name: str,
 ) -> BulkResult:
-    """Create users from a CSV/XLSX file; all rows or none (errors name the row)."""
+    """Create users from a CSV/XLSX file; all rows or none (errors name the row).
+
+    The file passes the upload gate (``training.core.uploads``) like every import: the settings'
+    size limit, the zip-bomb check and UTF-8/GBK detection; a refusal is a TableError.
+    """
     require_role(actor, Role.ADMIN)
-    frame = read_table(raw, file_name=file_name, limit_bytes=5 * 1024 * 1024)
+    frame = read_table(raw, file_name=file_name)
     frame = use_headers(frame, BULK_HEADERS, BULK_COLUMNS[:3], file_name=file_name)
     # 角色 as people write it (客服) or as stored (agent).
     role_codes = {**{label: r.value for r, label in ROLE_LABELS.items()}, **{r.value: r.value for r in Role}}
     result = BulkResult()
-    existing = set(session.exec(select(User.username)).all())
-    cohorts = {c.name: c for c in session.exec(select(Cohort)).all()}
-    seen: set[str] = set()
-    pending: list[tuple[User, Cohort | None]] = []
-    for index, row in frame.iterrows():
-        line = int(str(index)) + 2  # header is row 1 in the spreadsheet
-        username = row["username"]
-        if not USERNAME_RE.match(username):
-            result.errors.append(f"第 {line} 行：用户名「{username}」不合法。")
+    known = set(session.exec(select(User.username)).all())
+    rows: list[dict[str, str]] = []
+    for line, record in enumerate(frame.to_dict("records"), start=2):  # header is row 1 in the sheet
+        row = {str(key): str(value) for key, value in record.items()}
+        error = _bulk_row_error(row, known, role_codes)
+        if error is not None:
+            result.errors.append(f"第 {line} 行：{error}")
             continue
-        if username in existing or username in seen:
-            result.errors.append(f"第 {line} 行：用户名「{username}」已存在。")
-            continue
-        role = role_codes.get(row["role"])
-        if role is None:
-            result.errors.append(f"第 {line} 行：未知角色「{row['role']}」"
-                                 "（应为管理员、培训师、客服或新人）。")
-            continue
-        if not row["display_name"]:
-            result.errors.append(f"第 {line} 行：姓名为空。")
-            continue
-        seen.add(username)
-        cohort_name = str(row.get("cohort", "")) if "cohort" in frame.columns else ""
-        cohort = None
-        if cohort_name:
-            cohort = cohorts.get(cohort_name)
-            if cohort is None:
-                cohort = Cohort(name=cohort_name)
-                cohorts[cohort_name] = cohort
-                session.add(cohort)
-        password = generate_password()
-        user = User(username=username, display_name=row["display_name"], role=role,
-                    password_hash=hash_password(password))
-        pending.append((user, cohort))
-        result.created.append((username, password))
-    if result.errors or not pending:
-        if not pending and not result.errors:
+        known.add(row["username"])
+        rows.append(row)
+    if result.errors or not rows:
+        if not rows and not result.errors:
             result.errors.append(f"文件「{file_name}」没有数据行。")
         session.rollback()
-        result.created.clear()
         return result
+    cohorts = {c.name: c for c in session.exec(select(Cohort)).all()}
+    for name in dict.fromkeys(row.get("cohort", "") for row in rows):
+        if name and name not in cohorts:
+            cohorts[name] = Cohort(name=name)
+            session.add(cohorts[name])
     session.flush()  # gives new cohorts their ids
-    for user, cohort in pending:
-        user.cohort_id = cohort.id if cohort is not None else None
-        session.add(user)
+    for row in rows:  # passwords are hashed (slow) only once every row is valid
+        cohort = cohorts.get(row.get("cohort", ""))
+        password = generate_password()
+        session.add(User(username=row["username"], display_name=row["display_name"],
+                         role=role_codes[row["role"]], password_hash=hash_password(password),
+                         cohort_id=cohort.id if cohort is not None else None))
+        result.created.append((row["username"], password))
     audit.record(session=session, actor=actor, action="user.bulk_create", target=file_name,
-                 detail={"count": len(pending)})
+                 detail={"count": len(rows)})
     session.commit()
     return result

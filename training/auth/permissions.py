@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from training.core.errors import UserError
 from training.models import Role, User
 
 
-class PermissionDenied(Exception):
-    """The acting user's role may not do this; the message is shown to the user."""
+class PermissionDenied(UserError):
+    """The acting user's role may not do this; the message is shown to the user.
+
+    A ``UserError``, so callers catch one thing; catch it first where it needs its own handling.
+    """
 
 
 def require_role(actor: User | None, *roles: Role) -> User:

@@ -22,9 +22,8 @@ import json
 from training.chats.readers import MAPPED_FORMATS, ColumnMapping, csv_rows, read_table, xlsx_rows
 from training.chats.rows import ChatLogError, LogBuilder, MaskedChatLog, add_record, scalar
 from training.chats.types import AGENT, CUSTOMER
-from training.core.config import get_settings
 from training.core.progress import Progress
-from training.core.uploads import TableError, decode_text
+from training.core.uploads import check_upload, decode_text
 
 FORMATS = ("jddc", "csv", "tsv", "xlsx", "jsonl")
 
@@ -93,13 +92,7 @@ def parse_chat_log(
 
 
 def _checked_size(raw: bytes, file_name: str, limit_bytes: int | None) -> int:
-    limit = limit_bytes if limit_bytes is not None else get_settings().upload_limit_mb * 1024 * 1024
-    if not raw.strip():
-        raise ChatLogError(f"文件「{file_name}」是空的。")
-    if len(raw) > limit:
-        raise ChatLogError(f"文件「{file_name}」大小 {len(raw) / 2**20:.1f} MB，超过上传上限 "
-                           f"{limit / 2**20:.0f} MB，请拆分后再导入。")
-    return limit
+    return check_upload(raw, file_name=file_name, limit_bytes=limit_bytes, error=ChatLogError)
 
 
 def _resolve(raw: bytes, file_name: str, file_format: str) -> str:
@@ -110,12 +103,7 @@ def _resolve(raw: bytes, file_name: str, file_format: str) -> str:
 
 
 def _decode(raw: bytes, file_name: str) -> str:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ChatLogError(f"文件「{file_name}」是 UTF-16 编码：请另存为 UTF-8 或 GBK 编码后重试。")
-    try:
-        return decode_text(raw, file_name=file_name)
-    except TableError as exc:
-        raise ChatLogError(str(exc)) from exc
+    return decode_text(raw, file_name=file_name, error=ChatLogError)  # UTF-16 refused by the gate
 
 
 def _read_jddc(text: str, builder: LogBuilder) -> None:

@@ -1,4 +1,4 @@
-"""Reading uploaded CSV/XLSX tables with encoding detection and Chinese error messages."""
+"""Reading uploaded CSV/XLSX tables (through the upload gate) and writing formula-safe exports."""
 
 from __future__ import annotations
 
@@ -10,34 +10,19 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from training.core.errors import UserError
+from training.core.uploads import TableError, check_upload, decode_text
 
-
-class TableError(UserError):
-    """An uploaded table cannot be read; the message is shown to the user as is."""
-
-
-ENCODINGS = ("utf-8-sig", "gb18030")
-
-
-def decode_text(raw: bytes, *, file_name: str) -> str:
-    """Decode UTF-8 (with or without BOM) or GBK/GB18030 bytes, else raise a TableError."""
-    for encoding in ENCODINGS:
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise TableError(f"文件「{file_name}」的编码无法识别：请另存为 UTF-8 或 GBK 编码后重试。")
+__all__ = ["FORMULA_PREFIXES", "TableError", "read_table", "require_columns", "safe_cell", "safe_export",
+           "use_headers"]
 
 
 def read_table(raw: bytes, *, file_name: str, limit_bytes: int | None = None) -> pd.DataFrame:
-    """Read a CSV/TSV/XLSX upload into a DataFrame of strings (empty cells become "")."""
-    if not raw:
-        raise TableError(f"文件「{file_name}」是空的。")
-    if limit_bytes is not None and len(raw) > limit_bytes:
-        raise TableError(
-            f"文件「{file_name}」超过大小上限 {limit_bytes // (1024 * 1024)} MB，请拆分后再上传。"
-        )
+    """Read a CSV/TSV/XLSX upload into a DataFrame of strings (empty cells become "").
+
+    The bytes pass ``training.core.uploads.check_upload`` first (size limit, the settings' when
+    ``limit_bytes`` is None; zip bombs; old .xls); any failure is a TableError in Chinese.
+    """
+    check_upload(raw, file_name=file_name, limit_bytes=limit_bytes)
     lower = file_name.lower()
     try:
         if lower.endswith((".xlsx", ".xlsm")):
@@ -57,6 +42,8 @@ def read_table(raw: bytes, *, file_name: str, limit_bytes: int | None = None) ->
         where = f"（第 {line.group(1)} 行附近）" if line else ""
         raise TableError(f"文件「{file_name}」格式有误，无法解析{where}："
                          "请检查分隔符、引号和每行的列数。") from exc
+    except Exception as exc:  # damaged workbooks raise zlib.error, XML ParseError, ... (fuzzed)
+        raise TableError(f"文件「{file_name}」无法读取，可能已损坏或不完整。") from exc
     frame = frame.fillna("")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame.map(lambda v: str(v).strip())
@@ -87,21 +74,6 @@ def require_columns(frame: pd.DataFrame, columns: list[str], *, file_name: str) 
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise TableError(f"文件「{file_name}」缺少列：{'、'.join(missing)}（需要：{'、'.join(columns)}）。")
-
-
-#: An XLSX may unpack to this many times the upload limit; more is treated as a zip bomb.
-XLSX_MAX_EXPANSION = 20
-
-
-def check_xlsx_archive(raw: bytes, *, file_name: str, limit: int, error: type[UserError] = UserError) -> None:
-    """Refuse a broken XLSX or one whose unpacked size betrays a zip bomb (raises ``error``)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise error(f"文件「{file_name}」不是有效的 Excel (.xlsx) 文件，可能已损坏或不完整。") from exc
-    if unpacked > limit * XLSX_MAX_EXPANSION:
-        raise error(f"文件「{file_name}」解压后过大，请拆分后再导入。")
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

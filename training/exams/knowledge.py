@@ -10,9 +10,9 @@ from sqlmodel import Session, col, select
 
 from training.auth import audit
 from training.auth.permissions import STAFF, require_role
-from training.certification.programmes import flag_for_recertification
+from training.certification.recertification import flag_for_recertification
 from training.core.errors import UserError
-from training.core.tables import check_xlsx_archive, read_table, use_headers
+from training.core.tables import read_table, use_headers
 from training.exams.choices import LETTERS, normalise_choice, option_codes
 from training.models import KnowledgeItem, Role, User, utcnow
 
@@ -112,7 +112,7 @@ def update_item(
     item.tags = [t for t in clean.tags if t]
     session.add(item)
     audit.record(session=session, actor=editor, action="knowledge.update", target=str(item_id))
-    flag_for_recertification(session, knowledge_item_id=item_id,
+    flag_for_recertification(session=session, knowledge_item_id=item_id,
                              reason=f"知识题「{clean.stem[:30]}」已修改")
     session.commit()
     session.refresh(item)
@@ -176,9 +176,7 @@ def _kind_code(cell: str) -> str:
 
 
 def _read_upload(raw: bytes, file_name: str, limit_bytes: int) -> pd.DataFrame:
-    """The uploaded table, or a KnowledgeError/TableError with a Chinese message."""
-    if file_name.lower().endswith((".xlsx", ".xlsm")) and raw and len(raw) <= limit_bytes:
-        check_xlsx_archive(raw, file_name=file_name, limit=limit_bytes, error=KnowledgeError)
+    """The uploaded table (through the upload gate), or a KnowledgeError/TableError in Chinese."""
     try:
         return read_table(raw, file_name=file_name, limit_bytes=limit_bytes)
     except UserError:
