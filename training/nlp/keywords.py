@@ -1,13 +1,10 @@
-"""Chinese keyword tokenisation (jieba) and a small BM25 index."""
+"""Chinese keyword tokenisation (jieba)."""
 
 from __future__ import annotations
 
 import functools
 import logging
-import math
 import re
-from collections import Counter
-from collections.abc import Sequence
 
 import jieba
 
@@ -36,33 +33,3 @@ def keywords(text: str) -> list[str]:
     """Search-mode jieba tokens of ``text`` without punctuation and stopwords."""
     tokens = get_tokenizer().lcut_for_search(text.lower())
     return [t for t in tokens if _TOKEN_RE.fullmatch(t) and t not in STOPWORDS]
-
-
-class BM25Index:
-    """Okapi BM25 over pre-tokenised documents."""
-
-    def __init__(self, documents: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75):
-        self.k1, self.b = k1, b
-        self.doc_freqs = [Counter(doc) for doc in documents]
-        self.lengths = [len(doc) for doc in documents]
-        self.avg_length = (sum(self.lengths) / len(documents)) if documents else 0.0
-        df: Counter[str] = Counter()
-        for freqs in self.doc_freqs:
-            df.update(freqs.keys())
-        n = len(documents)
-        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
-
-    def scores(self, query: Sequence[str]) -> list[float]:
-        """BM25 score of every document for ``query`` tokens."""
-        out = [0.0] * len(self.doc_freqs)
-        avg = self.avg_length or 1.0
-        for term in set(query):
-            idf = self.idf.get(term)
-            if idf is None:
-                continue
-            for i, freqs in enumerate(self.doc_freqs):
-                tf = freqs.get(term)
-                if tf:
-                    norm = self.k1 * (1 - self.b + self.b * self.lengths[i] / avg)
-                    out[i] += idf * tf * (self.k1 + 1) / (tf + norm)
-        return out
