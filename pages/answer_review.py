@@ -11,7 +11,7 @@ from pages.ui.markdown import md_escape
 from pages.ui.review_tools import render_calibration, render_rubric_editor
 from scripts_bank.authoring import create_script, draft_from_answers
 from scripts_bank.io import split_tags
-from scripts_bank.service import ScriptView
+from scripts_bank.service import APPROVED, DRAFT, ScriptView
 from training.exams.delivery import list_papers
 from training.exams.review_board import (
     BlindAnswer,
@@ -25,6 +25,8 @@ from training.models import Category, Review, User
 from training.ranking.lint import LINT_KINDS
 
 COMPOSER_FIELDS = ("question", "draft", "category", "product", "variant", "tags", "mode")
+#: The composer's 保存为 choices: the script's status on saving, and how the choice reads.
+SAVE_AS = {APPROVED: "审定发布", DRAFT: "草稿"}
 
 user = current_user()
 st.title("逐题评阅与最佳话术")
@@ -120,7 +122,7 @@ def _merge(keys: dict[str, str], answer_ids: list[int]) -> None:
 
 def _save_script(keys: dict[str, str], ranking: QuestionRanking, picked: list[int]) -> None:
     typed = {name: st.session_state.get(key, "") for name, key in keys.items()}
-    approve = typed["mode"] == "审定发布"
+    approve = typed["mode"] == APPROVED
 
     def run(actor: User) -> ScriptView:
         with db_session() as session:
@@ -159,7 +161,7 @@ def _composer(paper_id: int, ranking: QuestionRanking) -> None:
         middle.text_input("商品 / 产品线", key=keys["product"])
         right.text_input("变体名（同一问题可有多条审定话术）", key=keys["variant"])
         st.text_input("标签（逗号分隔）", key=keys["tags"])
-        st.radio("保存为", ["审定发布", "草稿"], horizontal=True, key=keys["mode"])
+        st.radio("保存为", list(SAVE_AS), format_func=SAVE_AS.__getitem__, horizontal=True, key=keys["mode"])
         st.form_submit_button("保存话术", type="primary", on_click=_save_script, args=(keys, ranking, picked))
         show("ar_script")
 

@@ -30,21 +30,21 @@ if upload is not None:
         if columns:
             st.markdown("**指定各列的含义**")
             proposed = propose_mapping(columns)
-            choices = ["（无）", *columns]
+            choices: list[str | None] = [None, *columns]  # None: the file has no such column
 
-            def pick(label: str, field: str, key: str) -> str:
+            def pick(label: str, field: str, key: str) -> str | None:
                 value = proposed.get(field)
                 index = choices.index(value) if value in choices else 0
-                return str(st.selectbox(label, choices, index=index, key=key))
+                return st.selectbox(label, choices, index=index, key=key,
+                                    format_func=lambda c: "（无）" if c is None else c)
 
             a, b, c, d = st.columns(4)
             session_col = pick("会话 ID 列", "session", "ci_map_session")
             role_col = pick("发送方列", "role", "ci_map_role")
             text_col = pick("消息内容列", "text", "ci_map_text")
             time_col = pick("时间列（可选）", "time", "ci_map_time")
-            if "（无）" not in (session_col, role_col, text_col):
-                mapping = ColumnMapping(session_col, role_col, text_col,
-                                        None if time_col == "（无）" else time_col)
+            if session_col is not None and role_col is not None and text_col is not None:
+                mapping = ColumnMapping(session_col, role_col, text_col, time_col)
     if file_format and st.button("开始导入", type="primary", key="ci_import",
                                  disabled=file_format in MAPPED_FORMATS and mapping is None):
         with progress_bar("正在读取、脱敏并导入……") as progress, db_session() as session:

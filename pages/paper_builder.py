@@ -10,7 +10,13 @@ from pages.ui.common import current_user, db_session, run_action, show_table
 from pages.ui.exam_view import render_question
 from training.auth.accounts import list_cohorts
 from training.core.clock import day_end, day_start, team_today, team_zone_label
-from training.exams.delivery import export_paper_xlsx, list_papers, preview_paper, publish_paper
+from training.exams.delivery import (
+    PAPER_STATUS_LABELS,
+    export_paper_xlsx,
+    list_papers,
+    preview_paper,
+    publish_paper,
+)
 from training.exams.knowledge import list_items
 from training.exams.papers import (
     add_by_quota,
@@ -22,6 +28,7 @@ from training.exams.papers import (
 )
 from training.mining.question_bank import list_clusters
 from training.models import Category, ExamAssignment, ExamPaper, User
+from training.models.exams import PaperStatus
 
 NEW_FIELDS = ("pb_title", "pb_description", "pb_minutes", "pb_pass", "pb_shuffle")
 KINDS = {"scenario": "情景题", "objective": "知识题"}
@@ -131,14 +138,14 @@ with db_session() as session:
 if not papers:
     st.info("还没有试卷，先新建一份。")
     st.stop()
-names = {p.id: f"#{p.id} {p.title}（{'草稿' if p.status == 'draft' else '已发布'}）" for p in papers}
+names = {p.id: f"#{p.id} {p.title}（{PAPER_STATUS_LABELS.get(p.status, p.status)}）" for p in papers}
 selected = st.selectbox("当前试卷", list(names), format_func=names.__getitem__, key="pb_paper")
 show("pb_paper")
 if selected is None:  # never: the list is not empty and has no blank choice
     st.stop()
 paper_id: int = selected
 paper = next(p for p in papers if p.id == paper_id)
-draft = paper.status == "draft"
+draft = paper.status == PaperStatus.DRAFT
 st.caption(f"时长 {paper.time_limit_minutes} 分钟 · 及格线 {paper.pass_mark:.0%} · "
            f"{'题序随机' if paper.shuffle else '题序固定'}")
 

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.ui.actions import act, ask, asked, confirm_step, forget, note, show
-from pages.ui.common import current_user, db_session, embedder, run_action, show_table
+from pages.ui.common import current_user, db_session, embedder, filter_label, run_action, show_table
 from pages.ui.exam_view import render_context
 from pages.ui.markdown import md_escape
 from training.mining.duplicates import merge_candidates
@@ -20,6 +20,9 @@ from training.models import Category, MinedQuestion, User
 
 BULK = [("加入题库", {"in_bank": True}), ("移出题库", {"in_bank": False}), ("隐藏", {"hidden": True}),
         ("取消隐藏", {"hidden": False})]
+#: The 话术覆盖 and 范围 filters: what each choice asks the service for (None: either way).
+COVERAGE: dict[bool | None, str] = {None: "全部", False: "未覆盖", True: "已覆盖"}
+SCOPES: dict[bool | None, str] = {None: "全部", True: "已入题库", False: "未入题库"}
 
 
 def _flag(ids: list[int], label: str, change: dict[str, bool]) -> None:
@@ -116,19 +119,18 @@ st.caption("从聊天记录中挖掘出的顾客问题（近义问法已合并�
 
 categories = [c.value for c in Category]
 a, b, c, d = st.columns(4)
-category = a.selectbox("分类", ["全部", *categories], key="qb_category")
+category = a.selectbox("分类", [None, *categories], format_func=filter_label, key="qb_category")
 min_frequency = b.number_input("最低频次", min_value=1, value=1, key="qb_min_frequency")
-coverage = c.selectbox("话术覆盖", ["全部", "未覆盖", "已覆盖"], key="qb_coverage")
-scope = d.selectbox("范围", ["全部", "已入题库", "未入题库"], key="qb_scope")
+coverage = c.selectbox("话术覆盖", list(COVERAGE), format_func=COVERAGE.__getitem__, key="qb_coverage")
+scope = d.selectbox("范围", list(SCOPES), format_func=SCOPES.__getitem__, key="qb_scope")
 search = st.text_input("搜索问题", key="qb_search")
 show_hidden = st.checkbox("显示已隐藏的问题", key="qb_hidden")
 
 with db_session() as session:
     clusters = run_action(lambda: list_clusters(
-        session=session, actor=user, category=None if category == "全部" else category,
+        session=session, actor=user, category=category,
         min_frequency=int(min_frequency), search=search, include_hidden=show_hidden,
-        covered={"全部": None, "未覆盖": False, "已覆盖": True}[coverage],
-        in_bank={"全部": None, "已入题库": True, "未入题库": False}[scope])) or []
+        covered=coverage, in_bank=scope)) or []
     trend = run_action(lambda: import_trend(session=session, actor=user))
 
 show_table(pd.DataFrame([{"ID": q.id, "问题": q.question, "频次": q.frequency,

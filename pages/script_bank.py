@@ -3,7 +3,7 @@
 import streamlit as st
 
 from pages.ui.actions import act, ask, asked, confirm_step, forget, show
-from pages.ui.common import current_user, db_session, run_action
+from pages.ui.common import current_user, db_session, filter_label, run_action
 from pages.ui.markdown import md_escape
 from pages.ui.script_bank_tools import render_lint_rules, render_transfer, render_usage
 from scripts_bank.authoring import (
@@ -18,7 +18,16 @@ from scripts_bank.authoring import (
 )
 from scripts_bank.curation import correct_script, restore_script
 from scripts_bank.io import split_tags
-from scripts_bank.service import STATUS_LABELS, ScriptView, facets, is_staff, list_scripts
+from scripts_bank.service import (
+    APPROVED,
+    ARCHIVED,
+    DRAFT,
+    STATUS_LABELS,
+    ScriptView,
+    facets,
+    is_staff,
+    list_scripts,
+)
 from training.core.clock import fmt_datetime
 from training.models import Category, User
 
@@ -99,7 +108,7 @@ def _restore(sid: int, question: str) -> None:
             return restore_script(session=session, actor=actor, script_id=sid)
 
     act("bank_list", run, success=lambda s: f"已恢复话术「{question}」：" + (
-        "客服又可以在话术查询中查到它。" if s.status == "approved" else "它仍是草稿，审定后客服才能查到。"))
+        "客服又可以在话术查询中查到它。" if s.status == APPROVED else "它仍是草稿，审定后客服才能查到。"))
 
 
 def _approve(sid: int, version: int) -> None:
@@ -181,7 +190,7 @@ def _editor(script: ScriptView) -> None:
             + (f" · 说明：{md_escape(version.note)}" if version.note else "")
         )
         st.markdown(_diff(version))
-        if version.status == "draft":
+        if version.status == DRAFT:
             st.button(f"审定第 {version.version} 版", key=f"approve_{sid}_{version.version}",
                       on_click=_approve, args=(sid, version.version))
     show(f"bank_history_{sid}")
@@ -197,9 +206,9 @@ def _list() -> None:
         products, tags = run_action(lambda: facets(session=session, actor=user)) or ([], [])
     search = st.text_input("搜索问题或话术", key="bank_search", placeholder="例如：运费")
     left, middle, right, status = st.columns([2, 2, 2, 2])
-    chosen = left.selectbox("分类", ["全部", *categories], key="bank_category")
-    product = middle.selectbox("商品", ["全部", *products], key="bank_product")
-    tag = right.selectbox("标签", ["全部", *tags], key="bank_tag")
+    chosen = left.selectbox("分类", [None, *categories], format_func=filter_label, key="bank_category")
+    product = middle.selectbox("商品", [None, *products], format_func=filter_label, key="bank_product")
+    tag = right.selectbox("标签", [None, *tags], format_func=filter_label, key="bank_tag")
     listed = (status.selectbox("状态", [IN_USE, WITH_DRAFTS, ARCHIVED_LIST], key="bank_status")
               if staff else IN_USE)
     with db_session() as session:
@@ -207,9 +216,9 @@ def _list() -> None:
             lambda: list_scripts(
                 session=session,
                 actor=user,
-                category=None if chosen == "全部" else chosen,
-                product=None if product == "全部" else product,
-                tag=None if tag == "全部" else tag,
+                category=chosen,
+                product=product,
+                tag=tag,
                 include_drafts=listed == WITH_DRAFTS,
                 archived=listed == ARCHIVED_LIST,
                 search=search,
@@ -224,8 +233,8 @@ def _list() -> None:
             [
                 f" · {md_escape(script.variant)}" if script.variant else "",
                 f" · {md_escape(script.product)}" if script.product else "",
-                " · 草稿" if script.status == "draft" else "",
-                " · 已停用" if script.status == "archived" else "",
+                " · 草稿" if script.status == DRAFT else "",
+                " · 已停用" if script.status == ARCHIVED else "",
                 f" · 待审定 v{script.pending_draft}" if script.pending_draft else "",
             ]
         )
@@ -237,7 +246,7 @@ def _list() -> None:
             st.code(script.answer, language=None, wrap_lines=True)
             if script.tags:
                 st.caption("标签：" + "、".join(md_escape(t) for t in script.tags))
-            if staff and script.status == "archived":
+            if staff and script.status == ARCHIVED:
                 st.button("恢复这条话术", key=f"restore_{script.id}", on_click=_restore,
                           args=(script.id, script.question))
             elif staff and panel.open:

@@ -4,7 +4,7 @@ import functools
 
 import streamlit as st
 
-from pages.ui.common import current_user, db_session, embedder, run_action
+from pages.ui.common import current_user, db_session, embedder, filter_label, run_action
 from pages.ui.markdown import md_escape
 from scripts_bank.placeholders import fill_placeholders, placeholders_in
 from scripts_bank.relevance import Confidence
@@ -142,9 +142,10 @@ products, tags = found
 query = st.text_input("顾客说了什么？", key="lookup_query", placeholder="例如：地址填错了能改吗",
                       on_change=_new_query)
 left, middle, right = st.columns(3)
-category = left.selectbox("分类", ["全部", *[c.value for c in Category]], key="lookup_category")
-product = middle.selectbox("商品", ["全部", *products], key="lookup_product")
-tag = right.selectbox("标签", ["全部", *tags], key="lookup_tag")
+category = left.selectbox("分类", [None, *[c.value for c in Category]], format_func=filter_label,
+                          key="lookup_category")
+product = middle.selectbox("商品", [None, *products], format_func=filter_label, key="lookup_product")
+tag = right.selectbox("标签", [None, *tags], format_func=filter_label, key="lookup_tag")
 if query.strip():
     with db_session() as session:
         hits = run_action(
@@ -155,9 +156,9 @@ if query.strip():
                 embedder=embedder(),
                 semantic_weight=get_settings().lookup_semantic_weight,
                 k=5,
-                category=None if category == "全部" else category,
-                product=None if product == "全部" else product,
-                tag=None if tag == "全部" else tag,
+                category=category,
+                product=product,
+                tag=tag,
             )
         )
     if hits is None:

@@ -30,10 +30,13 @@ from training.analytics.dashboards import (
 from training.analytics.exams import LOW_DISCRIMINATION
 from training.auth.accounts import list_cohorts
 from training.core.clock import team_today
+from training.exams.papers import SCENARIO
 from training.models import Category
 
+#: The 期间 choice that shows a date range picker.
+CUSTOM = "自定义"
 PERIODS: dict[str, int | None] = {"全部时间": None, "最近 4 周": 28, "最近 12 周": 84, "最近 26 周": 182,
-                                  "自定义": None}
+                                  CUSTOM: None}
 WEEKDAYS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]
 #: Chinese labels read horizontally; dates as month-day (Vega would print English month names).
 FLAT = alt.Axis(labelAngle=0)
@@ -55,7 +58,7 @@ def _filters() -> Filters | None:
     period = right.selectbox("期间", list(PERIODS), key="td_period")
     today = team_today()
     start = end = None
-    if period == "自定义":
+    if period == CUSTOM:
         picked = st.date_input("起止日期", value=(today - timedelta(days=30), today), key="td_range")
         if isinstance(picked, tuple) and len(picked) == 2:
             start, end = picked
@@ -96,7 +99,7 @@ def _exam_tab(board: TeamDashboard) -> None:
 
 def _item_tab(board: TeamDashboard) -> None:
     items = pd.DataFrame([{"试卷": i.paper_title, "题号": i.position, "题目": i.prompt,
-                           "题型": "情景题" if i.kind == "scenario" else "知识题", "类别": i.category or "",
+                           "题型": "情景题" if i.kind == SCENARIO else "知识题", "类别": i.category or "",
                            "作答数": i.answers, "难度（平均得分率）": i.difficulty,
                            "区分度": i.discrimination, "需复查": "是" if i.needs_review else "否"}
                           for i in board.items])
@@ -116,7 +119,8 @@ def _item_tab(board: TeamDashboard) -> None:
         st.caption("区分度看一道题能否分出强弱考生：整份试卷考得好的人这道题也答得好，区分度就高（最高 1）。"
                    f"低于 {LOW_DISCRIMINATION} 的题目强弱考生答得差不多，建议修改；"
                    "少于 4 份作答或全部答对、全部答错时不计算。")
-        flagged, formats = people_table(items[items["需复查"] == "是"], percent=["难度（平均得分率）"],
+        needs_review = pd.Series([i.needs_review for i in board.items], index=items.index, dtype=bool)
+        flagged, formats = people_table(items[needs_review], percent=["难度（平均得分率）"],
                                         decimals=["区分度"])
         show_table(flagged, empty="没有需要复查的题目。", hide_index=True, column_config=formats)
 

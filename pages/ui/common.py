@@ -230,6 +230,11 @@ def role_label(role: str) -> str:
     return ROLE_LABELS.get(Role(role), role)
 
 
+def filter_label(value: str | None) -> str:
+    """A filter's choice as shown: None, the choice that filters nothing, reads 全部."""
+    return "全部" if value is None else value
+
+
 def run_action(action: Callable[[], T], *, success: str | None = None) -> T | None:
     """Run a service call; show its user-facing error in Chinese instead of a traceback."""
     try:

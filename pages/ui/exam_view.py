@@ -7,6 +7,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from training.chats.masking import normalise_placeholders
+from training.chats.types import CUSTOMER
 from training.exams.choices import choice_code, option_label, picked_options
 from training.exams.knowledge import KINDS
 from training.exams.papers import SCENARIO, PaperQuestion
@@ -15,7 +16,7 @@ from training.exams.papers import SCENARIO, PaperQuestion
 def render_context(context: list[dict[str, str]]) -> None:
     """Chat context turns as chat bubbles; export placeholders (``[ORDERID_10814]``) read 「[订单号]」."""
     for turn in context:
-        with st.chat_message("user" if turn.get("role") == "customer" else "assistant"):
+        with st.chat_message("user" if turn.get("role") == CUSTOMER else "assistant"):
             st.text(normalise_placeholders(turn.get("text", "")))
 
 

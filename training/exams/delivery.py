@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from training.auth import audit
 from training.auth.permissions import STAFF, require_role
 from training.core.tables import safe_export
-from training.exams.choices import labelled_options
+from training.exams.choices import TRUE_FALSE, TRUE_FALSE_KIND, labelled_options
 from training.exams.knowledge import KINDS
 from training.exams.papers import OBJECTIVE, RANDOM, SCENARIO, PaperError, PaperQuestion, get_paper
 from training.models import (
@@ -47,7 +47,7 @@ def _scenario(position: int, slot: ExamItem, q: MinedQuestion) -> PaperQuestion:
 
 def _objective(position: int, slot: ExamItem, item: KnowledgeItem) -> PaperQuestion:
     assert slot.id is not None
-    options = list(item.options or []) if item.kind != "truefalse" else ["对", "错"]
+    options = list(item.options or []) if item.kind != TRUE_FALSE_KIND else list(TRUE_FALSE)
     return PaperQuestion(position, slot.id, OBJECTIVE, item.stem, [], options, item.kind,
                          knowledge_item_id=item.id, points=slot.points)
 

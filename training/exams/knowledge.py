@@ -13,7 +13,7 @@ from training.auth.permissions import STAFF, require_role
 from training.certification.recertification import flag_for_recertification
 from training.core.errors import UserError
 from training.core.tables import read_table, use_headers
-from training.exams.choices import LETTERS, normalise_choice, option_codes
+from training.exams.choices import LETTERS, TRUE_FALSE, TRUE_FALSE_KIND, normalise_choice, option_codes
 from training.models import KnowledgeItem, Role, User, utcnow
 
 KINDS = {"single": "单选题", "multiple": "多选题", "truefalse": "判断题"}
@@ -51,12 +51,13 @@ def validate(draft: KnowledgeDraft) -> KnowledgeDraft:
         raise KnowledgeError("题干不能为空。")
     options = [o.strip() for o in draft.options if o.strip()]
     answer = draft.answer.strip().upper().replace(",", "").replace(" ", "")
-    if draft.kind == "truefalse":
-        mapped = {"对": "对", "错": "错", "正确": "对", "错误": "错", "TRUE": "对", "FALSE": "错",
-                  "T": "对", "F": "错", "√": "对", "×": "错"}.get(answer)
+    if draft.kind == TRUE_FALSE_KIND:
+        right, wrong = TRUE_FALSE
+        mapped = {right: right, wrong: wrong, "正确": right, "错误": wrong, "TRUE": right, "FALSE": wrong,
+                  "T": right, "F": wrong, "√": right, "×": wrong}.get(answer)
         if mapped is None:
-            raise KnowledgeError("判断题答案应为「对」或「错」。")
-        return KnowledgeDraft("truefalse", draft.stem.strip(), [], mapped,
+            raise KnowledgeError(f"判断题答案应为「{right}」或「{wrong}」。")
+        return KnowledgeDraft(TRUE_FALSE_KIND, draft.stem.strip(), [], mapped,
                               draft.explanation.strip(), draft.sku.strip(), draft.tags)
     if len(options) < 2:
         raise KnowledgeError("选择题至少需要两个选项（页面上每行一个，导入文件中用 | 分隔）。")
