@@ -46,7 +46,8 @@ from bench.lookup import metrics as lookup_metrics  # noqa: E402
 from bench.rank_sets import ALL_SETS  # noqa: E402
 from bench.rank_sets import metrics as rank_metrics  # noqa: E402
 from bench.run_all import cpu_model  # noqa: E402
-from training.nlp.adapt.finetune import TrainConfig, split_data  # noqa: E402
+from training.nlp.adapt.data import split_data  # noqa: E402
+from training.nlp.adapt.finetune import TrainConfig  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "adapted-model"
 #: figures the issue sets targets on: (section, set, metric) -> target
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; {os.cpu_count()} CPUs ({cpu_model()}); "
           f"Python {platform.python_version()}; load average {load_average()}\n", flush=True)
 
-    from training.nlp.adapt.finetune import busy_cores
+    from training.nlp.adapt.threads import busy_cores
 
     busy = busy_cores()
     if busy >= 0.5 and "OMP_NUM_THREADS" not in os.environ:

@@ -32,7 +32,7 @@ from bench.datasets import (
     load_stsb,
     unsegment,
 )
-from training.nlp.adapt.finetune import AdaptData, RankExample, ScoredPair
+from training.nlp.adapt.data import AdaptData, RankExample, ScoredPair
 
 #: Context segments before the customer turn in a ranking anchor (the ranker's longer view).
 ANCHOR_TURNS = 3

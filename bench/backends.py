@@ -11,7 +11,7 @@ embeddings are from torch fp32's on the same texts.
         [--latency-calls 200] [--threads 1,2] [--model M] [--cache cold|warm]
 
 torch-int8 is ``torch.ao.quantization.quantize_dynamic`` on every ``nn.Linear`` of the loaded
-model; onnx / onnx-int8 are ``training.nlp.encoder.encoder.load_encoder(model, backend)``.
+model; onnx / onnx-int8 are ``training.nlp.encoder.load.load_encoder(model, backend)``.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def quality_pairs(max_pairs: int) -> dict[str, list[tuple[str, str, float]]]:
 def prepare(model: str | None, onnx: bool) -> dict[str, Any]:
     """Build the model folder and (if ``onnx``) its ONNX export, as first use would; timed."""
     from training.core.config import EMBEDDED_MODEL, get_settings
-    from training.nlp.encoder.encoder import embedded_model_dir
+    from training.nlp.encoder.embedded import embedded_model_dir
     from training.nlp.encoder.onnx import export_is_current, onnx_export_dir
 
     name = model or get_settings().model
@@ -96,7 +96,7 @@ def worker(args: argparse.Namespace) -> int:
     """Measure one backend; write ``<out>/<backend>.json`` and ``.npz``."""
     import torch
 
-    from training.nlp.encoder.encoder import load_encoder
+    from training.nlp.encoder.load import load_encoder
 
     backend, out = args.worker, Path(args.out)
     if backend == "prepare":

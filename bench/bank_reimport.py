@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.mining.service import mine_import
     from training.models import MinedQuestion, Role, User
     from training.nlp.embeddings import DbEmbeddingStore, Embedder
-    from training.nlp.encoder.encoder import load_encoder
+    from training.nlp.encoder.load import load_encoder
 
     path = args.data or data_root() / JD_SAMPLE
     raw = first_sessions(path.read_bytes(), args.sessions)

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.mining.text import embedding_text
     from training.models import Category
     from training.nlp.embeddings import DiskEmbeddingStore, Embedder
-    from training.nlp.encoder.encoder import load_encoder
+    from training.nlp.encoder.load import load_encoder
     from training.nlp.keywords import keywords
 
     embedder = Embedder(

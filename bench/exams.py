@@ -38,7 +38,7 @@ from training.exams import papers
 from training.exams.grading import release_results  # noqa: E402
 from training.models import Cohort, MinedQuestion, Role, User, utcnow  # noqa: E402
 from training.nlp.embeddings import Embedder  # noqa: E402
-from training.nlp.encoder.encoder import load_encoder  # noqa: E402
+from training.nlp.encoder.load import load_encoder  # noqa: E402
 from training.ops.demo.seed import seed_demo  # noqa: E402
 
 SAMPLE = PROJECT_ROOT.parent / "shared" / "data" / "jddc_chat_sample" / "chat_0.1per.txt"

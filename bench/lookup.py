@@ -113,7 +113,7 @@ def latency(pairs: list[Pair], n_queries: int, model: str | None) -> str:
         from scripts_bank.lookup import BankEntry, ScriptIndex
         from training.core.config import get_settings
         from training.nlp.embeddings import Embedder
-        from training.nlp.encoder.encoder import load_encoder
+        from training.nlp.encoder.load import load_encoder
     except ImportError as exc:
         return f"- in-process latency skipped: {exc}"
     bank, queries, _ = build_set(pairs)

@@ -151,7 +151,7 @@ def bank_vectors(texts: list[str], model: str | None) -> tuple[npt.NDArray[np.fl
         "this_run": texts encoded by this call, "fetch": seconds to read the cache}``.
     """
     from training.nlp.embeddings import DiskEmbeddingStore, Embedder, text_hash
-    from training.nlp.encoder.encoder import load_encoder
+    from training.nlp.encoder.load import load_encoder
 
     store_path, meta_path = _cache_paths()
     encoder = load_encoder(model, "torch")  # the bench's vectors stay valid whatever the app's backend

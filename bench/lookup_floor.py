@@ -176,7 +176,7 @@ def main() -> int:
 
     from scripts_bank.relevance import RelevanceFloor
     from training.nlp.embeddings import Embedder
-    from training.nlp.encoder.encoder import load_encoder
+    from training.nlp.encoder.load import load_encoder
 
     started = time.perf_counter()
     encoder = load_encoder(args.model)

@@ -55,7 +55,7 @@ def restart_child(folder: str, bank_file: str, model: str | None, backend: str, 
     from scripts_bank.index_store import load_index
     from scripts_bank.lookup import BankEntry
     from training.nlp.embeddings import Embedder
-    from training.nlp.encoder.encoder import load_encoder
+    from training.nlp.encoder.load import load_encoder
     marks.append(clock())
     encoder: Any = load_encoder(model, backend)
     bank_model = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8"))["model_id"]

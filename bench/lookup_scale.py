@@ -74,7 +74,7 @@ def encode_profile(encoder: Any, queries: list[str], model: str | None, backends
             steps["Encoder.encode (torch, all of it)"].append(1000 * (t3 - t2))
         rows += [[f"{n_threads}", name, *_ms(values)] for name, values in steps.items()]
     torch.set_num_threads(threads)
-    from training.nlp.encoder.encoder import load_encoder
+    from training.nlp.encoder.load import load_encoder
 
     for backend in backends:
         if backend == "torch":
@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     from scripts_bank.vectors import SemanticIndex
     from training.core.config import get_settings
     from training.nlp.embeddings import Embedder
-    from training.nlp.encoder.encoder import load_encoder
+    from training.nlp.encoder.load import load_encoder
 
     t_start = time.perf_counter()
     load0 = load_average()

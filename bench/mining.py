@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.core.config import get_settings
     from training.mining.mine import DEFAULT_THRESHOLD, extract_questions, mine_questions
     from training.nlp.embeddings import DiskEmbeddingStore, Embedder
-    from training.nlp.encoder.encoder import load_encoder
+    from training.nlp.encoder.load import load_encoder
 
     path = args.data or data_root() / JD_SAMPLE
     lines = read_jddc_tsv(path)

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", default=",".join(ALL_SETS))
     args = ap.parse_args(argv)
     from bench.rank_formulas import FORMULAS
-    from training.nlp.encoder.encoder import load_encoder
+    from training.nlp.encoder.load import load_encoder
 
     enc = load_encoder()
     store = DiskEmbeddingStore(get_settings().cache_dir / "bench-rank-search.sqlite")

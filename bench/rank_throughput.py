@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         log("[rank-throughput] --cache warm ignored: throughput needs an empty embedding cache")
 
     from training.nlp.embeddings import DiskEmbeddingStore, Embedder
-    from training.nlp.encoder.encoder import load_encoder
+    from training.nlp.encoder.load import load_encoder
     from training.ranking.rank import RankWeights, rank_answers, rank_texts
 
     rank_set = ALL_SETS[args.set](args.max_pairs)

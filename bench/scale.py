@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.mining.mine import extract_questions, mine_questions
     from training.mining.text import embedding_text
     from training.nlp.embeddings import DiskEmbeddingStore, Embedder
-    from training.nlp.encoder.encoder import load_encoder
+    from training.nlp.encoder.load import load_encoder
     from training.ranking.rank import ANSWER_PROMPT, RankWeights, rank_answers, rank_texts
 
     base = read_jddc_tsv(data_root() / JD_SAMPLE)

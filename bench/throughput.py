@@ -1,6 +1,6 @@
 """Throughput bench: sentences/second of the encoder in-process, and peak memory.
 
-Loads ``training.nlp.encoder.encoder.load_encoder(model)`` (timed separately: it builds the model folder on
+Loads ``training.nlp.encoder.load.load_encoder(model)`` (timed separately: it builds the model folder on
 first use, then loads it), encodes N real LCQMC sentences once cold (first call: lazy init,
 allocator warm-up) and then twice more on other, disjoint N-sentence samples of the same
 distribution (steady state; disjoint so no cache can help). Peak RSS comes from
@@ -91,18 +91,18 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         encoder_mod = timed(
-            "import torch, sentence_transformers, training.nlp.encoder.encoder",
+            "import torch, sentence_transformers, training.nlp.encoder.load",
             None,
             lambda: (
                 importlib.import_module("torch"),
                 importlib.import_module("sentence_transformers"),
-                importlib.import_module("training.nlp.encoder.encoder"),
+                importlib.import_module("training.nlp.encoder.load"),
             )[2],
         )
         load_encoder = encoder_mod.load_encoder
     except (ImportError, AttributeError) as exc:
         print("## Throughput: skipped\n")
-        print(f"`training.nlp.encoder.encoder.load_encoder` is not available yet ({exc}).")
+        print(f"`training.nlp.encoder.load.load_encoder` is not available yet ({exc}).")
         return 0
 
     import torch

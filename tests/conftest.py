@@ -74,7 +74,7 @@ def session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture(scope="session")
 def real_encoder():  # type: ignore[no-untyped-def]
     """The embedded sentence encoder, built/loaded once per test session."""
-    from training.nlp.encoder.encoder import load_encoder
+    from training.nlp.encoder.load import load_encoder
 
     return load_encoder(EMBEDDED_MODEL)
 

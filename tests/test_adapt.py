@@ -9,22 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from training.nlp.adapt.data import PASSAGE, QUERY, AdaptData, RankExample, ScoredPair, split_data
 from training.nlp.adapt.finetune import (
-    PASSAGE,
-    QUERY,
-    AdaptData,
-    RankExample,
-    ScoredPair,
     TrainConfig,
     _batches,
     _pair_loss,
     _rank_loss,
     fine_tune,
     save_model,
-    split_data,
 )
 from training.nlp.adapt.run import encode, evaluate, load_trainable, run_adaptation
-from training.nlp.encoder.encoder import MODEL_CARD, load_encoder, local_model_id
+from training.nlp.encoder.load import load_encoder
+from training.nlp.encoder.model_ids import MODEL_CARD, local_model_id
 from training.nlp.model_versions import calibration_table
 
 # Invented shop pairs: a customer question and the approved reply, with no word in common, so
@@ -152,7 +148,7 @@ def test_save_model_replaces_atomically(tmp_path: Path, model) -> None:  # type:
 def test_training_threads_follow_the_setting_or_the_free_cores() -> None:
     import os
 
-    from training.nlp.adapt.finetune import busy_cores, training_threads
+    from training.nlp.adapt.threads import busy_cores, training_threads
 
     assert training_threads(3) == 3
     assert training_threads(None) in {1, os.cpu_count()}

@@ -15,14 +15,10 @@ import numpy as np
 import pytest
 
 from training.core.config import EMBEDDED_MODEL, get_settings
-from training.nlp.encoder import encoder as enc_mod
-from training.nlp.encoder.encoder import (
-    Encoder,
-    build_embedded_model,
-    embedded_model_dir,
-    embedded_model_id,
-    load_encoder,
-)
+from training.nlp.encoder import embedded as enc_mod
+from training.nlp.encoder.embedded import build_embedded_model, embedded_model_dir, embedded_model_id
+from training.nlp.encoder.encoder import Encoder
+from training.nlp.encoder.load import load_encoder
 
 # Hand-written customer-service style sentences (not from any dataset), with the characters that
 # stress the normaliser: fullwidth forms, U+FF5E tilde, odd spaces, emoji, Latin and digits.

@@ -23,7 +23,7 @@ from scripts_bank.relevance import (
 )
 from training.models import LookupLog, User, utcnow
 from training.nlp.embeddings import Embedder
-from training.nlp.encoder.encoder import MODEL_CARD
+from training.nlp.encoder.model_ids import MODEL_CARD
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 WEIGHT = 0.7

@@ -17,7 +17,8 @@ from streamlit.testing.v1 import AppTest
 from scripts_bank.warmup import WarmUpReport
 from training.core.config import get_settings
 from training.models import AuditLog, EmbeddingCache, EncoderVersion, User
-from training.nlp.encoder.encoder import MODEL_CARD, embedded_model_dir, embedded_model_id
+from training.nlp.encoder.embedded import embedded_model_dir, embedded_model_id
+from training.nlp.encoder.model_ids import MODEL_CARD
 from training.nlp.model_versions import SHIPPED_NAME, active_version, judge_version, register_version
 from training.ops import jobs
 from training.ops.adapt_platform import platform_data

@@ -17,8 +17,11 @@ from training.auth.permissions import PermissionDenied
 from training.core.config import get_settings
 from training.core.errors import UserError
 from training.models import Answer, AuditLog, EncoderVersion, MinedQuestion, Review, User
-from training.nlp.adapt.finetune import RankExample, TrainConfig
-from training.nlp.encoder.encoder import MODEL_CARD, embedded_model_dir, load_encoder, local_model_id
+from training.nlp.adapt.data import RankExample
+from training.nlp.adapt.finetune import TrainConfig
+from training.nlp.encoder.embedded import embedded_model_dir
+from training.nlp.encoder.load import load_encoder
+from training.nlp.encoder.model_ids import MODEL_CARD, local_model_id
 from training.nlp.model_versions import (
     SHIPPED_NAME,
     activate_version,
@@ -212,7 +215,8 @@ def test_too_little_data_is_refused_in_chinese(session: Session, demo: Demo, dat
 def test_model_id_of_matches_the_loaded_ids_without_loading(tmp_path: Path) -> None:
     import json
 
-    from training.nlp.encoder.encoder import MODEL_CARD, embedded_model_id
+    from training.nlp.encoder.embedded import embedded_model_id
+    from training.nlp.encoder.model_ids import MODEL_CARD
     from training.nlp.model_versions import model_id_of
 
     folder = tmp_path / "v1"

@@ -13,19 +13,11 @@ from pydantic import ValidationError
 
 from training.core.config import EMBEDDED_MODEL, Settings, get_settings
 from training.nlp.encoder import onnx as onnx_mod
-from training.nlp.encoder.encoder import (
-    Encoder,
-    embedded_model_dir,
-    embedded_model_id,
-    load_encoder,
-    local_model_id,
-)
-from training.nlp.encoder.onnx import (
-    backend_model_id,
-    export_is_current,
-    load_onnx_encoder,
-    onnx_export_dir,
-)
+from training.nlp.encoder.embedded import embedded_model_dir, embedded_model_id
+from training.nlp.encoder.encoder import Encoder
+from training.nlp.encoder.load import load_encoder
+from training.nlp.encoder.model_ids import backend_model_id, local_model_id
+from training.nlp.encoder.onnx import export_is_current, load_onnx_encoder, onnx_export_dir
 
 SENTENCES = [
     "亲，请问这件衣服什么时候发货？",

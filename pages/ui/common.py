@@ -57,7 +57,7 @@ def db_session() -> Iterator[Session]:
 
 @st.cache_resource(show_spinner="正在加载语义模型（首次启动需要约一分钟）……")
 def _embedder(url: str, model: str) -> Embedder:
-    from training.nlp.encoder.encoder import load_encoder
+    from training.nlp.encoder.load import load_encoder
 
     return Embedder(load_encoder(model), DbEmbeddingStore(_engine(url)))
 

@@ -23,7 +23,8 @@ from training.auth.permissions import STAFF, require_role
 from training.core.config import EMBEDDED_MODEL, get_settings
 from training.core.errors import UserError
 from training.models import EncoderVersion, User
-from training.nlp.encoder.encoder import MODEL_CARD, embedded_model_id, local_model_id
+from training.nlp.encoder.embedded import embedded_model_id
+from training.nlp.encoder.model_ids import MODEL_CARD, backend_model_id, local_model_id
 
 #: Folder under the data dir where ``huashu adapt`` saves model versions.
 ADAPTED_DIR = "models"
@@ -116,8 +117,6 @@ def active_model(session: Session) -> str:
 
 def model_id_of(model: str) -> str:
     """The cache/model id ``load_encoder(model)`` will have, without loading it."""
-    from training.nlp.encoder.onnx import backend_model_id
-
     base = embedded_model_id() if model == EMBEDDED_MODEL else local_model_id(model)
     backend = get_settings().encoder_backend
     # ONNX runs only local folders; a name the library resolves stays on torch.

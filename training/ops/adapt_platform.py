@@ -31,16 +31,8 @@ from training.models import (
     ScriptVersion,
     User,
 )
-from training.nlp.adapt.finetune import (
-    PASSAGE,
-    QUERY,
-    AdaptData,
-    Progress,
-    RankExample,
-    ScoredPair,
-    TrainConfig,
-    split_data,
-)
+from training.nlp.adapt.data import PASSAGE, QUERY, AdaptData, RankExample, ScoredPair, split_data
+from training.nlp.adapt.finetune import Progress, TrainConfig
 from training.nlp.model_versions import ADAPTED_DIR, active_model, register_version
 
 #: Fewest training items worth a run (below this the held-out figures mean nothing).

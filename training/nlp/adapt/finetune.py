@@ -1,6 +1,6 @@
 """Domain adaptation: fine-tune the sentence encoder on the shop's own pairs, on the CPU.
 
-Two kinds of training data, mixed batch by batch:
+Two kinds of training data (``training.nlp.adapt.data``), mixed batch by batch:
 - ranking examples (anchor, positive[, negative]): a customer question and its approved script,
   a paraphrase and its cluster's question, a turn and a well-reviewed answer (with a poorly
   reviewed answer to the same turn as the hard negative). Loss: in-batch softmax ranking
@@ -16,59 +16,25 @@ a step ~3x cheaper on 2 cores.
 
 from __future__ import annotations
 
+import json
 import math
-import os
 import random
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from training.nlp.adapt.data import QUERY, AdaptData, RankExample, ScoredPair
+from training.nlp.adapt.threads import training_threads
+from training.nlp.encoder.model_ids import MODEL_CARD
+
 #: Progress callback: (fraction done in [0, 1], message).
 Progress = Callable[[float, str], None]
-QUERY = "query"
-PASSAGE = "passage"
-
-
-@dataclass(frozen=True)
-class RankExample:
-    """An anchor, a text that answers or paraphrases it, and optionally a worse one."""
-
-    anchor: str
-    positive: str
-    negative: str | None = None
-    positive_prompt: str = PASSAGE  # QUERY for paraphrases of the anchor
-
-
-@dataclass(frozen=True)
-class ScoredPair:
-    """Two texts and how similar they are, in [0, 1]."""
-
-    a: str
-    b: str
-    score: float
-    b_prompt: str = QUERY
-
-
-@dataclass
-class AdaptData:
-    """Everything one adaptation run learns from (or is evaluated on)."""
-
-    examples: list[RankExample] = field(default_factory=list)
-    pairs: list[ScoredPair] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.examples) + len(self.pairs)
-
-    def extend(self, other: AdaptData) -> None:
-        """Append ``other``'s examples and pairs."""
-        self.examples.extend(other.examples)
-        self.pairs.extend(other.pairs)
 
 
 @dataclass(frozen=True)
@@ -105,51 +71,6 @@ class TrainStats:
     def as_dict(self) -> dict[str, Any]:
         """Plain dict (for the model card)."""
         return dict(self.__dict__)
-
-
-def busy_cores(sample_seconds: float = 1.0) -> float:
-    """Cores other work keeps busy right now (from /proc/stat; 0 where it cannot be read).
-
-    Measured because it matters: with two torch threads on two cores that something else also
-    uses, OpenMP's spinning threads made a training step ~20x slower than one thread (a step of
-    32 examples: 60 s vs 3 s at load average 11).
-    """
-    def ticks() -> tuple[int, int]:
-        with open("/proc/stat", encoding="ascii") as fh:
-            values = [int(v) for v in fh.readline().split()[1:]]
-        return sum(values), values[3] + values[4]  # total, idle + iowait
-
-    try:
-        total0, idle0 = ticks()
-        time.sleep(sample_seconds)
-        total1, idle1 = ticks()
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    cores = os.cpu_count() or 1
-    busy = 1.0 - (idle1 - idle0) / max(1, total1 - total0)
-    return busy * cores
-
-
-def training_threads(config_threads: int | None) -> int:
-    """Torch threads for a run: the configured number, else all cores when idle, else one."""
-    if config_threads:
-        return config_threads
-    cores = os.cpu_count() or 1
-    return cores if busy_cores() < 0.5 else 1
-
-
-def split_data(data: AdaptData, held_share: float, seed: int = 20240611) -> tuple[AdaptData, AdaptData]:
-    """Split into (train, held-out) by anchor text, so no anchor is on both sides."""
-    rng = random.Random(seed)
-    anchors = sorted({e.anchor for e in data.examples} | {p.a for p in data.pairs})
-    held_anchors = set(rng.sample(anchors, round(len(anchors) * held_share))) if anchors else set()
-    train, held = AdaptData(), AdaptData()
-    for ex in data.examples:
-        (held if ex.anchor in held_anchors else train).examples.append(ex)
-    for pair in data.pairs:
-        (held if pair.a in held_anchors else train).pairs.append(pair)
-    return train, held
-
 
 def _prefix(model: Any, prompt: str) -> str:
     return str((getattr(model, "prompts", None) or {}).get(prompt, ""))
@@ -314,10 +235,6 @@ def fine_tune(
 
 def save_model(model: Any, target: Path, card: dict[str, Any]) -> None:
     """Save ``model`` with its card into ``target`` atomically (a half-written folder never shows)."""
-    import json
-
-    from training.nlp.encoder.encoder import MODEL_CARD
-
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:

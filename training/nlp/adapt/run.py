@@ -15,7 +15,10 @@ from scipy.stats import spearmanr
 
 from training.core.clock import team_now
 from training.core.config import EMBEDDED_MODEL, get_settings
-from training.nlp.adapt.finetune import QUERY, AdaptData, Progress, TrainConfig, fine_tune, save_model
+from training.nlp.adapt.data import QUERY, AdaptData
+from training.nlp.adapt.finetune import Progress, TrainConfig, fine_tune, save_model
+from training.nlp.encoder.embedded import embedded_model_dir
+from training.nlp.encoder.encoder import load_sentence_transformer
 from training.nlp.model_versions import calibration_table
 
 #: Most distinct candidates a held-out anchor is ranked among (keeps evaluation ~linear).
@@ -26,14 +29,10 @@ CALIBRATION_TEXTS = 400
 
 def load_trainable(model: str) -> Any:
     """A fresh ``SentenceTransformer`` of ``model`` (the shipped encoder's rebuilt folder for it)."""
+    if model == EMBEDDED_MODEL:
+        return load_sentence_transformer(embedded_model_dir(get_settings().cache_dir))
     from sentence_transformers import SentenceTransformer
 
-    from training.nlp.encoder.encoder import _quiet_loading, embedded_model_dir
-
-    if model == EMBEDDED_MODEL:
-        with _quiet_loading():
-            return SentenceTransformer(str(embedded_model_dir(get_settings().cache_dir)), device="cpu",
-                                       local_files_only=True)
     return SentenceTransformer(model, device="cpu")
 
 

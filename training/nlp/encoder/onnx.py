@@ -5,7 +5,7 @@ the folder's torch weights into ``<folder>/onnx/model.onnx``; ``model_quint8.onn
 the MatMul weights and the word-embedding table quantised to uint8 per channel (ONNX Runtime's
 dynamic quantisation): a quarter of the size, and of the variants measured the closest to fp32
 (bench/README.md). The export happens on first use and is published atomically, like the folder
-rebuild in ``training.nlp.encoder.encoder``; a marker ties it to the weights it came from.
+rebuild in ``training.nlp.encoder.embedded``; a marker ties it to the weights it came from.
 
 sentence-transformers' own ``backend="onnx"`` needs ``optimum-onnx``, whose releases pin
 transformers < 4.58 while this project needs transformers 5, so the export and the runtime wrapper
@@ -16,19 +16,20 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-if TYPE_CHECKING:
-    from training.nlp.encoder.encoder import Encoder
+from training.core.config import EMBEDDED_MODEL, get_settings
+from training.nlp.encoder.embedded import embedded_model_dir, embedded_model_id
+from training.nlp.encoder.encoder import Encoder, load_sentence_transformer
+from training.nlp.encoder.files import publish_dir, sizes_match
+from training.nlp.encoder.model_ids import backend_model_id, local_model_id
 
 #: Backend name -> ONNX file inside the export folder.
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model_quint8.onnx"}
@@ -61,8 +62,6 @@ def _read_marker(export_dir: Path) -> dict[str, Any] | None:
 
 
 def _is_current(export_dir: Path, folder: Path) -> bool:
-    from training.nlp.encoder.encoder import sizes_match
-
     marker = _read_marker(export_dir)
     if marker is None or marker.get("export_version") != _EXPORT_VERSION:
         return False
@@ -78,12 +77,8 @@ def _export(folder: Path, out: Path) -> None:
         QuantType,
         quantize_dynamic,
     )
-    from sentence_transformers import SentenceTransformer
 
-    from training.nlp.encoder.encoder import _quiet_loading
-
-    with _quiet_loading():
-        st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+    st = load_sentence_transformer(folder)
     if any(getattr(module, "include_prompt", True) is False for module in st):
         raise ValueError(f"{folder}: pooling that skips the prompt cannot be exported to ONNX")
     tokenizer = st.tokenizer
@@ -157,35 +152,14 @@ def export_is_current(folder: Path) -> bool:
 
 def onnx_export_dir(folder: Path) -> Path:
     """``folder/onnx``, exported from the folder's torch weights first if missing or stale."""
-    from training.nlp.encoder.encoder import _fsync_tree
-
     folder = Path(folder)
     target = folder / EXPORT_SUBDIR
     if _is_current(target, folder):
         return target
     # Export beside the target and rename: readers see no export, the old one or the new one.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{EXPORT_SUBDIR}.build-", dir=folder))
-    try:
-        _export(folder, tmp)
-        for path in [tmp, *tmp.rglob("*")]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        _fsync_tree(tmp)
-        for _ in range(5):
-            try:
-                os.rename(tmp, target)
-                return target
-            except OSError:
-                if _is_current(target, folder):  # another process just published a good one
-                    return target
-                trash = Path(tempfile.mkdtemp(prefix=f".{EXPORT_SUBDIR}.stale-", dir=folder))
-                try:
-                    os.rename(target, trash / "old")
-                except FileNotFoundError:
-                    pass
-                shutil.rmtree(trash, ignore_errors=True)
-        raise RuntimeError(f"could not move the ONNX export into {target}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    publish_dir(target, lambda out: _export(folder, out), lambda: _is_current(target, folder),
+                "the ONNX export")
+    return target
 
 
 class OnnxSentenceModel:
@@ -267,16 +241,8 @@ class OnnxSentenceModel:
         return out
 
 
-def backend_model_id(base_id: str, backend: str) -> str:
-    """Cache id of a model run by ``backend``: differs per backend, so caches never mix."""
-    return base_id if backend == "torch" else f"{base_id}#{backend}"
-
-
 def load_onnx_encoder(model: str, backend: str, *, threads: int | None = None) -> Encoder | None:
     """``model`` run by ONNX Runtime (exported on first use), or None if it is no local folder."""
-    from training.core.config import EMBEDDED_MODEL, get_settings
-    from training.nlp.encoder.encoder import Encoder, embedded_model_dir, embedded_model_id, local_model_id
-
     if backend not in ONNX_FILES:
         raise ValueError(f"unknown encoder backend {backend!r}; known: torch, {', '.join(ONNX_FILES)}")
     if model == EMBEDDED_MODEL:

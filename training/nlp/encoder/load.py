@@ -1,0 +1,38 @@
+"""``load_encoder``: the process-wide encoder of a model, on the configured backend.
+
+Sits on top of the encoder package: it picks ONNX Runtime (``training.nlp.encoder.onnx``) or torch
+(``sentence_transformers``, imported only when needed) and the embedded or a named/local model.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from training.core.config import EMBEDDED_MODEL, get_settings
+from training.nlp.encoder.embedded import embedded_model_dir, embedded_model_id
+from training.nlp.encoder.encoder import Encoder, load_sentence_transformer
+from training.nlp.encoder.model_ids import local_model_id
+from training.nlp.encoder.onnx import load_onnx_encoder
+
+
+@functools.cache
+def load_encoder(model: str | None = None, backend: str | None = None) -> Encoder:
+    """The process-wide encoder for ``model`` (default: the configured one), loaded once.
+
+    ``backend`` defaults to the setting ``encoder_backend``; "onnx" / "onnx-int8" run a local
+    model folder (the embedded one included) with ONNX Runtime, see ``training.nlp.encoder.onnx``.
+    """
+    if model is None or backend is None:
+        # Recurse so that load_encoder() and load_encoder(<configured name>) share one instance.
+        settings = get_settings()
+        return load_encoder(model or settings.model, backend or settings.encoder_backend)
+    if backend != "torch":
+        onnx = load_onnx_encoder(model, backend)
+        if onnx is not None:  # None: not a local folder, so torch loads it
+            return onnx
+    if model == EMBEDDED_MODEL:
+        folder = embedded_model_dir(get_settings().cache_dir)
+        return Encoder(load_sentence_transformer(folder), embedded_model_id())
+    from sentence_transformers import SentenceTransformer
+
+    return Encoder(SentenceTransformer(model), local_model_id(model))
