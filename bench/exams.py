@@ -81,7 +81,7 @@ def main() -> None:
     questions, replies = _turns(args.questions)
     print(f"data: {len(questions)} customer turns, {len(replies)} real agent replies from {SAMPLE.name}")
     with Session(engine, expire_on_commit=False) as session:
-        seed_demo(session)
+        seed_demo(session=session)
         trainer = session.exec(select(User).where(User.role == Role.TRAINER.value)).one()
         cohort = session.exec(select(Cohort)).one()
         mined = []

@@ -147,7 +147,7 @@ _job_panel(WARM_JOB, "用新模型重新整理检索索引", _warmed)
 # --- 可用训练数据
 st.subheader("可用训练数据")
 with db_session() as session:
-    data, counts = platform_data(session, user)
+    data, counts = platform_data(session=session, actor=user)
 for column, (key, label) in zip(st.columns(len(SOURCES)), SOURCES.items(), strict=True):
     column.metric(label, counts.get(key, 0))
 st.caption(f"合计 {len(data)} 条（至少需要 {MIN_ITEMS} 条）。"

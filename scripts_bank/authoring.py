@@ -14,7 +14,7 @@ from scripts_bank.placeholders import placeholder_problems
 from scripts_bank.service import APPROVED, ARCHIVED, DRAFT, ScriptError, ScriptView, views_of
 from training.auth import audit
 from training.auth.permissions import STAFF, require_role
-from training.certification.programmes import flag_for_recertification
+from training.certification.recertification import flag_for_recertification
 from training.models import Answer, Category, MinedQuestion, Script, ScriptVersion, User, utcnow
 
 MAX_SCRIPT_CHARS = 2000
@@ -71,7 +71,7 @@ def _clean_tags(tags: Sequence[str] | None) -> list[str]:
     return cleaned
 
 
-def script_row(session: Session, script_id: int) -> Script:
+def script_row(*, session: Session, script_id: int) -> Script:
     """The script with this id, or a ScriptError."""
     script = session.get(Script, script_id)
     if script is None:
@@ -80,7 +80,7 @@ def script_row(session: Session, script_id: int) -> Script:
 
 
 def make_current(
-    session: Session, script: Script, version: ScriptVersion, approver: User, *, reworded: bool = True,
+    *, session: Session, script: Script, version: ScriptVersion, approver: User, reworded: bool = True,
 ) -> None:
     """Make ``version`` the one agents read; holders re-certify when approved wording changed.
 
@@ -106,7 +106,7 @@ def make_current(
                  detail={"version": version.version, "previous": previous})
     if reworded and previous is not None and previous != version.version:
         # Holders were examined on the old wording: they re-certify (in this same transaction).
-        flag_for_recertification(session, script_id=script.id,
+        flag_for_recertification(session=session, script_id=script.id,
                                  reason=f"话术「{script.question[:30]}」已更新为第 {version.version} 版")
 
 
@@ -150,9 +150,9 @@ def create_script(
     audit.record(session=session, actor=editor, action="script.create", target=str(script.id),
                  detail={"approved": approve, "sources": list(source_answer_ids or [])})
     if approve:
-        make_current(session, script, version, editor)
+        make_current(session=session, script=script, version=version, approver=editor)
     session.commit()
-    return views_of(session, [script])[0]
+    return views_of(session=session, scripts=[script])[0]
 
 
 def propose_revision(
@@ -161,7 +161,7 @@ def propose_revision(
 ) -> int:
     """Save an edit as a new draft version; agents keep reading the approved one. Returns its number."""
     editor = require_role(actor, *STAFF)
-    script = script_row(session, script_id)
+    script = script_row(session=session, script_id=script_id)
     question = (question or "").strip() or script.question
     check_script(question, answer)
     latest = session.exec(select(ScriptVersion.version).where(ScriptVersion.script_id == script_id)
@@ -180,14 +180,14 @@ def propose_revision(
 def approve_version(*, session: Session, actor: User | None, script_id: int, version: int) -> ScriptView:
     """Approve a draft version: it becomes what agents look up (trainers and admins only)."""
     approver = require_role(actor, *STAFF)
-    script = script_row(session, script_id)
+    script = script_row(session=session, script_id=script_id)
     row = session.exec(select(ScriptVersion).where(ScriptVersion.script_id == script_id,
                                                    ScriptVersion.version == version)).first()
     if row is None or row.status != DRAFT:
         raise ScriptError("只能审定草稿版本。")
-    make_current(session, script, row, approver)
+    make_current(session=session, script=script, version=row, approver=approver)
     session.commit()
-    return views_of(session, [script])[0]
+    return views_of(session=session, scripts=[script])[0]
 
 
 def revise_script(
@@ -206,7 +206,7 @@ def update_details(
 ) -> ScriptView:
     """Change a script's category, tags, product and variant name (no new version)."""
     editor = require_role(actor, *STAFF)
-    script = script_row(session, script_id)
+    script = script_row(session=session, script_id=script_id)
     if category not in {c.value for c in Category}:
         raise ScriptError(f"未知分类「{category}」。")
     script.category, script.tags = category, _clean_tags(tags)
@@ -216,13 +216,13 @@ def update_details(
     audit.record(session=session, actor=editor, action="script.details", target=str(script_id),
                  detail={"category": category, "tags": script.tags, "product": script.product})
     session.commit()
-    return views_of(session, [script])[0]
+    return views_of(session=session, scripts=[script])[0]
 
 
 def archive_script(*, session: Session, actor: User | None, script_id: int) -> None:
     """Withdraw a script from the lookup (its versions stay for the record)."""
     editor = require_role(actor, *STAFF)
-    script = script_row(session, script_id)
+    script = script_row(session=session, script_id=script_id)
     script.status, script.updated_at = ARCHIVED, utcnow()
     session.add(script)
     audit.record(session=session, actor=editor, action="script.archive", target=str(script_id))
@@ -265,7 +265,7 @@ def import_scripts(*, session: Session, actor: User | None, rows: Sequence[Scrip
             raise ScriptError(f"第 {number} 行：{exc}") from exc
     for row in rows:
         script, version = _add_script(session, editor, row, note="导入")
-        make_current(session, script, version, editor)
+        make_current(session=session, script=script, version=version, approver=editor)
     audit.record(session=session, actor=editor, action="scripts.import", detail={"rows": len(rows)})
     session.commit()
     return len(rows)
@@ -276,7 +276,7 @@ def export_scripts(*, session: Session, actor: User | None) -> list[ScriptRow]:
     editor = require_role(actor, *STAFF)
     scripts = session.exec(select(Script).where(Script.status == APPROVED).order_by(col(Script.id))).all()
     rows = [ScriptRow(v.question, v.answer, v.category, v.tags, v.product, v.variant)
-            for v in views_of(session, scripts)]
+            for v in views_of(session=session, scripts=scripts)]
     audit.record(session=session, actor=editor, action="scripts.export", detail={"rows": len(rows)})
     session.commit()
     return rows

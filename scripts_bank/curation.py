@@ -28,10 +28,10 @@ def correct_script(
             question or category is invalid.
     """
     editor = require_role(actor, *STAFF)
-    script = script_row(session, script_id)
+    script = script_row(session=session, script_id=script_id)
     if script.status == ARCHIVED:
         raise ScriptError("已停用的话术请先恢复，再更正。")
-    view = views_of(session, [script])[0]
+    view = views_of(session=session, scripts=[script])[0]
     if view.pending_draft is not None:
         raise ScriptError(f"第 {view.pending_draft} 版草稿待审定：请先审定它，再更正问题、分类和变体。")
     question, variant = question.strip(), variant.strip()
@@ -60,20 +60,20 @@ def correct_script(
                  detail={"version": latest + 1, **{n: after[n] for n in changed},
                          **{f"previous_{n}": before[n] for n in changed}})
     if script.status == APPROVED:
-        make_current(session, script, version, editor, reworded=False)
+        make_current(session=session, script=script, version=version, approver=editor, reworded=False)
     else:  # never approved: the corrected draft replaces the one it corrects
         current.status = "superseded"
         session.add(current)
         script.current_version, script.question = version.version, question
         session.add(script)
     session.commit()
-    return views_of(session, [script])[0]
+    return views_of(session=session, scripts=[script])[0]
 
 
 def restore_script(*, session: Session, actor: User | None, script_id: int) -> ScriptView:
     """Bring an archived script back: agents find it again if its current version was approved (staff)."""
     editor = require_role(actor, *STAFF)
-    script = script_row(session, script_id)
+    script = script_row(session=session, script_id=script_id)
     if script.status != ARCHIVED:
         raise ScriptError("这条话术没有停用，无需恢复。")
     current = session.exec(select(ScriptVersion).where(ScriptVersion.script_id == script_id,
@@ -84,4 +84,4 @@ def restore_script(*, session: Session, actor: User | None, script_id: int) -> S
     audit.record(session=session, actor=editor, action="script.restore", target=str(script_id),
                  detail={"visible": script.status == APPROVED})
     session.commit()
-    return views_of(session, [script])[0]
+    return views_of(session=session, scripts=[script])[0]

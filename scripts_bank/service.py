@@ -17,7 +17,7 @@ from scripts_bank.relevance import Confidence, RelevanceFloor, content_words, ke
 from training.auth.permissions import EVERYONE, STAFF, PermissionDenied, require_role
 from training.core.config import get_settings
 from training.core.errors import UserError
-from training.exams.attempts import has_open_attempt
+from training.exams.submission import has_open_attempt
 from training.models import LookupLog, Role, Script, ScriptVersion, User, utcnow
 from training.nlp.embeddings import Embedder
 
@@ -68,7 +68,7 @@ class LookupHit:
         return self.confidence is not Confidence.LOW
 
 
-def views_of(session: Session, scripts: Sequence[Script]) -> list[ScriptView]:
+def views_of(*, session: Session, scripts: Sequence[Script]) -> list[ScriptView]:
     """Views of scripts with their current text, read in one query."""
     ids = [s.id for s in scripts if s.id is not None]
     versions: dict[tuple[int, int], ScriptVersion] = {}
@@ -98,10 +98,10 @@ def is_staff(actor: User | None) -> bool:
 
 
 
-def reader(session: Session, actor: User | None) -> User:
+def reader(*, session: Session, actor: User | None) -> User:
     """Any logged-in user, except a candidate in the middle of an exam (scripts are the answers)."""
     user = require_role(actor, *EVERYONE)
-    if user.role not in {r.value for r in STAFF} and has_open_attempt(session, user.id or 0):
+    if user.role not in {r.value for r in STAFF} and has_open_attempt(session=session, user_id=user.id or 0):
         raise PermissionDenied("考试进行中，交卷前不能查看话术。")
     return user
 
@@ -116,7 +116,7 @@ def list_scripts(
     lists the withdrawn scripts instead (trainers and admins); ``search`` keeps the scripts whose
     question or current answer contains it (case-insensitive).
     """
-    user = reader(session, actor)
+    user = reader(session=session, actor=actor)
     if archived and not is_staff(user):
         raise PermissionDenied("只有培训师和管理员可以查看已停用的话术。")
     statuses = [APPROVED, DRAFT] if include_drafts and is_staff(user) else [APPROVED]
@@ -127,7 +127,7 @@ def list_scripts(
         query = query.where(Script.category == category)
     if product:
         query = query.where(Script.product == product)
-    views = views_of(session, session.exec(query).all())
+    views = views_of(session=session, scripts=session.exec(query).all())
     needle = search.strip().casefold()
     return [v for v in views if (not tag or tag in v.tags)
             and (not needle or needle in v.question.casefold() or needle in v.answer.casefold())]
@@ -135,7 +135,7 @@ def list_scripts(
 
 def facets(*, session: Session, actor: User | None) -> tuple[list[str], list[str]]:
     """The products and tags used by approved scripts (for the filters)."""
-    reader(session, actor)
+    reader(session=session, actor=actor)
     rows = session.exec(select(Script.product, Script.tags).where(Script.status == APPROVED)).all()
     products = sorted({p for p, _ in rows if p})
     tags = sorted({t for _, ts in rows for t in ts or []})
@@ -156,7 +156,7 @@ def _bank_signature(session: Session) -> tuple[object, ...]:
 
 
 def bank_index(
-    session: Session, embedder: Embedder, semantic_weight: float,
+    *, session: Session, embedder: Embedder, semantic_weight: float,
 ) -> tuple[ScriptIndex, dict[str, ScriptView]]:
     """The lookup index over the approved bank and its scripts by id, rebuilt only when the bank changed.
 
@@ -170,7 +170,7 @@ def bank_index(
         found = _indexes.get(key)
         if found is not None:
             return found
-        views = views_of(session, session.exec(
+        views = views_of(session=session, scripts=session.exec(
             select(Script).where(Script.status == APPROVED).order_by(col(Script.id))).all())
         index = cached_index([BankEntry(str(v.id), v.question, v.answer) for v in views],
                              embedder=embedder, semantic_weight=semantic_weight,
@@ -200,11 +200,11 @@ def lookup_scripts(
         Every lookup is logged (user, query, hits, whether any hit was reliable) for the usage
         report; one without a reliable hit is a weak lookup.
     """
-    user = reader(session, actor)
+    user = reader(session=session, actor=actor)
     query = query.strip()
     if not query:
         return []
-    index, by_id = bank_index(session, embedder, semantic_weight)
+    index, by_id = bank_index(session=session, embedder=embedder, semantic_weight=semantic_weight)
     only = None
     if category or product or tag:
         only = [i for i, v in by_id.items()
@@ -250,7 +250,7 @@ def report_uncovered(*, session: Session, actor: User | None, query: str) -> boo
     in the lookup log trainers already review; they choose which reports go to the question bank.
     Returns False when this lookup was already reported.
     """
-    user = reader(session, actor)
+    user = reader(session=session, actor=actor)
     query = query.strip()
     if not query:
         raise ScriptError("没有可上报的查询。")

@@ -20,7 +20,7 @@ def give_feedback(
     *, session: Session, actor: User | None, script_id: int, kind: str, comment: str = "",
 ) -> bool:
     """Record an agent's 有用 / 过时 on the script's current version. False if already given."""
-    user = reader(session, actor)
+    user = reader(session=session, actor=actor)
     if kind not in FEEDBACK_KINDS:
         raise ScriptError("未知的反馈类型。")
     script = session.get(Script, script_id)
@@ -54,7 +54,7 @@ def usage_report(*, session: Session, actor: User | None, days: int = 30) -> lis
     current version (trainers and admins). Most used first (``analytics.top_scripts``, all scripts)."""
     stats = top_scripts(session=session, actor=actor, days=days, order="top_hits", limit=None)
     scripts = session.exec(select(Script).where(Script.status == APPROVED)).all()
-    views = {v.id: v for v in views_of(session, scripts)}
+    views = {v.id: v for v in views_of(session=session, scripts=scripts)}
     return [ScriptUsage(views[u.script_id], u.top_hits, u.shown, u.useful, u.outdated, u.last_shown)
             for u in stats if u.script_id in views]
 

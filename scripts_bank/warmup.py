@@ -57,7 +57,7 @@ def warm_up(
             progress(fraction, message)
 
     clusters = list(session.exec(select(MinedQuestion)).all())
-    views = views_of(session, session.exec(
+    views = views_of(session=session, scripts=session.exec(
         select(Script).where(Script.status == APPROVED).order_by(col(Script.id))).all())
     # Both users of the vectors embed bare questions (no passage prompt): one pass serves both.
     texts = list(dict.fromkeys([v.question for v in views] + [c.question for c in clusters]))
@@ -69,6 +69,6 @@ def warm_up(
     threshold = model_threshold(embedder.model_id, COVERAGE_THRESHOLD)
     covered = mark_coverage(session=session, embedder=embedder, threshold=threshold)
     say(0.95, "重建话术查询索引")
-    bank_index(session, embedder, semantic_weight)
+    bank_index(session=session, embedder=embedder, semantic_weight=semantic_weight)
     say(1.0, f"完成：{len(texts)} 条文本、{len(clusters)} 个问题、{len(views)} 条话术")
     return WarmUpReport(embedder.model_id, len(texts), len(clusters), covered, len(views))

@@ -23,7 +23,7 @@ class Demo:
 
 def demo_people(session: Session) -> Demo:
     """Seed the demo data and return its trainer, agent and new hire."""
-    seed_demo(session)
+    seed_demo(session=session)
 
     def one(role: Role) -> User:
         return session.exec(select(User).where(User.role == role.value)).one()

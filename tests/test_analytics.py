@@ -298,9 +298,9 @@ def test_my_certificates_next_expiry_and_missing(session: Session, demo: Demo) -
 
 
 def test_demo_history_fills_every_team_figure(session: Session, demo: Demo) -> None:
-    added = seed_demo_history(session)
+    added = seed_demo_history(session=session)
     assert added["attempts"] > 20 and added["certificates"] > 3
-    assert seed_demo_history(session) == {}  # once only
+    assert seed_demo_history(session=session) == {}  # once only
     for name, query in an.QUERIES.items():
         assert query(session, demo.trainer), f"demo history leaves {name} empty"
     items = an.item_analysis(session=session, actor=demo.trainer, filters=ALL)

@@ -10,7 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from training.core.db import get_engine
 from training.models import Cohort, Role, User
-from training.ops.demo.seed import DEMO_USERS, seed_demo
+from training.ops.demo.constants import DEMO_USERS
+from training.ops.demo.seed import seed_demo
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 120
@@ -19,7 +20,7 @@ TIMEOUT = 120
 @pytest.fixture
 def demo_db(db_url: str) -> str:
     with Session(get_engine()) as session:
-        seed_demo(session)
+        seed_demo(session=session)
     return db_url
 
 

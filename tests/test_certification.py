@@ -48,7 +48,7 @@ class World:
 
 @pytest.fixture
 def world(session: Session) -> World:
-    seed_demo(session)
+    seed_demo(session=session)
 
     def one(role: Role) -> User:
         return session.exec(select(User).where(User.role == role.value)).one()

@@ -19,7 +19,7 @@ DEMO_LOG = ROOT / "data" / "demo" / "chatlog.tsv"
 @pytest.fixture
 def trainer_at(db_url: str) -> AppTest:
     with Session(get_engine()) as session:
-        seed_demo(session)
+        seed_demo(session=session)
         trainer = session.exec(select(User).where(User.role == Role.TRAINER.value)).one()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.session_state["user_id"] = trainer.id

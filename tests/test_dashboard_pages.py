@@ -48,7 +48,7 @@ def _chart_titles(at: AppTest) -> list[str]:
 
 
 def test_dashboard_on_demo_history_shows_every_chart(session: Session, demo: Demo) -> None:
-    seed_demo_history(session)
+    seed_demo_history(session=session)
     at = _page(demo.trainer, DASHBOARD)
     assert at.title[0].value == "训练看板"
     assert [t.label for t in at.tabs] == TABS
@@ -91,7 +91,7 @@ def test_dashboard_refuses_learners(demo: Demo) -> None:
 
 
 def test_my_progress_on_demo_history(session: Session, demo: Demo) -> None:
-    seed_demo_history(session)
+    seed_demo_history(session=session)
     at = _page(demo.agent, PROGRESS)
     assert at.title[0].value == "学习进度"
     assert _chart_titles(at) == ["我的考试成绩", "我的打字速度（情景题回答）", "每周错题练习次数"]
@@ -149,7 +149,7 @@ def _assert_charts_read_right(charts: dict[str, tuple[dict[str, Any], pd.DataFra
 
 
 def test_dashboard_charts_read_right_on_demo_history(session: Session, demo: Demo) -> None:
-    seed_demo_history(session)
+    seed_demo_history(session=session)
     at = _page(demo.trainer, DASHBOARD)
     charts = _charts(at)
     _assert_charts_read_right(charts)

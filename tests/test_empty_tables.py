@@ -23,7 +23,8 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 def test_an_empty_table_is_a_chinese_sentence(db_url: str, role: Role, page: str,
                                               search: tuple[str, str] | None, sentence: str) -> None:
     with Session(get_engine()) as session:
-        seed_demo(session)  # accounts, knowledge items and scripts; no chat imports, no mined questions
+        # accounts, knowledge items and scripts; no chat imports, no mined questions
+        seed_demo(session=session)
         user = session.exec(select(User).where(User.role == role.value)).first()
         assert user is not None
     at = AppTest.from_file(APP, default_timeout=120)

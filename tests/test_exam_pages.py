@@ -38,7 +38,7 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 def setup(db_url: str) -> dict[str, int]:
     """Demo data, a published paper (1 scenario + 2 objective items) and a 上岗认证 programme."""
     with Session(get_engine()) as session:
-        seed_demo(session)
+        seed_demo(session=session)
         trainer = session.exec(select(User).where(User.role == Role.TRAINER.value)).one()
         newhire = session.exec(select(User).where(User.role == Role.NEW_HIRE.value)).one()
         question = MinedQuestion(question="什么时候发货", category="物流配送", in_question_bank=True,
@@ -156,7 +156,7 @@ def _answer_for(setup: dict[str, int], radio) -> str:  # type: ignore[no-untyped
 def test_unprefixed_options_are_shown_lettered_and_graded_right(db_url: str) -> None:
     """Options without an ``A.`` prefix: the page shows their letters and stores the answer code."""
     with Session(get_engine()) as session:
-        seed_demo(session)
+        seed_demo(session=session)
         trainer = session.exec(select(User).where(User.role == Role.TRAINER.value)).one()
         newhire = session.exec(select(User).where(User.role == Role.NEW_HIRE.value)).one()
         drafts = [KnowledgeDraft("single", "QH-AF01 有哪些颜色在售？（单选）", ["红色", "蓝色", "绿色"], "B"),

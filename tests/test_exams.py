@@ -35,7 +35,8 @@ from training.models import (
 from training.nlp.embeddings import DiskEmbeddingStore, Embedder
 from training.nlp.keywords import STOPWORDS
 from training.nlp.placeholder_syntax import without_placeholders
-from training.ops.demo.seed import DEMO_DIR, seed_demo
+from training.ops.demo.constants import DEMO_DIR
+from training.ops.demo.seed import seed_demo
 
 T = TypeVar("T")
 DEMO_SCRIPTS = DEMO_DIR / "scripts.jsonl"
@@ -47,7 +48,7 @@ def _user(session: Session, role: Role) -> User:
 
 @pytest.fixture
 def people(session: Session) -> dict[str, User]:
-    seed_demo(session)
+    seed_demo(session=session)
     return {"trainer": _user(session, Role.TRAINER), "newhire": _user(session, Role.NEW_HIRE),
             "agent": _user(session, Role.AGENT)}
 

@@ -18,7 +18,7 @@ DEMO = Path(__file__).resolve().parents[1] / "data" / "demo" / "knowledge_items.
 
 @pytest.fixture
 def trainer(session: Session) -> User:
-    seed_demo(session)
+    seed_demo(session=session)
     return session.exec(select(User).where(User.role == Role.TRAINER.value)).one()
 
 

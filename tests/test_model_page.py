@@ -99,7 +99,7 @@ def test_trainer_sees_counts_and_no_versions_and_too_little_data_fails_in_chines
     shown = next(m for m in at.markdown if m.value == f"**{SHIPPED_NAME}**")
     assert shown.proto.help == f"技术标识（供技术支持排查问题）：{embedded_model_id()}"
     assert "还没有训练出的模型版本" in text and "huashu" not in text
-    _, counts = platform_data(session, demo.trainer)
+    _, counts = platform_data(session=session, actor=demo.trainer)
     assert [m.value for m in at.metric] == [str(counts[k]) for k in
                                              ("scripts", "clusters", "reviewed_answers", "best_vs_worst")]
     assert not {"设为当前模型", "恢复内置模型"} & {b.label for b in at.button}

@@ -89,7 +89,7 @@ def test_agents_and_new_hires_cannot_manage_versions(
     with pytest.raises(PermissionDenied):
         list_versions(session, actor)
     with pytest.raises(PermissionDenied):  # the approved scripts and reviewed answers it reads
-        platform_data(session, actor)
+        platform_data(session=session, actor=actor)
     with pytest.raises(PermissionDenied):
         register_version(session=session, actor=actor, name="sneaky", base_model="embedded",
                          folder=_fake_version_folder(data_dir, "sneaky"), report={})
@@ -173,7 +173,7 @@ def test_adapt_from_platform_registers_a_loadable_version_with_figures(
     session: Session, demo: Demo, data_dir: Path, shipped_folder: Path, real_encoder: object,
 ) -> None:
     _small_world(session, demo)
-    data, counts = platform_data(session, demo.trainer)
+    data, counts = platform_data(session=session, actor=demo.trainer)
     assert len(data) >= MIN_ITEMS and counts["clusters"] == 12
     seen: list[float] = []
     version = adapt_from_platform(session=session, actor=demo.trainer, budget_seconds=3,
@@ -204,7 +204,7 @@ def test_adapt_from_platform_registers_a_loadable_version_with_figures(
 
 
 def test_too_little_data_is_refused_in_chinese(session: Session, demo: Demo, data_dir: Path) -> None:
-    data, _ = platform_data(session, demo.trainer)
+    data, _ = platform_data(session=session, actor=demo.trainer)
     assert len(data) < MIN_ITEMS
     with pytest.raises(UserError, match=f"太少：目前只有 {len(data)} 条"):
         adapt_from_platform(session=session, actor=demo.trainer, budget_seconds=1)
@@ -243,7 +243,7 @@ def test_reviewed_answers_become_scored_pairs_and_a_best_vs_worst_example(
             reviewer = (demo.trainer, admin)[i]
             session.add(Review(answer_id=answer.id or 0, reviewer_id=reviewer.id or 0, score=score))
     session.commit()
-    data, counts = platform_data(session, demo.trainer)
+    data, counts = platform_data(session=session, actor=demo.trainer)
     assert counts["reviewed_answers"] == 2 and counts["best_vs_worst"] == 1
     turn = "在吗 什么时候发货"  # the customer's context line, then the question
     assert sorted((p.a, p.b, round(p.score, 3)) for p in data.pairs) == [

@@ -34,7 +34,7 @@ def _user(role: Role) -> int:
 @pytest.fixture
 def demo_db(db_url: str) -> str:
     with Session(get_engine()) as session:
-        seed_demo(session)
+        seed_demo(session=session)
     return db_url
 
 

@@ -28,7 +28,7 @@ def _user_id(role: Role) -> int:
 @pytest.fixture
 def demo_db(db_url: str) -> str:
     with Session(get_engine()) as session:
-        seed_demo(session)
+        seed_demo(session=session)
     return db_url
 
 
@@ -117,8 +117,8 @@ def test_an_empty_new_user_form_asks_for_a_username(demo_db: str) -> None:
 def test_practice_without_an_answer_is_asked_for_and_not_recorded(db_url: str) -> None:
     """错题本: 提交练习 with nothing chosen said 回答错误 and counted as a practice in 学习进度."""
     with Session(get_engine()) as session:
-        seed_demo(session)
-        seed_demo_history(session)
+        seed_demo(session=session)
+        seed_demo_history(session=session)
     at = _page(Role.AGENT, "pages/mistakes.py")
 
     def practices() -> int:

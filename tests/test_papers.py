@@ -29,7 +29,7 @@ CLUSTERS = [
 
 @pytest.fixture
 def trainer(session: Session) -> User:
-    seed_demo(session)
+    seed_demo(session=session)
     return session.exec(select(User).where(User.role == Role.TRAINER.value)).one()
 
 

@@ -21,7 +21,7 @@ def user(session: Session, role: Role) -> User:
 
 @pytest.fixture
 def demo(session: Session) -> Session:
-    seed_demo(session)
+    seed_demo(session=session)
     return session
 
 

@@ -13,7 +13,8 @@ from training.core.db import get_engine
 from training.exams.attempts import my_exams
 from training.models import Certificate, KnowledgeItem, Role, Script, User
 from training.ops.bootstrap import bootstrap
-from training.ops.demo.seed import DEMO_USERS, seed_demo
+from training.ops.demo.constants import DEMO_USERS
+from training.ops.demo.seed import seed_demo
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -67,7 +68,7 @@ def test_make_run_prints_words_not_dicts() -> None:
 
 def test_demo_newhire_meets_the_gate_with_the_required_exam_marked(session: Session) -> None:
     """The README's `newhire` has no 上岗认证 yet; other demo learners hold certificates."""
-    counts = seed_demo(session, history=True)
+    counts = seed_demo(session=session, history=True)
     by_name = {u.username: u for u in session.exec(select(User)).all()}
     newhire = by_name["newhire"]
     gate = duty_status(session=session, actor=newhire)

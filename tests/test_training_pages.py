@@ -27,7 +27,7 @@ class Cluster:
 @pytest.fixture
 def trainer_app(db_url: str) -> AppTest:
     with Session(get_engine()) as session:
-        seed_demo(session)
+        seed_demo(session=session)
         trainer = session.exec(select(User).where(User.role == Role.TRAINER.value)).one()
         store_clusters(session=session, actor=trainer, import_id=None, clusters=[
             Cluster("什么时候发货", 30, "物流配送"), Cluster("快递到哪了", 12, "物流配送"),

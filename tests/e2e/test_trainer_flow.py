@@ -35,7 +35,7 @@ from training.models import (
     ScriptVersion,
     User,
 )
-from training.ops.demo.seed import DEMO_COHORT, DEMO_DIR
+from training.ops.demo.constants import DEMO_COHORT, DEMO_DIR
 
 pytestmark = pytest.mark.e2e
 

@@ -32,7 +32,7 @@ def age_login(at: AppTest, **ago: timedelta) -> None:
 @pytest.fixture
 def demo_db(db_url: str) -> str:
     with Session(get_engine()) as session:
-        seed_demo(session)
+        seed_demo(session=session)
     return db_url
 
 

@@ -20,7 +20,8 @@ from training.auth.permissions import STAFF, require_role
 from training.core.clock import team_now
 from training.core.config import get_settings
 from training.core.errors import UserError
-from training.exams.grading import answers_of, reviews_of, scenario_groups
+from training.exams.scores import scenario_groups
+from training.exams.sittings import answers_of, reviews_of
 from training.models import (
     Answer,
     Attempt,
@@ -33,6 +34,7 @@ from training.models import (
 )
 from training.nlp.adapt.data import PASSAGE, QUERY, AdaptData, RankExample, ScoredPair, split_data
 from training.nlp.adapt.finetune import Progress, TrainConfig
+from training.nlp.adapt.run import run_adaptation
 from training.nlp.model_versions import ADAPTED_DIR, active_model, register_version
 
 #: Fewest training items worth a run (below this the held-out figures mean nothing).
@@ -79,8 +81,8 @@ def _cluster_examples(session: Session) -> list[RankExample]:
 def _reviewed_answers(session: Session) -> tuple[list[ScoredPair], list[RankExample]]:
     reviewed = select(Answer.attempt_id).join(Review, col(Review.answer_id) == col(Answer.id)).distinct()
     attempts = list(session.exec(select(Attempt).where(col(Attempt.id).in_(reviewed))).all())
-    answers = answers_of(session, [a.id for a in attempts if a.id is not None])
-    scores = reviews_of(session, [a.id for a in answers.values() if a.id is not None])
+    answers = answers_of(session=session, attempt_ids=[a.id for a in attempts if a.id is not None])
+    scores = reviews_of(session=session, answer_ids=[a.id for a in answers.values() if a.id is not None])
     by_turn: dict[str, list[tuple[float, str]]] = defaultdict(list)
     pairs: list[ScoredPair] = []
     for group in scenario_groups(attempts, answers).values():
@@ -100,7 +102,7 @@ def _reviewed_answers(session: Session) -> tuple[list[ScoredPair], list[RankExam
     return pairs, examples
 
 
-def platform_data(session: Session, actor: User | None) -> tuple[AdaptData, dict[str, int]]:
+def platform_data(*, session: Session, actor: User | None) -> tuple[AdaptData, dict[str, int]]:
     """Everything the platform can learn from now, and how many items each source gave (staff only)."""
     require_role(actor, *STAFF)
     scripts = _script_examples(session)
@@ -128,15 +130,13 @@ def adapt_from_platform(
     Returns:
         The registered, not yet active, version; its ``report`` holds the before/after figures.
     """
-    from training.nlp.adapt.run import run_adaptation
-
     require_role(actor, *STAFF)
-    data, counts = platform_data(session, actor)
+    data, counts = platform_data(session=session, actor=actor)
     if len(data) < MIN_ITEMS:
         raise UserError(f"可用于训练的数据太少：目前只有 {len(data)} 条（至少需要 {MIN_ITEMS} 条）。"
                         "请先审批话术、挖掘问题或评阅答卷。")
     train, held = split_data(data, held_share)
-    base = base_model or active_model(session)
+    base = base_model or active_model(session=session)
     name = team_now().strftime("adapted-%Y%m%d-%H%M%S")  # the name reads as the 创建时间 shown
     target = get_settings().data_dir / ADAPTED_DIR / name
     knobs: dict[str, Any] = dict((config or TrainConfig()).__dict__, budget_seconds=budget_seconds)

@@ -12,7 +12,8 @@ from training.core.config import get_settings
 from training.core.db import get_engine, session_scope
 from training.core.migrate import upgrade_database
 from training.models import ROLE_LABELS
-from training.ops.demo.seed import DEMO_USERS, seed_demo
+from training.ops.demo.constants import DEMO_USERS
+from training.ops.demo.seed import seed_demo
 
 
 def demo_summary(added: dict[str, int]) -> str:
@@ -42,7 +43,7 @@ def bootstrap(*, demo: bool, history: bool = False) -> None:
             print(f"已创建管理员账号 admin，初始密码：{generated}（仅显示这一次，请登录后修改）",
                   file=sys.stderr)
         if demo:
-            added = seed_demo(session, history=history)
+            added = seed_demo(session=session, history=history)
             if added:
                 print(demo_summary(added), file=sys.stderr)
 

@@ -5,14 +5,14 @@ schedule of days after joining. Right answers, reply quality, typing speed and t
 review scores follow a seeded random draw around each learner's ability, improving week by
 week, so every figure of the 训练看板 (pass rates, item analysis, reviewer agreement,
 certificates and their expiry, ramp-up, uncovered questions) has data. Rows are written
-directly: history cannot go through services that stamp the current time.
+directly: history cannot go through services that stamp the current time. One sitting is
+simulated in ``training.ops.demo.sittings``.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,13 +21,10 @@ from sqlmodel import Session, col, select
 from training.analytics.learner import PRACTICE_ACTION
 from training.auth import audit
 from training.auth.accounts import hash_password
-from training.certification.programmes import certificate_number
-from training.exams.attempts import SUBMITTED
-from training.exams.delivery import candidate_seed, draw_paper
+from training.certification.certificates import certificate_number
 from training.exams.feedback import mistakes
 from training.exams.papers import OBJECTIVE, SCENARIO
 from training.models import (
-    Answer,
     Attempt,
     AuditLog,
     Certificate,
@@ -39,13 +36,13 @@ from training.models import (
     ExamPaper,
     KnowledgeItem,
     MinedQuestion,
-    Review,
     Role,
     Script,
     User,
     utcnow,
 )
-from training.ops.demo.seed import DEMO_COHORT, DEMO_DIR
+from training.ops.demo.constants import DEMO_COHORT, DEMO_DIR
+from training.ops.demo.sittings import World, sit
 
 HISTORY_COHORT = "早期新人班"
 #: Password of the extra demo learners (they can log in to see their own progress).
@@ -87,12 +84,6 @@ PAPERS = (
 #: Programmes: name → (valid days, required for duty). A failed 上岗 exam is retaken a week later.
 PROGRAMMES = {"上岗认证": (120, True), "售后专项认证": (60, False)}
 RETAKE_AFTER_DAYS = 7
-#: An item strong candidates get wrong as often as weak ones (a trick question to spot in the figures).
-TRICK_ITEM = 14
-
-
-def _clip(value: float, low: float = 0.0, high: float = 1.0) -> float:
-    return min(high, max(low, value))
 
 
 def _learners(session: Session, now: datetime) -> list[tuple[User, float]]:
@@ -132,30 +123,8 @@ def _questions(session: Session, demo_dir: Path) -> tuple[list[MinedQuestion], d
     return bank, replies
 
 
-def _wrong_choice(item: KnowledgeItem) -> str:
-    if item.kind == "truefalse":
-        return "错" if item.answer == "对" else "对"
-    return next(letter for letter in "ABCD" if letter not in item.answer)
-
-
-@dataclass
-class _World:
-    """What generating one sitting needs: the seeded draw, questions, reply texts and reviewers."""
-
-    rng: random.Random
-    bank: list[MinedQuestion]
-    replies: dict[int, list[str]]
-    items: list[KnowledgeItem]
-    reviewers: tuple[User, User]
-    hardness: list[float] = field(default_factory=list)
-    reviews: int = 0
-
-    def __post_init__(self) -> None:
-        self.hardness = [self.rng.uniform(0.0, 0.25) for _ in self.items]
-
-
 def seed_demo_history(
-    session: Session, demo_dir: Path = DEMO_DIR, *, now: datetime | None = None
+    *, session: Session, demo_dir: Path = DEMO_DIR, now: datetime | None = None
 ) -> dict[str, int]:
     """Add the demo team's history once (after ``seed_demo``); returns counts of what was added."""
     if session.exec(select(Cohort).where(Cohort.name == HISTORY_COHORT)).first() is not None:
@@ -166,7 +135,7 @@ def seed_demo_history(
     people = _learners(session, now)
     bank, replies = _questions(session, demo_dir)
     items = list(session.exec(select(KnowledgeItem).order_by(col(KnowledgeItem.id))).all())
-    world = _World(random.Random(20261123), bank, replies, items, (trainer, second))
+    world = World(random.Random(20261123), bank, replies, items, (trainer, second))
     first_day = now - timedelta(weeks=max(w for *_, w, _ in LEARNERS))
     programmes = {name: Certification(name=name, valid_days=days, required_for_duty=duty, pass_mark=0.6,
                                       product_line="青禾小家电", description="演示认证项目")
@@ -182,7 +151,8 @@ def seed_demo_history(
                 submitted = user.joined_at + timedelta(days=offset, hours=2 + world.rng.randint(0, 6))
                 if submitted + timedelta(days=2) > now:
                     break
-                attempt = _sit(session, world, paper, assignment, user, ability, number, offset, submitted)
+                attempt = sit(session=session, world=world, paper=paper, assignment=assignment, user=user,
+                              ability=ability, number=number, offset=offset, submitted=submitted)
                 counts["attempts"] += 1
                 if programme and (attempt.score or 0.0) >= programmes[programme].pass_mark:
                     _certify(session, programmes[programme], user, attempt)
@@ -198,7 +168,7 @@ def seed_demo_history(
     return counts
 
 
-def _paper(session: Session, world: _World, spec: tuple[str, int, tuple[int, ...], tuple[int, ...], str],
+def _paper(session: Session, world: World, spec: tuple[str, int, tuple[int, ...], tuple[int, ...], str],
            programmes: dict[str, Certification], trainer: User,
            first_day: datetime) -> tuple[ExamPaper, list[ExamAssignment]]:
     """A published paper assigned to both cohorts (and required by its programme, if any)."""
@@ -223,54 +193,6 @@ def _paper(session: Session, world: _World, spec: tuple[str, int, tuple[int, ...
     if programme:
         session.add(CertificationPaper(certification_id=programmes[programme].id or 0, paper_id=paper.id))
     return paper, assignments
-
-
-def _sit(session: Session, world: _World, paper: ExamPaper, assignment: ExamAssignment, user: User,
-         ability: float, number: int, offset: int, submitted: datetime) -> Attempt:
-    """One released sitting: answers drawn around ``ability`` (better each week and on a retake)."""
-    week = offset // 7
-    questions = draw_paper(session, paper, candidate_seed(paper.id or 0, user.id or 0))
-    attempt = Attempt(assignment_id=assignment.id or 0, user_id=user.id or 0, number=number + 1,
-                      started_at=submitted - timedelta(minutes=25),
-                      deadline_at=submitted + timedelta(minutes=35), submitted_at=submitted,
-                      status=SUBMITTED, released_at=submitted + timedelta(days=1),
-                      questions=[asdict(q) for q in questions])
-    session.add(attempt)
-    session.flush()
-    rng, earned = world.rng, 0.0
-    for question in questions:
-        answer = Answer(attempt_id=attempt.id or 0, item_id=question.slot_id,
-                        saved_at=submitted - timedelta(minutes=1))
-        marks: list[float] = []
-        if question.kind == SCENARIO:
-            index = next(i for i, q in enumerate(world.bank) if q.id == question.mined_question_id)
-            quality = _clip(ability + 0.025 * week + rng.gauss(0, 0.08), 0.05)
-            texts = world.replies[index]
-            answer.text = texts[round((1 - quality) * (len(texts) - 1))]
-            speed = _clip(35 + 60 * ability + 4 * week + rng.gauss(0, 6), 20, 160)
-            answer.time_spent_seconds = max(5.0, len(answer.text) / speed * 60)
-            answer.chars_per_minute = len(answer.text) / (answer.time_spent_seconds / 60)
-            marks = [round(_clip(quality + rng.gauss(0, sd)) * 20) / 20 for sd in (0.05, 0.1)]
-            answer.score = sum(marks) / len(marks)
-        else:
-            index = next(i for i, k in enumerate(world.items) if k.id == question.knowledge_item_id)
-            item = world.items[index]
-            chance = (0.9 - 0.6 * ability if index == TRICK_ITEM else
-                      _clip(ability + 0.02 * week - world.hardness[index] + 0.1 * number, 0.05, 0.97))
-            right = rng.random() < chance
-            answer.choice = item.answer if right else _wrong_choice(item)
-            answer.auto_score = answer.score = 1.0 if right else 0.0
-            answer.time_spent_seconds = float(rng.randint(15, 45))
-        session.add(answer)
-        session.flush()
-        for reviewer, mark in zip(world.reviewers, marks, strict=False):
-            session.add(Review(answer_id=answer.id or 0, reviewer_id=reviewer.id or 0, score=mark,
-                               created_at=submitted + timedelta(hours=20)))
-            world.reviews += 1
-        earned += question.points * (answer.score or 0.0)
-    attempt.score = earned / sum(q.points for q in questions)
-    session.add(attempt)
-    return attempt
 
 
 def _practice(session: Session, learners: list[User], now: datetime) -> int:

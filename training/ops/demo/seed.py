@@ -3,52 +3,31 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlmodel import Session, select
 
 from training.auth import audit
 from training.auth.accounts import hash_password
-from training.core.config import PROJECT_ROOT
 from training.core.tables import read_table
 from training.models import Cohort, KnowledgeItem, Role, Script, ScriptVersion, User
-
-DEMO_DIR = PROJECT_ROOT / "data" / "demo"
-
-
-@dataclass(frozen=True)
-class DemoUser:
-    """A documented demo account (README lists the same)."""
-
-    username: str
-    display_name: str
-    role: Role
-    password: str
+from training.ops.demo.constants import DEMO_COHORT, DEMO_DIR, DEMO_USERS
+from training.ops.demo.history import seed_demo_history
 
 
-DEMO_USERS = (
-    DemoUser("demo_admin", "演示管理员", Role.ADMIN, "admin-demo-2026"),
-    DemoUser("trainer", "王培训", Role.TRAINER, "trainer-demo-2026"),
-    DemoUser("agent", "李客服", Role.AGENT, "agent-demo-2026"),
-    DemoUser("newhire", "张新人", Role.NEW_HIRE, "newhire-demo-2026"),
-)
-DEMO_COHORT = "2026年11月新人班"
-
-
-def is_seeded(session: Session) -> bool:
+def is_seeded(*, session: Session) -> bool:
     """True if the demo (or any real content) is already there."""
     return session.exec(select(Script)).first() is not None or session.exec(
         select(User).where(User.username == DEMO_USERS[1].username)).first() is not None
 
 
-def seed_demo(session: Session, demo_dir: Path = DEMO_DIR, *, history: bool = False) -> dict[str, int]:
+def seed_demo(*, session: Session, demo_dir: Path = DEMO_DIR, history: bool = False) -> dict[str, int]:
     """Load the demo into an empty database; returns counts of what was added.
 
     ``history`` adds the learners' past exams, reviews and certificates (``seed_history``), so
     the 训练看板 has something to show; tests that build their own exams leave it off.
     """
-    if is_seeded(session):
+    if is_seeded(session=session):
         return {}
     cohort = Cohort(name=DEMO_COHORT, description="演示用新人班组")
     session.add(cohort)
@@ -90,7 +69,5 @@ def seed_demo(session: Session, demo_dir: Path = DEMO_DIR, *, history: bool = Fa
     session.commit()
     counts = {"users": len(DEMO_USERS), "knowledge_items": len(items), "scripts": scripts}
     if history:
-        from training.ops.demo.history import seed_demo_history
-
-        counts |= seed_demo_history(session, demo_dir)
+        counts |= seed_demo_history(session=session, demo_dir=demo_dir)
     return counts
