@@ -48,7 +48,7 @@ user = current_user()
 st.title("模型训练与切换")
 
 with db_session() as session:
-    listed = run_action(lambda: list_versions(session, user))
+    listed = run_action(lambda: list_versions(session=session, actor=user))
 if listed is None:
     st.stop()
 versions: list[EncoderVersion] = listed
@@ -136,8 +136,8 @@ def _switch(version: EncoderVersion | None) -> None:
 # --- 当前模型
 st.subheader("当前模型")
 with db_session() as session:
-    current = active_version(session)
-    model = active_model(session)
+    current = active_version(session=session)
+    model = active_model(session=session)
 st.markdown(f"**{_label(current) if current else SHIPPED_NAME}**",
             help=f"技术标识（供技术支持排查问题）：{model_id_of(model)}")
 if current is not None and not model_folder(current).is_dir():

@@ -105,7 +105,7 @@ chosen_product = None if product == ALL else product
 st.subheader("每日查询量")
 with db_session() as session:
     # The threshold was tuned on the shipped encoder; an adapted one has its own cosine scale.
-    below = model_threshold(active_model_id(session), WEAK_LOOKUP_COSINE)
+    below = model_threshold(active_model_id(session=session), WEAK_LOOKUP_COSINE)
     daily = run_action(lambda: lookups_per_day(session=session, actor=user, days=days, below=below)) or []
 if not daily:
     st.info("所选周期内还没有话术查询记录。")

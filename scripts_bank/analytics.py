@@ -102,7 +102,7 @@ def lookups_per_day(
     if since is not None:
         query = query.where(col(LookupLog.created_at) >= since)
     return [DailyLookups(as_date(d), n, int(w or 0), a)
-            for d, n, w, a in fetch(session, query)]
+            for d, n, w, a in fetch(session=session, query=query)]
 
 
 def _shown(session: Session, since: datetime | None) -> Subquery:
@@ -169,7 +169,7 @@ def _script_stats(
         query = query.where(votes.c.outdated > 0)
     if limit is not None:
         query = query.limit(limit)
-    rows = fetch(session, query)
+    rows = fetch(session=session, query=query)
     comments = _outdated_comments(session, [r[0] for r in rows if r[7]]) if only == "outdated" else {}
     return [ScriptStats(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), int(r[7]), r[8],
                         comments.get(r[0], [])) for r in rows]
@@ -268,7 +268,7 @@ def weak_queries(
     if limit is not None and not category:
         query = query.limit(limit)
     found = [WeakQuery(q, n, a, best, at, categorise(q).value, r)
-             for q, n, a, best, at, r in fetch(session, query)]
+             for q, n, a, best, at, r in fetch(session=session, query=query)]
     if category:
         found = [w for w in found if w.category == category]
     return found[:limit] if limit is not None else found

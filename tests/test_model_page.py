@@ -132,7 +132,7 @@ def test_switching_to_a_version_warms_its_embeddings_and_back(
 
     _click(at, "设为当前模型")
     session.expire_all()
-    assert active_version(session) is not None and active_version(session).id == version.id  # type: ignore[union-attr]
+    assert active_version(session=session) is not None and active_version(session=session).id == version.id  # type: ignore[union-attr]
     assert "已切换到本店训练版 第 1 版。" in [s.value for s in at.success]
     job = jobs.wait(WARM_JOB, 600)
     assert job is not None and job.succeeded, job
@@ -149,13 +149,13 @@ def test_switching_to_a_version_warms_its_embeddings_and_back(
 
     _click(at, "恢复内置模型")
     session.expire_all()
-    assert active_version(session) is not None, "going back to the shipped model asks first"
+    assert active_version(session=session) is not None, "going back to the shipped model asks first"
     assert any(f"恢复为{SHIPPED_NAME}" in w.value.replace("\\", "") for w in at.warning)
     at.button(key="model_shipped_confirm").click().run()
     assert not at.exception, at.exception
     assert f"已切换到{SHIPPED_NAME}。" in [s.value.replace("\\", "") for s in at.success]
     session.expire_all()
-    assert active_version(session) is None
+    assert active_version(session=session) is None
     job = jobs.wait(WARM_JOB, 600)
     assert job is not None and job.succeeded and job.result.model_id == embedded_model_id()
     rows = session.exec(select(AuditLog).where(AuditLog.action == "encoder.activate")

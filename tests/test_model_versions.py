@@ -87,7 +87,7 @@ def test_agents_and_new_hires_cannot_manage_versions(
 ) -> None:
     actor = getattr(demo, role)
     with pytest.raises(PermissionDenied):
-        list_versions(session, actor)
+        list_versions(session=session, actor=actor)
     with pytest.raises(PermissionDenied):  # the approved scripts and reviewed answers it reads
         platform_data(session=session, actor=actor)
     with pytest.raises(PermissionDenied):
@@ -99,8 +99,8 @@ def test_agents_and_new_hires_cannot_manage_versions(
             activate_version(session=session, actor=actor, version_id=target)
     with pytest.raises(PermissionDenied):
         adapt_from_platform(session=session, actor=actor, budget_seconds=1)
-    assert [v.name for v in list_versions(session, demo.trainer)] == ["v1"]
-    assert active_version(session) is None
+    assert [v.name for v in list_versions(session=session, actor=demo.trainer)] == ["v1"]
+    assert active_version(session=session) is None
     assert _audit(session, "encoder.activate") == []
     assert [a.actor_id for a in _audit(session, "encoder.register")] == [demo.trainer.id]
     assert sorted(p.name for p in (data_dir / "models").iterdir()) == ["sneaky", "v1"]  # only the fixtures
@@ -116,10 +116,10 @@ def test_switching_versions_and_back_to_shipped_is_audited(
     activate_version(session=session, actor=demo.trainer, version_id=second.id)
     active = session.exec(select(EncoderVersion).where(col(EncoderVersion.active).is_(True))).all()
     assert [v.name for v in active] == ["v2"]
-    assert Path(active_model(session)).resolve() == (data_dir / "models" / "v2").resolve()
+    assert Path(active_model(session=session)).resolve() == (data_dir / "models" / "v2").resolve()
 
     assert activate_version(session=session, actor=demo.trainer, version_id=None) == get_settings().model
-    assert active_version(session) is None
+    assert active_version(session=session) is None
     rows = _audit(session, "encoder.activate")
     assert [(r.target, r.detail) for r in rows] == [
         (f"encoder:{first.id}", {"previous": SHIPPED_NAME, "now": "v1"}),
@@ -136,9 +136,9 @@ def test_active_model_falls_back_to_the_setting_when_the_folder_is_gone(
 ) -> None:
     version = _register(session, demo, data_dir, "v1")
     activate_version(session=session, actor=demo.trainer, version_id=version.id)
-    assert active_model(session) != get_settings().model
+    assert active_model(session=session) != get_settings().model
     shutil.rmtree(model_folder(version))
-    assert active_model(session) == get_settings().model
+    assert active_model(session=session) == get_settings().model
     with pytest.raises(UserError, match="模型文件夹不存在"):
         activate_version(session=session, actor=demo.trainer, version_id=version.id)
 

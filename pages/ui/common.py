@@ -72,7 +72,7 @@ def _active_model(url: str) -> str:
     from training.nlp.model_versions import active_model
 
     with Session(_engine(url)) as session:
-        return active_model(session)
+        return active_model(session=session)
 
 
 def forget_active_model() -> None:

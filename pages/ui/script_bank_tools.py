@@ -60,7 +60,7 @@ def render_usage(user: User | None) -> None:
     )
     # The threshold was tuned on the shipped encoder; an adapted one has its own cosine scale.
     with db_session() as session:
-        below = model_threshold(active_model_id(session), WEAK_LOOKUP_COSINE)
+        below = model_threshold(active_model_id(session=session), WEAK_LOOKUP_COSINE)
         report = run_action(lambda: usage_report(session=session, actor=user, days=days)) or []
         weak = run_action(
             lambda: weak_lookups(session=session, actor=user, days=days, below=below)

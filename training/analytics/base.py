@@ -168,7 +168,7 @@ def _weeks_pg(element: weeks_between, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST(FLOOR(EXTRACT(EPOCH FROM ({later} - {earlier})) / 604800) AS INTEGER)"
 
 
-def fetch(session: Session, query: Executable) -> Sequence[Any]:
+def fetch(*, session: Session, query: Executable) -> Sequence[Any]:
     """Run a Core select of plain columns in the session's transaction (on PostgreSQL without JIT)."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":

@@ -58,7 +58,7 @@ def pass_rates(*, session: Session, actor: User | None, filters: Filters) -> lis
     passed = func.sum(case((col(Attempt.score) >= col(ExamPaper.pass_mark) - EPSILON, 1), else_=0))
     query = from_attempts(sa_select(col(ExamPaper.id), col(ExamPaper.title), col(ExamPaper.pass_mark),
                                     func.count(col(Attempt.id)), passed, func.avg(col(Attempt.score))))
-    rows = fetch(session, query.where(*released_attempt_conditions(filters))
+    rows = fetch(session=session, query=query.where(*released_attempt_conditions(filters))
                  .group_by(col(ExamPaper.id), col(ExamPaper.title), col(ExamPaper.pass_mark))
                  .order_by(col(ExamPaper.id)))
     return [PaperPassRate(int(pid), title, float(mark), int(n), int(ok or 0), float(mean or 0.0))
@@ -98,7 +98,8 @@ def score_distribution(*, session: Session, actor: User | None, filters: Filters
         .where(*released_attempt_conditions(filters))
         .subquery()
     )
-    rows = fetch(session, sa_select(banded.c.paper_id, banded.c.title, banded.c.band, func.count())
+    rows = fetch(session=session,
+                 query=sa_select(banded.c.paper_id, banded.c.title, banded.c.band, func.count())
                  .group_by(banded.c.paper_id, banded.c.title, banded.c.band)
                  .order_by(banded.c.paper_id, banded.c.band))
     counts = {(int(pid), int(b)): int(n) for pid, _, b, n in rows}
@@ -166,7 +167,7 @@ def item_analysis(*, session: Session, actor: User | None, filters: Filters) -> 
     )
     # The category narrows slots directly: a slot of that category implies its paper has one.
     labels = [] if filters.category is None else [item_category() == filters.category]
-    rows = fetch(session, sa_select(
+    rows = fetch(session=session, query=sa_select(
         col(ExamItem.id), col(ExamPaper.id), col(ExamPaper.title), col(ExamItem.position),
         col(ExamItem.prompt), col(ExamItem.kind), item_category(), sums.c.n, sums.c.sx, sums.c.sy,
         sums.c.sxy, sums.c.sxx, sums.c.syy)
@@ -208,7 +209,7 @@ def ramp_up(*, session: Session, actor: User | None, filters: Filters) -> list[R
               week < RAMP_WEEKS, *within_period(User.joined_at, filters)]
     if filters.cohort_id is not None:
         people.append(col(User.cohort_id) == filters.cohort_id)
-    scores = fetch(session, from_attempts(sa_select(
+    scores = fetch(session=session, query=from_attempts(sa_select(
         week.label("week"), func.count(func.distinct(col(User.id))), func.count(col(Attempt.id)),
         func.avg(col(Attempt.score))))
         .where(*people, col(Attempt.status) == SUBMITTED, col(Attempt.released_at).is_not(None),
@@ -222,7 +223,8 @@ def ramp_up(*, session: Session, actor: User | None, filters: Filters) -> list[R
         .group_by(col(Answer.attempt_id))
         .subquery()
     )
-    speeds = fetch(session, sa_select(week.label("week"), func.sum(typed.c.cpm), func.sum(typed.c.n))
+    speeds = fetch(session=session,
+                   query=sa_select(week.label("week"), func.sum(typed.c.cpm), func.sum(typed.c.n))
                    .select_from(typed)
                    .join(Attempt, col(Attempt.id) == typed.c.attempt_id)
                    .join(User, col(User.id) == col(Attempt.user_id))

@@ -66,7 +66,7 @@ def my_scores(*, session: Session, actor: User | None, filters: Filters) -> list
     me = require_role(actor, *EVERYONE)
     query = _my_attempts(sa_select(col(Attempt.id), col(ExamPaper.title), col(Attempt.submitted_at),
                                    col(Attempt.score), col(ExamPaper.pass_mark)), me)
-    rows = fetch(session, query
+    rows = fetch(session=session, query=query
                  .where(col(Attempt.released_at).is_not(None), col(Attempt.score).is_not(None),
                         *within_period(Attempt.submitted_at, filters))
                  .order_by(col(Attempt.submitted_at), col(Attempt.id)))
@@ -89,7 +89,7 @@ def my_typing_speed(*, session: Session, actor: User | None, filters: Filters) -
     me = require_role(actor, *EVERYONE)
     query = _my_attempts(sa_select(col(Attempt.id), col(ExamPaper.title), col(Attempt.submitted_at),
                                    func.avg(col(Answer.chars_per_minute)), func.count(col(Answer.id))), me)
-    rows = fetch(session, query.join(Answer, col(Answer.attempt_id) == col(Attempt.id))
+    rows = fetch(session=session, query=query.join(Answer, col(Answer.attempt_id) == col(Attempt.id))
                  .where(col(Answer.chars_per_minute).is_not(None),
                         *within_period(Attempt.submitted_at, filters))
                  .group_by(col(Attempt.id), col(ExamPaper.title), col(Attempt.submitted_at))
@@ -127,7 +127,7 @@ def my_mistake_progress(*, session: Session, actor: User | None, filters: Filter
     practice = [col(AuditLog.actor_id) == me.id, col(AuditLog.action) == PRACTICE_ACTION]
     practised = set(session.exec(select(AuditLog.target).where(*practice).distinct()).all())
     week = local_week(col(AuditLog.at))
-    weeks = fetch(session, sa_select(week, func.count(col(AuditLog.id)))
+    weeks = fetch(session=session, query=sa_select(week, func.count(col(AuditLog.id)))
                   .where(*practice, *within_period(AuditLog.at, filters))
                   .group_by(week)
                   .order_by(week))

@@ -115,7 +115,7 @@ def reviewer_agreement(*, session: Session, actor: User | None, filters: Filters
         query = query.join(ExamItem, col(ExamItem.id) == reviewed.c.item_id)
     per_answer = query.where(*conditions).subquery()
     unit = per_answer.c
-    rows = fetch(session, sa_select(
+    rows = fetch(session=session, query=sa_select(
         unit.week, func.count(), func.sum(unit.m), func.sum(unit.sx), func.sum(unit.sxx),
         func.sum(2.0 * (unit.m * unit.sxx - unit.sx * unit.sx) / (unit.m - 1)),
     ).group_by(unit.week).order_by(unit.week))
@@ -163,17 +163,18 @@ def certification_status(
         .where(col(Certificate.id).in_(latest), *people)
         .subquery()
     )
-    counts = fetch(session, sa_select(labelled.c.programme, labelled.c.status, func.count())
+    counts = fetch(session=session, query=sa_select(labelled.c.programme, labelled.c.status, func.count())
                    .group_by(labelled.c.programme, labelled.c.status))
     result = [CertificationCount(p, s, int(n)) for p, s, n in counts]
-    learners = int(fetch(session, sa_select(func.count(col(User.id))).where(*people))[0][0])
+    learners = int(fetch(session=session, query=sa_select(func.count(col(User.id))).where(*people))[0][0])
     holders = {name: int(n) for name, n in fetch(
-        session,
-        _from_certificates(sa_select(col(Certification.name),
+        session=session,
+        query=_from_certificates(sa_select(col(Certification.name),
                                      func.count(func.distinct(col(Certificate.user_id)))))
         .where(*people)
         .group_by(col(Certification.name)))}
-    for (name,) in fetch(session, sa_select(col(Certification.name)).order_by(col(Certification.id))):
+    names = sa_select(col(Certification.name)).order_by(col(Certification.id))
+    for (name,) in fetch(session=session, query=names):
         without = learners - holders.get(name, 0)
         if without > 0:
             result.append(CertificationCount(name, CERT_STATUSES[5], without))
@@ -208,7 +209,7 @@ def expiry_calendar(
     if filters.cohort_id is not None:
         conditions.append(col(User.cohort_id) == filters.cohort_id)
     query = _from_certificates(sa_select(day, col(Certification.name), func.count(col(Certificate.id))))
-    rows = fetch(session, query
+    rows = fetch(session=session, query=query
                  .where(*conditions)
                  .group_by(day, col(Certification.name)))
     return sorted((ExpiryDay(as_date(d), name, int(n)) for d, name, n in rows),
@@ -239,7 +240,7 @@ def uncovered_questions(
                   *within_period(MinedQuestion.created_at, filters)]
     if filters.category is not None:
         conditions.append(col(MinedQuestion.category) == filters.category)
-    rows = fetch(session, sa_select(col(MinedQuestion.id), col(MinedQuestion.question),
+    rows = fetch(session=session, query=sa_select(col(MinedQuestion.id), col(MinedQuestion.question),
                                     col(MinedQuestion.category), col(MinedQuestion.frequency))
                  .where(*conditions)
                  .order_by(col(MinedQuestion.frequency).desc(), col(MinedQuestion.id))

@@ -126,7 +126,7 @@ def reset_password(
     check_password(password, username=user.username)
     _set_password(user, password)
     revoke_logins(session=session, user_id=user.id or 0)
-    clear_failures(session, user)
+    clear_failures(session=session, user=user)
     session.add(user)
     audit.record(session=session, actor=actor, action="user.reset_password", target=user.username)
     session.commit()

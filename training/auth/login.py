@@ -79,7 +79,7 @@ def _record_failure(
         session.rollback()
 
 
-def clear_failures(session: Session, user: User) -> None:
+def clear_failures(*, session: Session, user: User) -> None:
     """Lift the lockout of an account and of its username (an admin reset the password)."""
     user.failed_logins, user.locked_until = 0, None
     throttle = session.get(LoginThrottle, throttle_key(user.username))

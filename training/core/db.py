@@ -45,7 +45,7 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def lock_row(session: Session, model: Any, row_id: int) -> None:
+def lock_row(*, session: Session, model: Any, row_id: int) -> None:
     """Hold ``model``'s row ``row_id`` for this transaction so that check-then-insert steps run one at a time.
 
     PostgreSQL takes a row lock (``SELECT … FOR UPDATE``); SQLite has no row locks, so a no-op

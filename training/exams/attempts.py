@@ -261,12 +261,13 @@ def start_attempt(
     assert user.id is not None
     now = now or utcnow()
     # One start at a time per person: two clicks (or tabs) must not both see "no attempt yet".
-    lock_row(session, User, user.id)
+    lock_row(session=session, model=User, row_id=user.id)
     assignment = next((a for a in _my_assignments(session, user) if a.id == assignment_id), None)
     if assignment is None:
         raise ExamError("这场考试没有分配给你。")
     expire_overdue(session, user_id=user.id, now=now)
-    lock_row(session, User, user.id)  # again: a lost submit race inside rolls back, which ends the lock
+    # Again: a lost submit race inside rolls back, which ends the lock.
+    lock_row(session=session, model=User, row_id=user.id)
     attempts = _attempts(session, assignment_id, user.id)
     current = next((a for a in attempts if a.status == IN_PROGRESS), None)
     if current is not None:

@@ -171,7 +171,7 @@ def _score(
         weights = RankWeights.from_settings(settings)
         for key, scores in zip(
             keys,
-            rank_answers(rank_groups, embedder=embedder, weights=weights, rules=lint_rules(session),
+            rank_answers(rank_groups, embedder=embedder, weights=weights, rules=lint_rules(session=session),
                          show_progress=True),
             strict=True,
         ):

@@ -144,7 +144,7 @@ def rank_question(
     batch = [rank_group(session, groups[k], [per_answer.get(a.id or 0) if a else None for _, a in groups[k]])
              for k in keys]
     scores = rank_answers(batch, embedder=embedder, weights=RankWeights.from_settings(get_settings()),
-                          rules=lint_rules(session))[keys.index(key)]
+                          rules=lint_rules(session=session))[keys.index(key)]
     mine = {r.answer_id: r for r in reviews if r.reviewer_id == user.id}
     raw: dict[int, list[float]] = {}
     for r in reviews:

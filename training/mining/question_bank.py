@@ -76,7 +76,7 @@ def _approved_scripts(session: Session) -> list[tuple[Script, ScriptVersion]]:
     ).all()]
 
 
-def coverage_texts(session: Session) -> list[str]:
+def coverage_texts(*, session: Session) -> list[str]:
     """The texts ``mark_coverage`` embeds: approved script questions and cluster questions."""
     return ([v.question for _, v in _approved_scripts(session)]
             + [c.question for c in session.exec(select(MinedQuestion)).all()])

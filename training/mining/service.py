@@ -34,14 +34,14 @@ class MiningOutcome:
     question_count: int  # customer questions of the import
 
 
-def load_lines(session: Session, import_id: int) -> list[ChatLine]:
+def load_lines(*, session: Session, import_id: int) -> list[ChatLine]:
     """The stored (masked) messages of one import as ChatLines, in session order."""
     rows = session.exec(select(ChatMessage).where(ChatMessage.import_id == import_id)
                         .order_by(col(ChatMessage.id))).all()
     return [ChatLine(r.session_key, r.seq, r.role, r.text, r.sent_at) for r in rows]
 
 
-def known_clusters(session: Session) -> list[KnownCluster]:
+def known_clusters(*, session: Session) -> list[KnownCluster]:
     """The bank's clusters (hidden ones too: a hidden question stays hidden), most asked first."""
     rows = session.exec(select(MinedQuestion).order_by(col(MinedQuestion.frequency).desc(),
                                                        col(MinedQuestion.id))).all()
@@ -75,11 +75,11 @@ def mine_import(
              or session.exec(select(MinedQuestion).where(MinedQuestion.import_id == import_id)).first())
     if mined is not None:
         raise MiningError(f"「{chat_import.file_name}」已经挖掘过，结果在问题库中。")
-    result = mine_into_bank(load_lines(session, import_id), known=known_clusters(session),
-                            embedder=embedder, progress=progress)
+    result = mine_into_bank(load_lines(session=session, import_id=import_id),
+                            known=known_clusters(session=session), embedder=embedder, progress=progress)
     # Every embedding coverage needs is computed before the first write, so that nothing but
     # this session writes until the commit (the embedding cache has its own connection).
-    embedder.embed([*coverage_texts(session), *(c.question for c in result.new_clusters)])
+    embedder.embed([*coverage_texts(session=session), *(c.question for c in result.new_clusters)])
     try:
         rows = _record(session, editor, chat_import, result)
         mark_coverage(session=session, embedder=embedder, commit=False)

@@ -95,20 +95,20 @@ def calibration_table(base_cosines: np.ndarray, model_cosines: np.ndarray) -> di
             "model_quantiles": [round(float(x), 6) for x in mine[keep]]}
 
 
-def list_versions(session: Session, actor: User | None) -> list[EncoderVersion]:
+def list_versions(*, session: Session, actor: User | None) -> list[EncoderVersion]:
     """Every saved encoder version, newest first (trainers and admins)."""
     require_role(actor, *STAFF)
     return list(session.exec(select(EncoderVersion).order_by(col(EncoderVersion.created_at).desc())).all())
 
 
-def active_version(session: Session) -> EncoderVersion | None:
+def active_version(*, session: Session) -> EncoderVersion | None:
     """The version trainers switched to, if any."""
     return session.exec(select(EncoderVersion).where(col(EncoderVersion.active).is_(True))).first()
 
 
-def active_model(session: Session) -> str:
+def active_model(*, session: Session) -> str:
     """What ``load_encoder`` should load for the app: the active version's folder or the setting."""
-    version = active_version(session)
+    version = active_version(session=session)
     if version is None or not version.path:
         return get_settings().model
     folder = model_folder(version)
@@ -123,9 +123,9 @@ def model_id_of(model: str) -> str:
     return backend_model_id(base, backend) if model == EMBEDDED_MODEL or Path(model).is_dir() else base
 
 
-def active_model_id(session: Session) -> str:
+def active_model_id(*, session: Session) -> str:
     """The cache/model id of the active encoder, without loading it."""
-    return model_id_of(active_model(session))
+    return model_id_of(active_model(session=session))
 
 
 def register_version(
@@ -160,7 +160,7 @@ def activate_version(*, session: Session, actor: User | None, version_id: int | 
             raise UserError("找不到该模型版本。")
         if not model_folder(target).is_dir():
             raise UserError(f"模型文件夹不存在：{model_folder(target)}，请重新训练或恢复该文件夹。")
-    previous = active_version(session)
+    previous = active_version(session=session)
     for row in session.exec(select(EncoderVersion).where(col(EncoderVersion.active).is_(True))).all():
         row.active = False
         session.add(row)
@@ -172,7 +172,7 @@ def activate_version(*, session: Session, actor: User | None, version_id: int | 
            detail={"previous": previous.name if previous else SHIPPED_NAME,
                    "now": target.name if target else SHIPPED_NAME})
     session.commit()
-    return active_model(session)
+    return active_model(session=session)
 
 
 @dataclass(frozen=True)

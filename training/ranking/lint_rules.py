@@ -38,7 +38,7 @@ def _seed(session: Session) -> None:
         session.rollback()
 
 
-def lint_rules(session: Session) -> list[LintRule]:
+def lint_rules(*, session: Session) -> list[LintRule]:
     """The active rules the ranking applies (the defaults until trainers change them)."""
     _seed(session)
     return [_rule(r) for r in session.exec(
