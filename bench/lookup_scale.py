@@ -175,7 +175,8 @@ def build_or_load(entries: list[BankEntry], vectors: Matrix, embedder: Embedder,
                   cache_dir: Path, cache: str) -> tuple[ScriptIndex, Path, str]:
     """The bench's persisted index (rebuilt from the cached vectors in ``cold`` mode) and a note."""
     from scripts_bank import index_store
-    from scripts_bank.lookup import KeywordIndex, ScriptIndex, entry_tokens
+    from scripts_bank.bm25 import KeywordIndex
+    from scripts_bank.lookup import ScriptIndex, entry_tokens
     from scripts_bank.vectors import SemanticIndex
 
     folder = index_store.index_folder(cache_dir, embedder.model_id, entries)

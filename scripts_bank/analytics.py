@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Integer, and_, case, cast, func, or_, true
+from sqlalchemy import and_, case, func, or_
 from sqlalchemy import select as sa_select
-from sqlalchemy.sql import Subquery
 from sqlmodel import Session, col, select
 
+from scripts_bank.analytics_sql import current_votes, outdated_comments, shown_per_script
 from scripts_bank.query_screen import not_a_question
 from scripts_bank.relevance import BASE_STRONG
 from scripts_bank.service import APPROVED
@@ -28,7 +28,7 @@ from training.analytics.base import as_date, fetch, local_day
 from training.auth.permissions import STAFF, require_role
 from training.mining.categories import categorise
 from training.mining.question_bank import set_flags, store_clusters
-from training.models import LookupLog, MinedQuestion, Script, ScriptFeedback, ScriptVersion, User, utcnow
+from training.models import LookupLog, MinedQuestion, Script, ScriptVersion, User, utcnow
 
 #: Only for lookups logged before the relevance floor (``matched`` NULL): without their keyword
 #: evidence, a best cosine under the floor's "strong" value is weak (shipped encoder's scale).
@@ -105,47 +105,11 @@ def lookups_per_day(
             for d, n, w, a in fetch(session=session, query=query)]
 
 
-def _shown(session: Session, since: datetime | None) -> Subquery:
-    """Per script id: lookups showing it, lookups where it came first, the latest such lookup."""
-    if session.get_bind().dialect.name == "postgresql":
-        # a NULL list is stored as JSON null, which json_array_elements refuses
-        hits = case((func.json_typeof(LookupLog.hits) == "array", LookupLog.hits), else_=None)
-        hit = func.json_array_elements_text(hits).table_valued(
-            "value", with_ordinality="position").render_derived(name="hit")
-        first = hit.c.position == 1
-        query = sa_select().select_from(LookupLog).join(hit, true())
-    else:
-        hit = func.json_each(LookupLog.hits).table_valued("key", "value", name="hit")
-        first = hit.c.key == 0
-        query = sa_select().select_from(LookupLog).join(hit, true())
-    script_id = cast(hit.c.value, Integer)
-    query = query.add_columns(script_id.label("script_id"), func.count().label("shown"),
-                              func.sum(case((first, 1), else_=0)).label("top_hits"),
-                              func.max(LookupLog.created_at).label("last_shown")).group_by(script_id)
-    if since is not None:
-        query = query.where(col(LookupLog.created_at) >= since)
-    return query.subquery("shown")
-
-
-def _votes() -> Subquery:
-    """Per script id: useful and outdated votes on the script's current version."""
-    kind = col(ScriptFeedback.kind)
-    return (
-        sa_select(col(ScriptFeedback.script_id).label("script_id"),
-               func.sum(case((kind == "useful", 1), else_=0)).label("useful"),
-               func.sum(case((kind == "outdated", 1), else_=0)).label("outdated"))
-        .join(Script, (col(Script.id) == ScriptFeedback.script_id)
-              & (col(Script.current_version) == ScriptFeedback.version))
-        .group_by(col(ScriptFeedback.script_id))
-        .subquery("votes")
-    )
-
-
 def _script_stats(
     session: Session, *, days: int | None, category: str | None, product: str | None,
     only: Literal["all", "unused", "outdated"], order: ScriptOrder, limit: int | None,
 ) -> list[ScriptStats]:
-    shown, votes = _shown(session, _since(days)), _votes()
+    shown, votes = shown_per_script(session=session, since=_since(days)), current_votes()
     metrics = {"top_hits": func.coalesce(shown.c.top_hits, 0), "shown": func.coalesce(shown.c.shown, 0),
                "useful": func.coalesce(votes.c.useful, 0), "outdated": func.coalesce(votes.c.outdated, 0)}
     query = (
@@ -170,27 +134,10 @@ def _script_stats(
     if limit is not None:
         query = query.limit(limit)
     rows = fetch(session=session, query=query)
-    comments = _outdated_comments(session, [r[0] for r in rows if r[7]]) if only == "outdated" else {}
+    flagged = [r[0] for r in rows if r[7]]
+    comments = outdated_comments(session=session, script_ids=flagged) if only == "outdated" else {}
     return [ScriptStats(r[0], r[1], r[2], r[3], int(r[4]), int(r[5]), int(r[6]), int(r[7]), r[8],
                         comments.get(r[0], [])) for r in rows]
-
-
-def _outdated_comments(session: Session, script_ids: Sequence[int]) -> dict[int, list[str]]:
-    """Non-empty 过时 comments on the current versions of ``script_ids``, newest first."""
-    if not script_ids:
-        return {}
-    rows = session.exec(
-        select(ScriptFeedback.script_id, ScriptFeedback.comment)
-        .join(Script, (col(Script.id) == ScriptFeedback.script_id)
-              & (col(Script.current_version) == ScriptFeedback.version))
-        .where(col(ScriptFeedback.script_id).in_(list(script_ids)), ScriptFeedback.kind == "outdated",
-               ScriptFeedback.comment != "")
-        .order_by(col(ScriptFeedback.created_at).desc(), col(ScriptFeedback.id).desc())
-    ).all()
-    found: dict[int, list[str]] = {}
-    for script_id, comment in rows:
-        found.setdefault(script_id, []).append(comment)
-    return found
 
 
 def top_scripts(

@@ -29,7 +29,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from scripts_bank.lookup import BankEntry, KeywordIndex, ScriptIndex, entry_tokens, term_counts
+from scripts_bank.bm25 import KeywordIndex, term_counts
+from scripts_bank.lookup import BankEntry, ScriptIndex, entry_tokens
 from scripts_bank.vectors import Partition, SemanticIndex
 from training.nlp.embeddings import Embedder
 from training.nlp.keywords import DOMAIN_WORDS, STOPWORDS

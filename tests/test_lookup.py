@@ -14,8 +14,9 @@ import numpy.typing as npt
 import pytest
 
 from scripts_bank import index_store, vectors
+from scripts_bank.bm25 import KeywordIndex
 from scripts_bank.highlight import matched_spans, merge_spans, segments
-from scripts_bank.lookup import BankEntry, KeywordIndex, ScriptIndex, fuse
+from scripts_bank.lookup import BankEntry, ScriptIndex, fuse
 from training.nlp.embeddings import Embedder
 
 BANK = [
