@@ -32,9 +32,9 @@ from training.chats.parsers import parse_chat_log  # noqa: E402
 from training.core.config import EMBEDDED_MODEL, PROJECT_ROOT  # noqa: E402
 from training.core.db import make_engine  # noqa: E402
 from training.core.migrate import upgrade_database  # noqa: E402
+from training.exams import answering, papers, sittings, submission
 from training.exams import attempts as exams  # noqa: E402
 from training.exams import delivery as paper_delivery
-from training.exams import papers
 from training.exams.grading import release_results  # noqa: E402
 from training.models import Cohort, MinedQuestion, Role, User, utcnow  # noqa: E402
 from training.nlp.embeddings import Embedder  # noqa: E402
@@ -106,15 +106,15 @@ def main() -> None:
             t0 = time.perf_counter()
             attempt = exams.start_attempt(session=session, actor=candidate, assignment_id=assignment.id or 0)
             starts.append(time.perf_counter() - t0)
-            for question in exams.questions_of(attempt):
+            for question in sittings.questions_of(attempt):
                 reply = rng.choice(replies)
                 for text in (reply[: len(reply) // 2], reply):  # typing, then the full reply
                     t0 = time.perf_counter()
-                    exams.save_answer(session=session, actor=candidate, attempt_id=attempt.id or 0,
-                                      slot_id=question.slot_id, text=text, elapsed_seconds=20)
+                    answering.save_answer(session=session, actor=candidate, attempt_id=attempt.id or 0,
+                                          slot_id=question.slot_id, text=text, elapsed_seconds=20)
                     saves.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            exams.submit_attempt(session=session, actor=candidate, attempt_id=attempt.id or 0)
+            submission.submit_attempt(session=session, actor=candidate, attempt_id=attempt.id or 0)
             submits.append(time.perf_counter() - t0)
     print(f"start attempt: {_ms(starts)}")
     print(f"autosave:      {_ms(saves)}")

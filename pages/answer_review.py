@@ -181,7 +181,7 @@ with board:
             format_func=lambda k: f"{by_key[k].prompt[:40]}（已评 {by_key[k].reviewed}/{by_key[k].answers}）",
         )]
         with db_session() as session:
-            rubric = get_rubric(session, None)
+            rubric = get_rubric(session=session, rubric_id=None)
             ranking = run_action(
                 lambda: rank_question(
                     session=session, actor=user, paper_id=paper.id or 0, key=slot.key, embedder=embedder()

@@ -9,11 +9,13 @@ from pages.ui.exam_take import ATTEMPT_KEY, RESULT_KEY, resume_from_url
 from pages.ui.exam_take import render as render_exam
 from pages.ui.markdown import md_escape
 from pages.ui.result_view import render as render_result
-from training.certification.programmes import duty_status, expiry_date, list_certifications
-from training.certification.readouts import certificate_html, certificate_view
+from training.certification.certificate_page import certificate_html, certificate_view
+from training.certification.certificates import expiry_date
+from training.certification.duty import duty_status
+from training.certification.programmes import list_certifications
 from training.core.clock import fmt_date, fmt_range
 from training.exams.attempts import ExamEntry, my_exams, start_attempt
-from training.models import User
+from training.models import ExamState, User
 
 CERTIFICATE_KEY = "certificate_id"
 #: Marks on an exam card: needed to go on duty; a retake granted to this person alone.
@@ -69,14 +71,14 @@ def _entry(user: User, entry: ExamEntry) -> None:
         best = f" · 最好成绩 {entry.best_score:.0%}" if entry.best_score is not None else ""
         info.caption(f"{entry.state} · {window} · 限时 {entry.time_limit_minutes} 分钟 · 及格线 "
                      f"{entry.pass_mark:.0%} · 剩余次数 {entry.attempts_left}{best}")
-        if entry.state == "作答中":
+        if entry.state == ExamState.SITTING:
             if action.button("继续作答", key=f"resume_{entry.assignment_id}", type="primary"):
                 st.session_state[ATTEMPT_KEY] = entry.open_attempt_id
                 st.rerun()
-        elif entry.state == "可参加":
+        elif entry.state == ExamState.OPEN:
             if action.button("开始考试", key=f"start_{entry.assignment_id}", type="primary"):
                 _start(user, entry)
-        if entry.last_attempt_id is not None and entry.state != "作答中":
+        if entry.last_attempt_id is not None and entry.state != ExamState.SITTING:
             if action.button("查看成绩", key=f"result_{entry.assignment_id}"):
                 st.session_state[RESULT_KEY] = entry.last_attempt_id
                 st.rerun()

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from training.auth.accounts import create_user
+from training.exams import answering, papers, submission
 from training.exams import attempts as exams
 from training.exams import delivery as paper_delivery
-from training.exams import papers
 from training.models import Cohort, KnowledgeItem, MinedQuestion, Role, User, utcnow
 from training.ops.demo.seed import seed_demo
 
@@ -71,12 +71,12 @@ def sit(session: Session, user: User, paper_id: int, *, reply: str = "") -> int:
     view = exams.open_attempt(session=session, actor=user, attempt_id=attempt.id or 0)
     for question in view.questions:
         if question.kind == papers.SCENARIO:
-            exams.save_answer(session=session, actor=user, attempt_id=attempt.id or 0,
-                              slot_id=question.slot_id, text=reply, elapsed_seconds=30)
+            answering.save_answer(session=session, actor=user, attempt_id=attempt.id or 0,
+                                  slot_id=question.slot_id, text=reply, elapsed_seconds=30)
         else:
             item = session.get(KnowledgeItem, question.knowledge_item_id)
             assert item is not None
-            exams.save_answer(session=session, actor=user, attempt_id=attempt.id or 0,
-                              slot_id=question.slot_id, choice=item.answer, elapsed_seconds=10)
-    exams.submit_attempt(session=session, actor=user, attempt_id=attempt.id or 0)
+            answering.save_answer(session=session, actor=user, attempt_id=attempt.id or 0,
+                                  slot_id=question.slot_id, choice=item.answer, elapsed_seconds=10)
+    submission.submit_attempt(session=session, actor=user, attempt_id=attempt.id or 0)
     return attempt.id or 0

@@ -15,13 +15,14 @@ from training.analytics import dashboards as an
 from training.analytics.export import chart_data_bytes
 from training.auth.permissions import PermissionDenied
 from training.core.clock import team_date
+from training.exams import answering, papers, submission
 from training.exams import attempts as exams
-from training.exams import papers
 from training.exams.feedback import mistakes, practise
 from training.exams.review_stats import krippendorff_alpha
 from training.models import (
     Answer,
     Attempt,
+    AttemptStatus,
     Certificate,
     Certification,
     Cohort,
@@ -76,7 +77,7 @@ def _sitting(session: Session, user: User, assignment: ExamAssignment, slots: li
                                                     Attempt.user_id == user.id)).all()) + 1
     attempt = Attempt(assignment_id=assignment.id or 0, user_id=user.id or 0,
                       started_at=at - timedelta(minutes=20), deadline_at=at + timedelta(minutes=40),
-                      submitted_at=at, status=exams.SUBMITTED,
+                      submitted_at=at, status=AttemptStatus.SUBMITTED.value,
                       score=sum(scores) / len(scores), number=number,
                       released_at=at + timedelta(hours=1) if released else None)
     session.add(attempt)
@@ -261,9 +262,9 @@ def test_learner_sees_only_own_progress(session: Session, demo: Demo) -> None:
             item = session.get(KnowledgeItem, question.knowledge_item_id)
             assert item is not None
             choice = item.answer if right or question.position == 2 else "Z"
-            exams.save_answer(session=session, actor=user, attempt_id=attempt.id or 0,
-                              slot_id=question.slot_id, choice=choice, elapsed_seconds=10)
-        exams.submit_attempt(session=session, actor=user, attempt_id=attempt.id or 0)
+            answering.save_answer(session=session, actor=user, attempt_id=attempt.id or 0,
+                                  slot_id=question.slot_id, choice=choice, elapsed_seconds=10)
+        submission.submit_attempt(session=session, actor=user, attempt_id=attempt.id or 0)
 
     mine = an.my_scores(session=session, actor=demo.agent, filters=ALL)
     agent_attempts = {a.id for a in session.exec(select(Attempt).where(Attempt.user_id == demo.agent.id))}

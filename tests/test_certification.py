@@ -15,7 +15,11 @@ from scripts_bank import authoring as scripts
 from training.auth.permissions import PermissionDenied
 from training.certification import programmes as cert
 from training.certification import readouts as views
+from training.certification.certificate_page import certificate_html, certificate_view
+from training.certification.certificates import evaluate_certificates, valid_certificates
+from training.certification.duty import duty_status
 from training.certification.programmes import CertificationError
+from training.certification.recertification import flag_for_recertification
 from training.exams.knowledge import KnowledgeDraft, KnowledgeError, update_item
 from training.models import (
     Attempt,
@@ -158,7 +162,7 @@ def certified(session: Session, world: World, **kwargs: Any) -> tuple[Certificat
     paper = make_paper(session, "退换货上岗考", knowledge_ids=[knowledge_id(session)])
     prog = programme(session, world, [paper], **kwargs)
     sit(session, assign(session, paper, cohort=world.cohort), world.agent, 0.9)
-    issued = cert.evaluate_certificates(session, world.agent.id or 0, now=NOW)
+    issued = evaluate_certificates(session=session, user_id=world.agent.id or 0, now=NOW)
     assert len(issued) == 1
     return prog, issued[0]
 
@@ -190,7 +194,7 @@ def test_agents_cannot_create_programmes(session: Session, world: World) -> None
     with pytest.raises(PermissionDenied):
         cert.create_certification(session=session, actor=world.agent, name="x", paper_ids=[paper.id or 0])
     prog = programme(session, world, [paper, paper], required_for_duty=False, valid_days=30)
-    assert cert.certification_papers(session, prog.id or 0) == [paper.id]
+    assert cert.certification_papers(session=session, certification_id=prog.id or 0) == [paper.id]
     assert [p.name for p in cert.list_certifications(session=session, actor=world.newhire)] == ["上岗认证"]
 
 
@@ -201,24 +205,24 @@ def test_issue_requires_every_paper_passed_and_released(session: Session, world:
     on_first, on_second = (assign(session, p, cohort=world.cohort) for p in (first, second))
     uid = world.agent.id or 0
     sit(session, on_first, world.agent, 0.8, submitted_at=NOW - timedelta(days=2))
-    assert cert.evaluate_certificates(session, uid, now=NOW) == []  # second paper not sat
+    assert evaluate_certificates(session=session, user_id=uid, now=NOW) == []  # second paper not sat
     sit(session, on_second, world.agent, 0.79)
-    assert cert.evaluate_certificates(session, uid, now=NOW) == []  # below the pass mark
+    assert evaluate_certificates(session=session, user_id=uid, now=NOW) == []  # below the pass mark
     pending = sit(session, on_second, world.agent, 0.95, released=False)
-    assert cert.evaluate_certificates(session, uid, now=NOW) == []  # result not final yet
+    assert evaluate_certificates(session=session, user_id=uid, now=NOW) == []  # result not final yet
     pending.released_at = NOW - timedelta(minutes=1)
     session.add(pending)
     session.commit()
-    assert cert.evaluate_certificates(session, world.newhire.id or 0, now=NOW) == []
+    assert evaluate_certificates(session=session, user_id=world.newhire.id or 0, now=NOW) == []
 
-    issued = cert.evaluate_certificates(session, uid, now=NOW)
+    issued = evaluate_certificates(session=session, user_id=uid, now=NOW)
     assert len(issued) == 1
     got = issued[0]
     assert got.certification_id == prog.id and got.attempt_id == pending.id
     assert got.number == f"HS-{DAY}-{got.id:05d}" and re.fullmatch(r"HS-\d{8}-\d{5,}", got.number)
     assert got.issued_at == NOW and got.expires_at == NOW + timedelta(days=90)
     assert session.exec(select(AuditLog).where(AuditLog.action == "certificate.issue")).one()
-    assert cert.evaluate_certificates(session, uid, now=NOW + timedelta(days=1)) == []
+    assert evaluate_certificates(session=session, user_id=uid, now=NOW + timedelta(days=1)) == []
     assert len(session.exec(select(Certificate)).all()) == 1
 
 
@@ -226,30 +230,30 @@ def test_expired_certificates_stop_counting(session: Session, world: World) -> N
     prog, got = certified(session, world, valid_days=10)
     uid = world.agent.id or 0
     later = NOW + timedelta(days=11)
-    assert cert.valid_certificates(session, uid, now=NOW + timedelta(days=9)) == [got]
-    assert cert.valid_certificates(session, uid, now=later) == []
-    status = cert.duty_status(session=session, actor=world.agent, now=later)
+    assert valid_certificates(session=session, user_id=uid, now=NOW + timedelta(days=9)) == [got]
+    assert valid_certificates(session=session, user_id=uid, now=later) == []
+    status = duty_status(session=session, actor=world.agent, now=later)
     assert not status.on_duty and [p.id for p in status.missing] == [prog.id]
     # The results the expired certificate was built on do not renew it: a new sitting does.
-    assert cert.evaluate_certificates(session, uid, now=later) == []
+    assert evaluate_certificates(session=session, user_id=uid, now=later) == []
     assignment = session.exec(select(ExamAssignment)).one()
     sit(session, assignment, world.agent, 1.0, submitted_at=later - timedelta(hours=1))
-    renewed = cert.evaluate_certificates(session, uid, now=later)
+    renewed = evaluate_certificates(session=session, user_id=uid, now=later)
     assert len(renewed) == 1 and renewed[0].expires_at == later + timedelta(days=10)
 
 
 def test_duty_gate_and_expiry_reminders(session: Session, world: World) -> None:
-    assert cert.duty_status(session=session, actor=world.agent, now=NOW).on_duty  # no programme yet
+    assert duty_status(session=session, actor=world.agent, now=NOW).on_duty  # no programme yet
     optional_paper = make_paper(session, "选修", knowledge_ids=[knowledge_id(session, 2)])
     programme(session, world, [optional_paper], name="选修认证", required_for_duty=False)
     prog, got = certified(session, world, valid_days=60)
-    status = cert.duty_status(session=session, actor=world.agent, now=NOW)
+    status = duty_status(session=session, actor=world.agent, now=NOW)
     assert status.on_duty and status.certificates == [got] and status.missing == []
     assert status.expiring == [] and status.flagged == []
-    newhire = cert.duty_status(session=session, actor=world.newhire, now=NOW)
+    newhire = duty_status(session=session, actor=world.newhire, now=NOW)
     assert not newhire.on_duty and [p.name for p in newhire.missing] == [prog.name]
-    in_29 = cert.duty_status(session=session, actor=world.agent, now=got.expires_at - timedelta(days=29))
-    in_31 = cert.duty_status(session=session, actor=world.agent, now=got.expires_at - timedelta(days=31))
+    in_29 = duty_status(session=session, actor=world.agent, now=got.expires_at - timedelta(days=29))
+    in_31 = duty_status(session=session, actor=world.agent, now=got.expires_at - timedelta(days=31))
     assert in_29.expiring == [got] and in_29.on_duty
     assert in_31.expiring == []
 
@@ -258,13 +262,13 @@ def test_permissions_on_status_certificates_and_views(session: Session, world: W
     _, got = certified(session, world)
     other = world.newhire.id or 0
     with pytest.raises(PermissionDenied):
-        cert.duty_status(session=session, actor=world.newhire, user_id=world.agent.id)
+        duty_status(session=session, actor=world.newhire, user_id=world.agent.id)
     with pytest.raises(PermissionDenied):
-        views.certificate_view(session=session, actor=world.newhire, certificate_id=got.id or 0)
-    assert not cert.duty_status(session=session, actor=world.newhire, user_id=other).on_duty
-    assert cert.duty_status(session=session, actor=world.trainer, user_id=world.agent.id, now=NOW).on_duty
+        certificate_view(session=session, actor=world.newhire, certificate_id=got.id or 0)
+    assert not duty_status(session=session, actor=world.newhire, user_id=other).on_duty
+    assert duty_status(session=session, actor=world.trainer, user_id=world.agent.id, now=NOW).on_duty
     for reader in (world.agent, world.trainer):
-        view = views.certificate_view(session=session, actor=reader, certificate_id=got.id or 0, now=NOW)
+        view = certificate_view(session=session, actor=reader, certificate_id=got.id or 0, now=NOW)
         assert view.number == got.number and view.holder == world.agent.display_name and view.valid
     with pytest.raises(PermissionDenied):
         views.eligibility(session=session, actor=world.agent)
@@ -293,15 +297,15 @@ def test_script_revision_flags_holders(session: Session, world: World) -> None:
     programme(session, world, [unrelated], name="发票认证")
     for p in (paper, unrelated):
         sit(session, assign(session, p, user=world.agent), world.agent, 1.0)
-    held = cert.evaluate_certificates(session, world.agent.id or 0)
+    held = evaluate_certificates(session=session, user_id=world.agent.id or 0)
     assert len(held) == 2
 
     scripts.revise_script(session=session, actor=world.trainer, script_id=script.id, answer="亲，签收七天内")
-    flagged = cert.duty_status(session=session, actor=world.agent).flagged
+    flagged = duty_status(session=session, actor=world.agent).flagged
     assert len(flagged) == 1 and flagged[0].certification_id == held[0].certification_id
     first_flag = flagged[0].recert_flagged_at
     assert flagged[0].recert_reason == "话术「七天无理由退货怎么算」已更新为第 2 版"
-    assert cert.duty_status(session=session, actor=world.agent).on_duty  # still valid until expiry
+    assert duty_status(session=session, actor=world.agent).on_duty  # still valid until expiry
 
     scripts.revise_script(session=session, actor=world.trainer, script_id=script.id, answer="亲，七天内")
     session.refresh(flagged[0])
@@ -321,7 +325,7 @@ def test_knowledge_update_flags_fixed_items_and_random_draws(session: Session, w
     sit(session, assign(session, fixed, user=world.agent), world.agent, 1.0)
     snapshot = [{"slot_id": 1, "kind": "objective", "mined_question_id": None, "knowledge_item_id": drawn_id}]
     sit(session, assign(session, drawn, user=world.agent), world.agent, 1.0, questions=snapshot)
-    fixed_cert, drawn_cert = cert.evaluate_certificates(session, world.agent.id or 0)
+    fixed_cert, drawn_cert = evaluate_certificates(session=session, user_id=world.agent.id or 0)
 
     draft = KnowledgeDraft("truefalse", "<b>质保</b>期为两年", [], "对")
     with pytest.raises(KnowledgeError):
@@ -334,15 +338,15 @@ def test_knowledge_update_flags_fixed_items_and_random_draws(session: Session, w
     with pytest.raises(PermissionDenied):
         update_item(session=session, actor=world.agent, item_id=drawn_id, draft=draft)
     update_item(session=session, actor=world.trainer, item_id=untouched_id, draft=draft)
-    assert cert.duty_status(session=session, actor=world.agent).flagged == []
+    assert duty_status(session=session, actor=world.agent).flagged == []
 
     item = update_item(session=session, actor=world.trainer, item_id=drawn_id, draft=draft)
     assert item.stem == "<b>质保</b>期为两年" and item.answer == "对"
-    assert cert.duty_status(session=session, actor=world.agent).flagged == [drawn_cert]
+    assert duty_status(session=session, actor=world.agent).flagged == [drawn_cert]
     assert drawn_cert.recert_reason == "知识题「<b>质保</b>期为两年」已修改"
-    assert cert.flag_for_recertification(session, knowledge_item_id=fixed_id, reason="答案更正") == 1
+    assert flag_for_recertification(session=session, knowledge_item_id=fixed_id, reason="答案更正") == 1
     assert fixed_cert.recert_flagged_at is not None and fixed_cert.recert_reason == "答案更正"
-    assert cert.flag_for_recertification(session, knowledge_item_id=fixed_id, reason="答案更正") == 1
+    assert flag_for_recertification(session=session, knowledge_item_id=fixed_id, reason="答案更正") == 1
     assert fixed_cert.recert_reason == "答案更正"  # no duplicate reason
 
 
@@ -351,24 +355,24 @@ def test_recertification_needs_a_new_pass_after_the_flag(session: Session, world
     uid = world.agent.id or 0
     flagged_at = NOW + timedelta(days=5)
     assert (
-        cert.flag_for_recertification(
-            session, knowledge_item_id=knowledge_id(session), reason="退货政策调整", now=flagged_at
+        flag_for_recertification(
+            session=session, knowledge_item_id=knowledge_id(session), reason="退货政策调整", now=flagged_at
         )
         == 1
     )
     session.commit()
     assignment = session.exec(select(ExamAssignment)).one()
-    assert cert.evaluate_certificates(session, uid, now=flagged_at + timedelta(days=1)) == []
+    assert evaluate_certificates(session=session, user_id=uid, now=flagged_at + timedelta(days=1)) == []
     sit(session, assignment, world.agent, 0.5, submitted_at=flagged_at + timedelta(days=1))
-    assert cert.evaluate_certificates(session, uid, now=flagged_at + timedelta(days=1)) == []
+    assert evaluate_certificates(session=session, user_id=uid, now=flagged_at + timedelta(days=1)) == []
     sit(session, assignment, world.agent, 0.85, submitted_at=flagged_at + timedelta(days=2))
     later = flagged_at + timedelta(days=3)
-    new = cert.evaluate_certificates(session, uid, now=later)
+    new = evaluate_certificates(session=session, user_id=uid, now=later)
     assert len(new) == 1 and new[0].id != old.id and new[0].recert_flagged_at is None
     assert old.revoked_at == later
-    status = cert.duty_status(session=session, actor=world.agent, now=later)
+    status = duty_status(session=session, actor=world.agent, now=later)
     assert status.on_duty and status.certificates == [new[0]] and status.flagged == []
-    assert cert.evaluate_certificates(session, uid, now=later) == []
+    assert evaluate_certificates(session=session, user_id=uid, now=later) == []
 
 
 def test_certificate_page_escapes_user_text(session: Session, world: World) -> None:
@@ -376,9 +380,9 @@ def test_certificate_page_escapes_user_text(session: Session, world: World) -> N
     session.add(world.agent)
     session.commit()
     _, got = certified(session, world, product_line="厨房<小电>")
-    cert.flag_for_recertification(session, knowledge_item_id=knowledge_id(session), reason="<img src=x>")
-    page = views.certificate_html(
-        views.certificate_view(session=session, actor=world.trainer, certificate_id=got.id or 0)
+    flag_for_recertification(session=session, knowledge_item_id=knowledge_id(session), reason="<img src=x>")
+    page = certificate_html(
+        certificate_view(session=session, actor=world.trainer, certificate_id=got.id or 0)
     )
     assert "<script>" not in page and "<img" not in page and "<小电>" not in page
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page and "厨房&lt;小电&gt;" in page

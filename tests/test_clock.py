@@ -27,8 +27,8 @@ from streamlit.testing.v1 import AppTest
 from training.analytics.base import local_day, local_week
 from training.analytics.dashboards import Filters
 from training.analytics.learner import my_certificates
-from training.certification.programmes import expiry_date
-from training.certification.readouts import certificate_html, certificate_view
+from training.certification.certificate_page import certificate_html, certificate_view
+from training.certification.certificates import expiry_date
 from training.chats.importer import DuplicateImportError, import_chat_log, list_imports
 from training.core import clock
 from training.core.config import Settings, get_settings
@@ -162,7 +162,7 @@ from sqlalchemy import select
 from sqlmodel import Session, SQLModel
 from training.core import clock
 from training.analytics.base import local_day, local_week
-from training.certification.programmes import certificate_number, expiry_date
+from training.certification.certificates import certificate_number, expiry_date
 from training.core.db import make_engine
 from training.models import AuditLog
 

@@ -14,9 +14,12 @@ from training.certification.programmes import create_certification
 from training.core.db import get_engine
 from training.exams import delivery as paper_delivery
 from training.exams import papers
-from training.exams.attempts import my_exams, questions_of, save_answer, start_attempt, submit_attempt
+from training.exams.answering import save_answer
+from training.exams.attempts import my_exams, start_attempt
 from training.exams.grading import release_results
 from training.exams.knowledge import KnowledgeDraft, create_item
+from training.exams.sittings import questions_of
+from training.exams.submission import submit_attempt
 from training.models import (
     Answer,
     Attempt,

@@ -82,7 +82,7 @@ def test_create_programme_through_the_form(session: Session, demo: Demo) -> None
     [programme] = list_certifications(session=session, actor=demo.trainer)
     assert (programme.name, programme.product_line, programme.pass_mark, programme.valid_days,
             programme.required_for_duty) == ("物流上岗认证", "破壁机", 0.6, 90, False)
-    assert certification_papers(session, programme.id or 0) == [paper_id]
+    assert certification_papers(session=session, certification_id=programme.id or 0) == [paper_id]
     listed = _table(at, "上岗必需")
     assert listed.iloc[0].to_dict() == {"名称": "物流上岗认证", "产品线": "破壁机", "试卷": "物流上岗考",
                                         "及格线": "60%", "有效期（天）": 90, "上岗必需": "否"}

@@ -16,13 +16,14 @@ from sqlmodel import Session, col, func, select
 from scripts_bank.placeholders import placeholders_in
 from scripts_bank.service import list_scripts, lookup_scripts
 from training.auth.permissions import PermissionDenied
+from training.exams import answering, feedback, grading, grading_views, papers, scores, sittings, submission
 from training.exams import attempts as exams
 from training.exams import delivery as paper_delivery
-from training.exams import feedback, grading, grading_views, papers
 from training.exams.key_points import COURTESY, FUNCTION_WORDS
 from training.models import (
     Answer,
     Attempt,
+    AttemptStatus,
     AuditLog,
     Certificate,
     Cohort,
@@ -98,12 +99,12 @@ def test_my_exams_start_is_idempotent_and_resume_finds_saved_answers(
     view = exams.open_attempt(session=session, actor=newhire, attempt_id=first.id or 0)
     scenario = next(q for q in view.questions if q.kind == papers.SCENARIO)
     assert scenario.context[0]["text"] == "在吗"  # the real chat context is part of the question
-    exams.save_answer(session=session, actor=newhire, attempt_id=first.id or 0, slot_id=scenario.slot_id,
-                      text="亲", elapsed_seconds=20)
-    exams.save_answer(session=session, actor=newhire, attempt_id=first.id or 0, slot_id=scenario.slot_id,
-                      text="亲，16点前付款当天发货哦", elapsed_seconds=10)
-    exams.set_flag(session=session, actor=newhire, attempt_id=first.id or 0, slot_id=scenario.slot_id,
-                   flagged=True)
+    answering.save_answer(session=session, actor=newhire, attempt_id=first.id or 0, slot_id=scenario.slot_id,
+                          text="亲", elapsed_seconds=20)
+    answering.save_answer(session=session, actor=newhire, attempt_id=first.id or 0, slot_id=scenario.slot_id,
+                          text="亲，16点前付款当天发货哦", elapsed_seconds=10)
+    answering.set_flag(session=session, actor=newhire, attempt_id=first.id or 0, slot_id=scenario.slot_id,
+                       flagged=True)
     # A new session = a reloaded page or a restarted server.
     with Session(engine) as fresh:
         resumed = exams.open_attempt(session=fresh, actor=newhire, attempt_id=first.id or 0)
@@ -149,18 +150,18 @@ def test_concurrent_starts_and_submits_make_one_attempt_and_one_submission(
         session=own, actor=newhire, assignment_id=assignment_id).id or 0)
     assert len(set(started)) == 1
     attempt_id = started[0]
-    _race(engine, lambda own: exams.submit_attempt(session=own, actor=newhire, attempt_id=attempt_id))
+    _race(engine, lambda own: submission.submit_attempt(session=own, actor=newhire, attempt_id=attempt_id))
     session.expire_all()
     assert session.exec(select(func.count()).select_from(Attempt)).one() == 1
     submits = session.exec(select(func.count()).select_from(AuditLog).where(
         AuditLog.action == "attempt.submit")).one()
     assert submits == 1
     attempt = session.get(Attempt, attempt_id)
-    assert attempt is not None and attempt.status == exams.SUBMITTED
-    with pytest.raises(exams.ExamError, match="已提交"):
-        exams.save_answer(session=session, actor=newhire, attempt_id=attempt_id,
-                          slot_id=exams.questions_of(attempt)[0].slot_id, choice="A")
-    with pytest.raises(exams.ExamError, match="次数已用完"):
+    assert attempt is not None and attempt.status == AttemptStatus.SUBMITTED
+    with pytest.raises(sittings.ExamError, match="已提交"):
+        answering.save_answer(session=session, actor=newhire, attempt_id=attempt_id,
+                              slot_id=sittings.questions_of(attempt)[0].slot_id, choice="A")
+    with pytest.raises(sittings.ExamError, match="次数已用完"):
         exams.start_attempt(session=session, actor=newhire, assignment_id=assignment_id)
 
 
@@ -172,14 +173,14 @@ def test_deadline_is_server_side_and_auto_submits_what_was_saved(
     newhire = people["newhire"]
     past = utcnow() - timedelta(minutes=11)
     attempt = exams.start_attempt(session=session, actor=newhire, assignment_id=assignment_id, now=past)
-    first = exams.questions_of(attempt)[0]
-    exams.save_answer(session=session, actor=newhire, attempt_id=attempt.id or 0, slot_id=first.slot_id,
-                      choice=_right_choice(session, first), now=past + timedelta(minutes=2))
-    with pytest.raises(exams.ExamError, match="时间已到"):
-        exams.save_answer(session=session, actor=newhire, attempt_id=attempt.id or 0,
-                          slot_id=first.slot_id, choice="C")
+    first = sittings.questions_of(attempt)[0]
+    answering.save_answer(session=session, actor=newhire, attempt_id=attempt.id or 0, slot_id=first.slot_id,
+                          choice=_right_choice(session, first), now=past + timedelta(minutes=2))
+    with pytest.raises(sittings.ExamError, match="时间已到"):
+        answering.save_answer(session=session, actor=newhire, attempt_id=attempt.id or 0,
+                              slot_id=first.slot_id, choice="C")
     session.refresh(attempt)
-    assert attempt.status == exams.SUBMITTED and attempt.auto_submitted
+    assert attempt.status == AttemptStatus.SUBMITTED and attempt.auto_submitted
     assert attempt.submitted_at == attempt.deadline_at
     saved = session.exec(select(Answer).where(Answer.attempt_id == attempt.id,
                                               Answer.item_id == first.slot_id)).one()
@@ -196,17 +197,17 @@ def test_overdue_attempt_is_submitted_when_anyone_looks(session: Session, people
                                   now=utcnow() - timedelta(minutes=6))
     [entry] = exams.my_exams(session=session, actor=newhire)
     session.refresh(attempt)
-    assert attempt.status == exams.SUBMITTED and attempt.auto_submitted
+    assert attempt.status == AttemptStatus.SUBMITTED and attempt.auto_submitted
     assert entry.state == "已交卷" and entry.open_attempt_id is None
 
 
 def test_window_and_assignment_rules(session: Session, people: dict[str, User]) -> None:
     later = _publish(session, people["trainer"], opens_delta=timedelta(hours=1))
-    with pytest.raises(exams.ExamError, match="尚未开放"):
+    with pytest.raises(sittings.ExamError, match="尚未开放"):
         exams.start_attempt(session=session, actor=people["newhire"], assignment_id=later)
     closed = _publish(session, people["trainer"], opens_delta=timedelta(hours=-2),
                       closes_delta=timedelta(hours=-1))
-    with pytest.raises(exams.ExamError, match="已结束"):
+    with pytest.raises(sittings.ExamError, match="已结束"):
         exams.start_attempt(session=session, actor=people["newhire"], assignment_id=closed)
     short = _publish(session, people["trainer"], minutes=60, closes_delta=timedelta(minutes=5))
     attempt = exams.start_attempt(session=session, actor=people["newhire"], assignment_id=short)
@@ -214,7 +215,7 @@ def test_window_and_assignment_rules(session: Session, people: dict[str, User]) 
     outsider = User(username="x", display_name="外人", role=Role.NEW_HIRE.value, password_hash="x")
     session.add(outsider)
     session.commit()
-    with pytest.raises(exams.ExamError, match="没有分配"):
+    with pytest.raises(sittings.ExamError, match="没有分配"):
         exams.start_attempt(session=session, actor=outsider, assignment_id=short)
 
 
@@ -226,13 +227,13 @@ def test_candidates_never_see_others_attempts_or_unreleased_results(
     with pytest.raises(PermissionDenied):
         exams.open_attempt(session=session, actor=people["agent"], attempt_id=attempt.id or 0)
     with pytest.raises(PermissionDenied):
-        exams.save_answer(session=session, actor=people["agent"], attempt_id=attempt.id or 0,
-                          slot_id=exams.questions_of(attempt)[0].slot_id, text="偷改")
+        answering.save_answer(session=session, actor=people["agent"], attempt_id=attempt.id or 0,
+                              slot_id=sittings.questions_of(attempt)[0].slot_id, text="偷改")
     with pytest.raises(PermissionDenied):
         feedback.attempt_feedback(session=session, actor=people["agent"], attempt_id=attempt.id or 0)
-    scenario = next(q for q in exams.questions_of(attempt) if q.kind == papers.SCENARIO)
-    exams.save_answer(session=session, actor=people["newhire"], attempt_id=attempt.id or 0,
-                      slot_id=scenario.slot_id, text="亲，马上为您安排发货")
+    scenario = next(q for q in sittings.questions_of(attempt) if q.kind == papers.SCENARIO)
+    answering.save_answer(session=session, actor=people["newhire"], attempt_id=attempt.id or 0,
+                          slot_id=scenario.slot_id, text="亲，马上为您安排发货")
     # The approved scripts are the answers: hidden from the candidate until they hand in.
     with pytest.raises(PermissionDenied, match="考试进行中"):
         list_scripts(session=session, actor=people["newhire"])
@@ -240,7 +241,7 @@ def test_candidates_never_see_others_attempts_or_unreleased_results(
         lookup_scripts(session=session, actor=people["newhire"], query="发货", embedder=embedder,
                        semantic_weight=0.7)
     assert list_scripts(session=session, actor=people["agent"])  # others may still look up
-    exams.submit_attempt(session=session, actor=people["newhire"], attempt_id=attempt.id or 0)
+    submission.submit_attempt(session=session, actor=people["newhire"], attempt_id=attempt.id or 0)
     with pytest.raises(feedback.FeedbackError, match="尚未发布"):
         feedback.attempt_feedback(session=session, actor=people["newhire"], attempt_id=attempt.id or 0)
     assert list_scripts(session=session, actor=people["newhire"])  # after submission: allowed again
@@ -256,14 +257,14 @@ def test_scenario_scores_need_review_or_release(
     attempts = {}
     for who, reply in ((newhire, "亲，16点前付款当天发货，最晚48小时内发出哦"), (agent, "不知道")):
         attempt = exams.start_attempt(session=session, actor=who, assignment_id=assignment_id)
-        for q in exams.questions_of(attempt):
+        for q in sittings.questions_of(attempt):
             if q.kind == papers.SCENARIO:
-                exams.save_answer(session=session, actor=who, attempt_id=attempt.id or 0,
-                                  slot_id=q.slot_id, text=reply)
+                answering.save_answer(session=session, actor=who, attempt_id=attempt.id or 0,
+                                      slot_id=q.slot_id, text=reply)
             else:
-                exams.save_answer(session=session, actor=who, attempt_id=attempt.id or 0,
-                                  slot_id=q.slot_id, choice=_right_choice(session, q))
-        exams.submit_attempt(session=session, actor=who, attempt_id=attempt.id or 0)
+                answering.save_answer(session=session, actor=who, attempt_id=attempt.id or 0,
+                                      slot_id=q.slot_id, choice=_right_choice(session, q))
+        submission.submit_attempt(session=session, actor=who, attempt_id=attempt.id or 0)
         attempts[who.username] = attempt
     session.refresh(attempts["newhire"])
     assert attempts["newhire"].released_at is None  # a scenario answer awaits review or release
@@ -292,7 +293,7 @@ def test_scenario_scores_need_review_or_release(
     assert attempts["agent"].released_at is not None and attempts["agent"].score is not None
     with pytest.raises(grading.GradingError, match=r"成绩已全部发布（共 2 份）"):
         grading.release_results(session=session, actor=trainer, paper_id=1, embedder=embedder)
-    formula = grading.scoring_formula()
+    formula = scores.scoring_formula()
     assert "HUASHU_" not in formula and "培训师评分的平均值占 70%" in formula
 
 
@@ -310,15 +311,15 @@ def test_feedback_key_points_mistakes_and_practice(
     session.add(question)
     session.commit()
     attempt = exams.start_attempt(session=session, actor=newhire, assignment_id=assignment_id)
-    for q in exams.questions_of(attempt):
+    for q in sittings.questions_of(attempt):
         if q.kind == papers.SCENARIO:
-            exams.save_answer(session=session, actor=newhire, attempt_id=attempt.id or 0,
-                              slot_id=q.slot_id, text="当天发货的")
+            answering.save_answer(session=session, actor=newhire, attempt_id=attempt.id or 0,
+                                  slot_id=q.slot_id, text="当天发货的")
         else:
             wrong = "A" if _right_choice(session, q) != "A" else "B"
-            exams.save_answer(session=session, actor=newhire, attempt_id=attempt.id or 0,
-                              slot_id=q.slot_id, choice=wrong)
-    exams.submit_attempt(session=session, actor=newhire, attempt_id=attempt.id or 0)
+            answering.save_answer(session=session, actor=newhire, attempt_id=attempt.id or 0,
+                                  slot_id=q.slot_id, choice=wrong)
+    submission.submit_attempt(session=session, actor=newhire, attempt_id=attempt.id or 0)
     grading.release_results(session=session, actor=trainer, paper_id=1, embedder=embedder)
     result = feedback.attempt_feedback(session=session, actor=newhire, attempt_id=attempt.id or 0)
     scenario = next(f for f in result.questions if f.question.kind == papers.SCENARIO)
@@ -354,10 +355,10 @@ def test_release_reports_progress_while_embedding(
     assignment_id = _publish(session, people["trainer"], objective=0)
     for who, reply in ((people["newhire"], "亲，当天发货"), (people["agent"], "亲，48小时内发出")):
         attempt = exams.start_attempt(session=session, actor=who, assignment_id=assignment_id)
-        [question] = exams.questions_of(attempt)
-        exams.save_answer(session=session, actor=who, attempt_id=attempt.id or 0, slot_id=question.slot_id,
-                          text=reply)
-        exams.submit_attempt(session=session, actor=who, attempt_id=attempt.id or 0)
+        [question] = sittings.questions_of(attempt)
+        answering.save_answer(session=session, actor=who, attempt_id=attempt.id or 0,
+                              slot_id=question.slot_id, text=reply)
+        submission.submit_attempt(session=session, actor=who, attempt_id=attempt.id or 0)
     cached = Embedder(embedder.encoder, DiskEmbeddingStore(tmp_path / "cache.db"))
     seen: list[float] = []
     assert grading.release_results(session=session, actor=people["trainer"], paper_id=1, embedder=cached,
@@ -412,10 +413,10 @@ def test_trainer_grants_one_person_a_retake_with_a_fresh_draw(
     with pytest.raises(RetakeError, match="还可以参加"):
         grant_retake(session=session, actor=trainer, user_id=newhire.id or 0, paper_id=paper.id or 0)
     first = exams.start_attempt(session=session, actor=newhire, assignment_id=entry.assignment_id)
-    for question in exams.questions_of(first):
-        exams.save_answer(session=session, actor=newhire, attempt_id=first.id or 0, slot_id=question.slot_id,
-                          choice="Z")
-    exams.submit_attempt(session=session, actor=newhire, attempt_id=first.id or 0)
+    for question in sittings.questions_of(first):
+        answering.save_answer(session=session, actor=newhire, attempt_id=first.id or 0,
+                              slot_id=question.slot_id, choice="Z")
+    submission.submit_attempt(session=session, actor=newhire, attempt_id=first.id or 0)
     with pytest.raises(PermissionDenied):
         grant_retake(session=session, actor=agent, user_id=newhire.id or 0, paper_id=paper.id or 0)
 
@@ -432,7 +433,7 @@ def test_trainer_grants_one_person_a_retake_with_a_fresh_draw(
     assert retake.state == "可参加" and [c.state for c in cards if not c.retake] == ["已交卷"]
     second = exams.start_attempt(session=session, actor=newhire, assignment_id=retake.assignment_id)
     assert (first.number, second.number) == (1, 2)
-    drawn = {q.knowledge_item_id for q in exams.questions_of(second)}
-    assert drawn and not drawn & {q.knowledge_item_id for q in exams.questions_of(first)}
+    drawn = {q.knowledge_item_id for q in sittings.questions_of(second)}
+    assert drawn and not drawn & {q.knowledge_item_id for q in sittings.questions_of(first)}
     rows = grading_views.paper_results(session=session, actor=trainer, paper_id=paper.id or 0)
     assert [r.number for r in rows] == [1, 2]

@@ -41,7 +41,7 @@ def test_a_retired_item_is_not_put_on_new_papers_and_can_come_back(session: Sess
     papers.add_random_slots(session=session, actor=demo.trainer, paper_id=paper.id or 0,
                             kind=papers.OBJECTIVE, count=1)
     drawn = {q.knowledge_item_id for seed in range(20)
-             for q in paper_delivery.draw_paper(session, paper, seed)}
+             for q in paper_delivery.draw_paper(session=session, paper=paper, seed=seed)}
     assert drawn == {keep.id}, "only the item in use is drawn"
     added = papers.add_questions(session=session, actor=demo.trainer, paper_id=paper.id or 0,
                                  knowledge_item_ids=[retire[0].id or 0])

@@ -8,8 +8,8 @@ from sqlmodel import Session, select
 
 from training.exams import delivery as paper_delivery
 from training.exams import grading, papers
-from training.exams.attempts import questions_of
 from training.exams.feedback import mistakes
+from training.exams.sittings import questions_of
 from training.models import Answer, Attempt, Cohort, MinedQuestion, utcnow
 from training.nlp.embeddings import Embedder
 

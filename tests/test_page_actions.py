@@ -13,7 +13,7 @@ from sqlmodel import Session, func, select
 from streamlit.testing.v1 import AppTest
 
 from training.analytics.overview import home_summary
-from training.certification.programmes import duty_status
+from training.certification.duty import duty_status
 from training.core.db import get_engine
 from training.exams.attempts import my_exams
 from training.exams.papers import create_paper

@@ -145,7 +145,7 @@ def test_rubric_reviews_changes_and_release(session: Session, board: Board, embe
     first = review(polite, LEVELS)
     assert first.score == pytest.approx(0.8)  # 0.2*4/4 + 0.4*3/4 + 0.2*2/4 + 0.2*4/4
     assert first.rubric == {k: float(v) for k, v in LEVELS.items()}
-    assert first.rubric_id == default_rubric(session).id and first.auto_fail is None
+    assert first.rubric_id == default_rubric(session=session).id and first.auto_fail is None
     assert review(off, {**LEVELS, "准确解决": 4}, ["答非所问"]).score == 0.0
     with pytest.raises(RubricError, match="请给每一项打分：合规表达"):
         review(idk, {k: v for k, v in LEVELS.items() if k != "合规表达"})

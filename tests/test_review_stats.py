@@ -119,7 +119,7 @@ def demo(session: Session) -> Demo:
 
 def test_default_rubric_is_created_once(session: Session, demo: Demo) -> None:
     assert session.exec(select(func.count()).select_from(Rubric)).one() == 0
-    first, again = default_rubric(session), default_rubric(session)
+    first, again = default_rubric(session=session), default_rubric(session=session)
     assert first.id == again.id and first.is_default
     assert [c.name for c in first.criteria] == ["礼貌称呼", "准确解决", "主动超预期", "合规表达"]
     assert sum(c.weight for c in first.criteria) == pytest.approx(1.0)
@@ -137,7 +137,7 @@ def test_default_rubric_is_created_once(session: Session, demo: Demo) -> None:
 def test_save_rubric_validation(
     session: Session, demo: Demo, criteria: list[Criterion], name: str, message: str,
 ) -> None:
-    default_rubric(session)
+    default_rubric(session=session)
     with pytest.raises(RubricError, match=message):
         save_rubric(session=session, actor=demo.trainer, name=name, criteria=criteria, auto_fail=[])
     assert session.exec(select(func.count()).select_from(Rubric)).one() == 1

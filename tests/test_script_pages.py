@@ -164,10 +164,11 @@ def test_the_composer_saves_under_the_question_selected(session: Session, demo: 
 
 
 def _answer_ids(session: Session, paper_id: int) -> list[int]:
-    from training.exams.grading import answers_of, submitted_attempts
+    from training.exams.sittings import answers_of, submitted_attempts
 
-    attempts = submitted_attempts(session, paper_id)
-    return [a.id or 0 for a in answers_of(session, [t.id or 0 for t in attempts]).values() if a.text]
+    attempts = submitted_attempts(session=session, paper_id=paper_id)
+    return [a.id or 0 for a in answers_of(session=session, attempt_ids=[t.id or 0 for t in attempts]).values()
+            if a.text]
 
 
 def _answer_text(session: Session, answer_id: int) -> str:

@@ -10,6 +10,7 @@ from scripts_bank import authoring, service, usage
 from scripts_bank.service import ScriptError, ScriptView
 from training.auth.permissions import PermissionDenied
 from training.exams import attempts as exams
+from training.exams import submission
 from training.models import LookupLog, User
 from training.nlp.embeddings import Embedder
 
@@ -113,7 +114,7 @@ def test_a_candidate_sitting_an_exam_cannot_read_scripts(
     assert find(session, demo.newhire, "什么时候发货", embedder)  # others are not affected
     assert find(session, demo.trainer, "什么时候发货", embedder)
 
-    exams.submit_attempt(session=session, actor=demo.agent, attempt_id=attempt.id or 0)
+    submission.submit_attempt(session=session, actor=demo.agent, attempt_id=attempt.id or 0)
     assert find(session, demo.agent, "什么时候发货", embedder)[0].script.question == "什么时候发货"
 
 

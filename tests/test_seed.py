@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session, select
 
 from training.auth.accounts import authenticate
-from training.certification.programmes import duty_status
+from training.certification.duty import duty_status
 from training.core.db import get_engine
 from training.exams.attempts import my_exams
 from training.models import Certificate, KnowledgeItem, Role, Script, User

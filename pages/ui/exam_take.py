@@ -11,8 +11,10 @@ from pages.ui.common import db_session, run_action
 from pages.ui.exam_view import answer_key, choice_from_options, prefill, render_question
 from pages.ui.markdown import md_escape
 from training.core.clock import fmt_time
-from training.exams.attempts import AttemptView, open_attempt, save_answer, set_flag, submit_attempt
+from training.exams.answering import save_answer, set_flag
+from training.exams.attempts import AttemptView, open_attempt
 from training.exams.papers import SCENARIO, PaperQuestion
+from training.exams.submission import submit_attempt
 from training.models import User, utcnow
 
 ATTEMPT_KEY = "exam_attempt_id"

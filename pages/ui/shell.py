@@ -20,7 +20,7 @@ from streamlit.util import calc_hash
 from pages.ui import login_form as login
 from pages.ui.common import chinese_chrome_css, cookie_script, current_user, db_session, log_out, role_label
 from pages.ui.markdown import md_escape
-from training.certification.programmes import duty_status
+from training.certification.duty import duty_status
 from training.core.config import get_settings
 from training.models import Role, User
 

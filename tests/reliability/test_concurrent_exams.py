@@ -20,10 +20,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from training.exams import answering, papers, sittings, submission
 from training.exams import attempts as exams
-from training.exams import papers
 from training.exams.knowledge import grade
-from training.models import Answer, Attempt, AuditLog, KnowledgeItem, Role, User
+from training.models import Answer, Attempt, AttemptStatus, AuditLog, KnowledgeItem, Role, User
 
 CANDIDATES = 50
 ROUNDS = 5
@@ -115,13 +115,13 @@ def test_fifty_candidates_autosave_and_submit_at_once(db_url: str, engine: Engin
             for round_ in range(ROUNDS):
                 reply = _reply(number, round_)
                 with request(seat) as (own, user):
-                    exams.save_answer(session=own, actor=user, attempt_id=seat.attempt_id,
-                                      slot_id=seat.scenario_slot, text=reply, elapsed_seconds=0.2)
+                    answering.save_answer(session=own, actor=user, attempt_id=seat.attempt_id,
+                                          slot_id=seat.scenario_slot, text=reply, elapsed_seconds=0.2)
                 ledger.saved(seat.attempt_id, seat.scenario_slot, (reply, ""))
                 if round_ == 0:
                     with request(seat) as (own, user):
-                        exams.save_answer(session=own, actor=user, attempt_id=seat.attempt_id,
-                                          slot_id=seat.objective_slot, choice=seat.wrong)
+                        answering.save_answer(session=own, actor=user, attempt_id=seat.attempt_id,
+                                              slot_id=seat.objective_slot, choice=seat.wrong)
                     ledger.saved(seat.attempt_id, seat.objective_slot, ("", seat.wrong))
                 time.sleep(rng.uniform(0.1, 0.3))
         except BaseException as exc:  # noqa: BLE001 - collected and asserted below
@@ -138,7 +138,7 @@ def test_fifty_candidates_autosave_and_submit_at_once(db_url: str, engine: Engin
         try:
             moment.wait(60)
             with request(seat) as (own, user):
-                attempt = exams.submit_attempt(session=own, actor=user, attempt_id=seat.attempt_id)
+                attempt = submission.submit_attempt(session=own, actor=user, attempt_id=seat.attempt_id)
                 with ledger.lock:
                     submitted.append((seat.attempt_id, attempt.status))
         except BaseException as exc:  # noqa: BLE001
@@ -149,9 +149,9 @@ def test_fifty_candidates_autosave_and_submit_at_once(db_url: str, engine: Engin
             moment.wait(60)
             with request(seat) as (own, user):
                 try:
-                    exams.save_answer(session=own, actor=user, attempt_id=seat.attempt_id,
-                                      slot_id=seat.objective_slot, choice=seat.right)
-                except exams.ExamError as exc:  # the service's own answer: too late, already in
+                    answering.save_answer(session=own, actor=user, attempt_id=seat.attempt_id,
+                                          slot_id=seat.objective_slot, choice=seat.right)
+                except sittings.ExamError as exc:  # the service's own answer: too late, already in
                     assert str(exc) == "试卷已提交，不能再修改。"
                     with ledger.lock:
                         ledger.refused += 1
@@ -177,7 +177,7 @@ def test_fifty_candidates_autosave_and_submit_at_once(db_url: str, engine: Engin
             col(Attempt.user_id).in_([s.user_id for s in seats]))).all())
         by_id = {a.id: a for a in attempts}
         items = {s.attempt_id: check.get(KnowledgeItem, next(
-            q.knowledge_item_id for q in exams.questions_of(by_id[s.attempt_id])
+            q.knowledge_item_id for q in sittings.questions_of(by_id[s.attempt_id])
             if q.slot_id == s.objective_slot)) for s in seats}
 
     lost = 0
@@ -195,10 +195,10 @@ def test_fifty_candidates_autosave_and_submit_at_once(db_url: str, engine: Engin
     assert all(answers[(s.attempt_id, s.scenario_slot)].text == _reply(n, ROUNDS - 1)
                for n, s in enumerate(seats))
     assert submissions == CANDIDATES and all(audits[str(i)] == 1 for i in attempt_ids)
-    assert {a.status for a in attempts} == {exams.SUBMITTED}
+    assert {a.status for a in attempts} == {AttemptStatus.SUBMITTED}
     assert all(a.submitted_at is not None and not a.auto_submitted for a in attempts)
     assert len(submitted) == CANDIDATES * (1 + DUPLICATE_SUBMITS)
-    assert {status for _, status in submitted} == {exams.SUBMITTED}
+    assert {status for _, status in submitted} == {AttemptStatus.SUBMITTED}
     for seat in seats:
         # The objective grade is of the choice stored: no save slipped in after grading.
         answer = answers[(seat.attempt_id, seat.objective_slot)]

@@ -23,7 +23,7 @@ from training.auth import accounts, audit
 from training.auth.permissions import PermissionDenied
 from training.exams import attempts as exams
 from training.exams import delivery as paper_delivery
-from training.exams import feedback, grading, grading_views, knowledge, papers, review_board
+from training.exams import feedback, grading, grading_views, knowledge, papers, review_board, submission
 from training.models import Answer, Role, User
 from training.nlp.embeddings import Embedder
 
@@ -114,7 +114,7 @@ def _stand_up(s: Session, w: World, role: str) -> None:
     if role in {"agent", "new_hire"} and actor is not None:
         for entry in exams.my_exams(session=s, actor=actor):
             if entry.paper_id == w.open_paper_id and entry.open_attempt_id:
-                exams.submit_attempt(session=s, actor=actor, attempt_id=entry.open_attempt_id)
+                submission.submit_attempt(session=s, actor=actor, attempt_id=entry.open_attempt_id)
 
 
 NO_ENCODER = cast(Embedder, None)  # reviewing without releasing needs no encoder; a use would fail
@@ -235,5 +235,5 @@ def test_candidate_cannot_read_earlier_answer_keys_during_a_retake(world: tuple[
             s.rollback()
             assert fingerprint(engine) == before
         finally:
-            exams.submit_attempt(session=s, actor=agent, attempt_id=sitting.id or 0)
+            submission.submit_attempt(session=s, actor=agent, attempt_id=sitting.id or 0)
         assert feedback.attempt_feedback(session=s, actor=agent, attempt_id=first).questions

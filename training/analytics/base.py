@@ -25,8 +25,16 @@ from sqlmodel import Session, col
 
 from training.core import clock
 from training.core.errors import UserError
-from training.exams.attempts import SUBMITTED
-from training.models import Attempt, ExamAssignment, ExamItem, ExamPaper, MinedQuestion, Role, User
+from training.models import (
+    Attempt,
+    AttemptStatus,
+    ExamAssignment,
+    ExamItem,
+    ExamPaper,
+    MinedQuestion,
+    Role,
+    User,
+)
 
 #: Roles whose results the team analytics follow.
 LEARNER_ROLES = (Role.AGENT.value, Role.NEW_HIRE.value)
@@ -218,7 +226,7 @@ def released_attempt_conditions(filters: Filters) -> list[ColumnElement[bool]]:
 def learner_attempt_conditions(filters: Filters) -> list[ColumnElement[bool]]:
     """Released, scored attempts of learners by cohort and period (the statement joins Attempt and User)."""
     conditions: list[ColumnElement[bool]] = [
-        col(Attempt.status) == SUBMITTED,
+        col(Attempt.status) == AttemptStatus.SUBMITTED.value,
         col(Attempt.released_at).is_not(None),
         col(Attempt.score).is_not(None),
         col(User.role).in_(LEARNER_ROLES),

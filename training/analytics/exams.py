@@ -22,8 +22,7 @@ from training.analytics.base import (
     within_period,
 )
 from training.auth.permissions import STAFF, require_role
-from training.exams.attempts import SUBMITTED
-from training.models import Answer, Attempt, ExamItem, ExamPaper, User
+from training.models import Answer, Attempt, AttemptStatus, ExamItem, ExamPaper, User
 
 #: Score bins of the distribution: 0 = [0, 10 %), …, 9 = [90 %, 100 %].
 SCORE_BINS = 10
@@ -212,8 +211,8 @@ def ramp_up(*, session: Session, actor: User | None, filters: Filters) -> list[R
     scores = fetch(session=session, query=from_attempts(sa_select(
         week.label("week"), func.count(func.distinct(col(User.id))), func.count(col(Attempt.id)),
         func.avg(col(Attempt.score))))
-        .where(*people, col(Attempt.status) == SUBMITTED, col(Attempt.released_at).is_not(None),
-               col(Attempt.score).is_not(None))
+        .where(*people, col(Attempt.status) == AttemptStatus.SUBMITTED.value,
+               col(Attempt.released_at).is_not(None), col(Attempt.score).is_not(None))
         .group_by(week))
     # Typing speed summed per attempt first, so the week is worked out per attempt, not per answer.
     typed = (
@@ -228,7 +227,7 @@ def ramp_up(*, session: Session, actor: User | None, filters: Filters) -> list[R
                    .select_from(typed)
                    .join(Attempt, col(Attempt.id) == typed.c.attempt_id)
                    .join(User, col(User.id) == col(Attempt.user_id))
-                   .where(*people, col(Attempt.status) == SUBMITTED)
+                   .where(*people, col(Attempt.status) == AttemptStatus.SUBMITTED.value)
                    .group_by(week))
     speed = {int(w): float(total) / int(n) for w, total, n in speeds if n}
     by_week = {int(w): (int(p), int(n), float(m) if m is not None else None) for w, p, n, m in scores}

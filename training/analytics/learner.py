@@ -11,19 +11,14 @@ from sqlmodel import Session, col, select
 
 from training.analytics.base import AnySelect, Filters, as_date, fetch, local_week, within_period
 from training.auth.permissions import EVERYONE, require_role
-from training.certification.programmes import (
-    days_until_expiry,
-    duty_status,
-    expiry_date,
-    is_valid,
-    issue_date,
-)
-from training.exams.attempts import SUBMITTED
+from training.certification.certificates import days_until_expiry, expiry_date, is_valid, issue_date
+from training.certification.duty import duty_status
 from training.exams.feedback import mistakes
 from training.exams.papers import OBJECTIVE
 from training.models import (
     Answer,
     Attempt,
+    AttemptStatus,
     AuditLog,
     Certificate,
     Certification,
@@ -42,7 +37,7 @@ def _my_attempts(query: AnySelect, me: User) -> AnySelect:
     return (query.select_from(Attempt)
             .join(ExamAssignment, col(ExamAssignment.id) == col(Attempt.assignment_id))
             .join(ExamPaper, col(ExamPaper.id) == col(ExamAssignment.paper_id))
-            .where(col(Attempt.user_id) == me.id, col(Attempt.status) == SUBMITTED))
+            .where(col(Attempt.user_id) == me.id, col(Attempt.status) == AttemptStatus.SUBMITTED.value))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from training.auth.permissions import EVERYONE, require_role
-from training.certification.programmes import duty_status
+from training.certification.duty import duty_status
 from training.exams.attempts import TO_TAKE, my_exams
 from training.models import (
     ChatImport,

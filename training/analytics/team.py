@@ -23,7 +23,7 @@ from training.analytics.base import (
     within_period,
 )
 from training.auth.permissions import STAFF, require_role
-from training.certification.programmes import REMINDER_DAYS
+from training.certification.duty import REMINDER_DAYS
 from training.core.clock import team_today
 from training.models import (
     Answer,

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     rank_weight_reviews: float = 0.40
 
     # Exam scoring of a scenario answer: this share comes from the mean reviewer score when
-    # the answer was reviewed, the rest from the semantic ranking (see training.exams.grading).
+    # the answer was reviewed, the rest from the semantic ranking (see training.exams.scores).
     exam_review_weight: float = 0.7
 
     # Lookup fusion (scripts_bank.lookup.fuse), in [0, 1]: weight of the standardised cosine

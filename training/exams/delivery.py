@@ -53,7 +53,7 @@ def _objective(position: int, slot: ExamItem, item: KnowledgeItem) -> PaperQuest
 
 
 def draw_paper(
-    session: Session, paper: ExamPaper, seed: int, *, seen: Sequence[PaperQuestion] = (),
+    *, session: Session, paper: ExamPaper, seed: int, seen: Sequence[PaperQuestion] = (),
 ) -> list[PaperQuestion]:
     """Resolve random slots (no repeats) and shuffle if the paper says so; deterministic per seed.
 
@@ -114,7 +114,7 @@ def preview_paper(
 ) -> list[PaperQuestion]:
     """The paper as one candidate would see it (staff only)."""
     require_role(actor, *STAFF)
-    return draw_paper(session, get_paper(session, paper_id), seed)
+    return draw_paper(session=session, paper=get_paper(session=session, paper_id=paper_id), seed=seed)
 
 
 def list_papers(*, session: Session, actor: User | None) -> list[ExamPaper]:
@@ -129,14 +129,14 @@ def publish_paper(
 ) -> list[ExamAssignment]:
     """Publish a paper to cohorts with an open/close window; the paper becomes read-only."""
     editor = require_role(actor, *STAFF)
-    paper = get_paper(session, paper_id)
+    paper = get_paper(session=session, paper_id=paper_id)
     if not cohort_ids:
         raise PaperError("请至少选择一个班组。")
     if closes_at is not None and closes_at <= opens_at:
         raise PaperError("结束时间必须晚于开始时间。")
     if not 1 <= max_attempts <= 20:
         raise PaperError("可考次数应在 1–20 之间。")
-    questions = draw_paper(session, paper, seed=0)  # proves every random slot can be filled
+    questions = draw_paper(session=session, paper=paper, seed=0)  # proves every random slot can be filled
     if not questions:
         raise PaperError("试卷还没有题目。")
     for cohort_id in cohort_ids:
@@ -159,7 +159,7 @@ def publish_paper(
 def export_paper_xlsx(*, session: Session, actor: User | None, paper_id: int) -> bytes:
     """The paper with answers and explanations as an XLSX file, safe from formula injection (audited)."""
     editor = require_role(actor, *STAFF)
-    paper = get_paper(session, paper_id)
+    paper = get_paper(session=session, paper_id=paper_id)
     rows = []
     for slot in session.exec(select(ExamItem).where(ExamItem.paper_id == paper_id)
                              .order_by(col(ExamItem.position))).all():

@@ -12,13 +12,14 @@ from sqlmodel import Session, col, select
 from training.auth import audit
 from training.auth.permissions import EVERYONE, STAFF, PermissionDenied, require_role
 from training.core.errors import UserError
-from training.exams.attempts import SUBMITTED, has_open_attempt, questions_of
-from training.exams.grading import approved_script
 from training.exams.key_points import KeyPoints as KeyPoints  # re-exported for the pages
 from training.exams.key_points import key_points as key_points
 from training.exams.knowledge import grade
 from training.exams.papers import OBJECTIVE, SCENARIO, PaperQuestion
-from training.models import Answer, Attempt, ExamAssignment, ExamPaper, KnowledgeItem, User
+from training.exams.scores import approved_script
+from training.exams.sittings import questions_of
+from training.exams.submission import has_open_attempt
+from training.models import Answer, Attempt, AttemptStatus, ExamAssignment, ExamPaper, KnowledgeItem, User
 from training.ranking.rank import plain_reason
 
 #: Earlier results show answer keys and scripts, which a candidate mid-exam must not read.
@@ -78,7 +79,7 @@ def _viewable(session: Session, user: User, attempt_id: int) -> tuple[Attempt, E
     staff = user.role in {r.value for r in STAFF}
     if attempt.user_id != user.id and not staff:
         raise PermissionDenied("不能查看他人的考试。")
-    if not staff and has_open_attempt(session, user.id or 0):
+    if not staff and has_open_attempt(session=session, user_id=user.id or 0):
         raise PermissionDenied(EXAM_IN_PROGRESS)
     if not staff and attempt.released_at is None:
         raise FeedbackError("成绩尚未发布：培训师评阅或发布后才能查看得分和参考话术。")
@@ -110,7 +111,7 @@ def _question_feedback(session: Session, question: PaperQuestion, answer: Answer
             speed,
             reasons,
         )
-    script = approved_script(session, question.mined_question_id)
+    script = approved_script(session=session, mined_question_id=question.mined_question_id)
     points = key_points(script, text) if script else None
     return QuestionFeedback(question, text, choice, score, script, points, "", "", spent, speed, reasons)
 
@@ -161,7 +162,8 @@ def mistakes(*, session: Session, actor: User | None) -> list[Mistake]:
     user = require_role(actor, *EVERYONE)
     attempts = session.exec(
         select(Attempt)
-        .where(Attempt.user_id == user.id, Attempt.status == SUBMITTED, col(Attempt.released_at).is_not(None))
+        .where(Attempt.user_id == user.id, Attempt.status == AttemptStatus.SUBMITTED.value,
+               col(Attempt.released_at).is_not(None))
         .order_by(col(Attempt.released_at).desc())
     ).all()
     found: dict[str, Mistake] = {}
@@ -212,7 +214,7 @@ def practise(
 ) -> PracticeResult:
     """Answer a 错题本 question again and see at once how it went; nothing counts toward grades."""
     user = require_role(actor, *EVERYONE)
-    if user.role not in {r.value for r in STAFF} and has_open_attempt(session, user.id or 0):
+    if user.role not in {r.value for r in STAFF} and has_open_attempt(session=session, user_id=user.id or 0):
         raise PermissionDenied(EXAM_IN_PROGRESS)
     entry = next((m for m in mistakes(session=session, actor=user) if m.key == key), None)
     if entry is None:
@@ -231,7 +233,7 @@ def practise(
             raise FeedbackError("知识题已删除。")
         return PracticeResult(grade(item, choice) == 1.0, item.answer, item.explanation, None, None)
     assert question.kind == SCENARIO
-    script = approved_script(session, question.mined_question_id)
+    script = approved_script(session=session, mined_question_id=question.mined_question_id)
     points = key_points(script, text) if script else None
     enough = points is not None and len(points.covered) >= max(
         1, round(0.6 * (len(points.covered) + len(points.missed)))

@@ -8,8 +8,10 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from training.auth.permissions import STAFF, require_role
-from training.exams.attempts import expire_overdue, questions_of
-from training.exams.grading import GradingError, answers_of, needs_review, reviews_of
+from training.exams.grading import GradingError
+from training.exams.scores import needs_review
+from training.exams.sittings import answers_of, questions_of, reviews_of
+from training.exams.submission import expire_overdue
 from training.models import (
     Attempt,
     ExamAssignment,
@@ -40,7 +42,7 @@ class ResultRow:
 def paper_results(*, session: Session, actor: User | None, paper_id: int) -> list[ResultRow]:
     """Every attempt on a paper with status, score and review progress (staff only)."""
     require_role(actor, *STAFF)
-    expire_overdue(session)
+    expire_overdue(session=session)
     paper = session.get(ExamPaper, paper_id)
     if paper is None:
         raise GradingError("试卷不存在。")
@@ -52,8 +54,8 @@ def paper_results(*, session: Session, actor: User | None, paper_id: int) -> lis
             .order_by(col(Attempt.id))
         ).all()
     )
-    answers = answers_of(session, [a.id for a in attempts if a.id is not None])
-    reviews = reviews_of(session, [a.id for a in answers.values() if a.id is not None])
+    answers = answers_of(session=session, attempt_ids=[a.id for a in attempts if a.id is not None])
+    reviews = reviews_of(session=session, answer_ids=[a.id for a in answers.values() if a.id is not None])
     rows = []
     for attempt in attempts:
         user = session.get(User, attempt.user_id)
@@ -99,7 +101,7 @@ def review_targets(*, session: Session, actor: User | None, attempt_id: int) -> 
     attempt = session.get(Attempt, attempt_id)
     if attempt is None:
         raise GradingError("考试记录不存在。")
-    answers = answers_of(session, [attempt_id])
+    answers = answers_of(session=session, attempt_ids=[attempt_id])
     targets = []
     for question in questions_of(attempt):
         answer = answers.get((attempt_id, question.slot_id))

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from training.auth import audit
 from training.auth.permissions import STAFF, require_role
-from training.certification.programmes import flag_for_recertification
+from training.certification.recertification import flag_for_recertification
 from training.core.errors import UserError
 from training.core.tables import read_table, use_headers
 from training.exams.choices import LETTERS, TRUE_FALSE, TRUE_FALSE_KIND, normalise_choice, option_codes
@@ -113,7 +113,7 @@ def update_item(
     item.tags = [t for t in clean.tags if t]
     session.add(item)
     audit.record(session=session, actor=editor, action="knowledge.update", target=str(item_id))
-    flag_for_recertification(session, knowledge_item_id=item_id,
+    flag_for_recertification(session=session, knowledge_item_id=item_id,
                              reason=f"知识题「{clean.stem[:30]}」已修改")
     session.commit()
     session.refresh(item)

@@ -36,7 +36,7 @@ class PaperQuestion:
     points: float = 1.0
 
 
-def get_paper(session: Session, paper_id: int, *, editable: bool = False) -> ExamPaper:
+def get_paper(*, session: Session, paper_id: int, editable: bool = False) -> ExamPaper:
     """The paper or a PaperError; ``editable`` also requires it to be a draft."""
     paper = session.get(ExamPaper, paper_id)
     if paper is None:
@@ -98,7 +98,7 @@ def add_questions(
 ) -> int:
     """Append chosen questions by hand; ones already on the paper are skipped. Returns added."""
     editor = require_role(actor, *STAFF)
-    get_paper(session, paper_id, editable=True)
+    get_paper(session=session, paper_id=paper_id, editable=True)
     existing = session.exec(select(ExamItem).where(ExamItem.paper_id == paper_id)).all()
     have_mined = {i.mined_question_id for i in existing}
     have_items = {i.knowledge_item_id for i in existing}
@@ -134,7 +134,7 @@ def add_by_quota(
         category -> how many were actually added (fewer when the bank runs short).
     """
     require_role(actor, *STAFF)
-    get_paper(session, paper_id, editable=True)
+    get_paper(session=session, paper_id=paper_id, editable=True)
     on_paper = set(session.exec(select(ExamItem.mined_question_id)
                                 .where(ExamItem.paper_id == paper_id)).all())
     chosen: list[int] = []
@@ -163,7 +163,7 @@ def add_random_slots(
     For scenario slots ``category`` is a question category; for objective slots it is a tag.
     """
     editor = require_role(actor, *STAFF)
-    get_paper(session, paper_id, editable=True)
+    get_paper(session=session, paper_id=paper_id, editable=True)
     if kind not in RANDOM:
         raise PaperError("随机题类型应为情景题或知识题。")
     if not 1 <= count <= 200:
@@ -185,7 +185,7 @@ def add_random_slots(
 def remove_item(*, session: Session, actor: User | None, paper_id: int, item_id: int) -> None:
     """Remove one slot from a draft paper and close the gap in positions."""
     editor = require_role(actor, *STAFF)
-    get_paper(session, paper_id, editable=True)
+    get_paper(session=session, paper_id=paper_id, editable=True)
     item = session.get(ExamItem, item_id)
     if item is None or item.paper_id != paper_id:
         raise PaperError("题目不在这份试卷中。")

@@ -16,8 +16,9 @@ from sqlmodel import Session, col, or_, select
 from training.auth import audit
 from training.auth.permissions import STAFF, require_role
 from training.core.errors import UserError
-from training.exams.attempts import IN_PROGRESS, expire_overdue, paper_sittings
-from training.models import Attempt, ExamAssignment, ExamPaper, Role, User, utcnow
+from training.exams.sittings import paper_sittings
+from training.exams.submission import expire_overdue
+from training.models import Attempt, AttemptStatus, ExamAssignment, ExamPaper, Role, User, utcnow
 from training.models.exams import PaperStatus
 
 #: How long a granted retake stays open unless the trainer says otherwise.
@@ -69,12 +70,12 @@ def grant_retake(
     if not 1 <= days <= 60:
         raise RetakeError("补考有效期应在 1–60 天之间。")
     assert person.id is not None and paper.id is not None
-    expire_overdue(session, user_id=person.id, now=now)
-    sittings = paper_sittings(session, paper.id, person.id)
+    expire_overdue(session=session, user_id=person.id, now=now)
+    sittings = paper_sittings(session=session, paper_id=paper.id, user_id=person.id)
     assignments = _assignments_for(session, paper.id, person)
     if not assignments:
         raise RetakeError(f"试卷「{paper.title}」没有发布给 {person.display_name}。")
-    if any(a.status == IN_PROGRESS for a in sittings):
+    if any(a.status == AttemptStatus.IN_PROGRESS for a in sittings):
         raise RetakeError(f"{person.display_name} 正在作答这份试卷，交卷后再安排补考。")
     if any(_can_still_sit(session, a, person.id, now) and now >= a.opens_at for a in assignments):
         raise RetakeError(f"{person.display_name} 还可以参加这份试卷（有剩余次数且未截止），无需补考。")

@@ -10,18 +10,11 @@ from sqlmodel import Session, col, select
 
 from training.auth.permissions import STAFF, require_role
 from training.core.config import get_settings
-from training.exams.grading import (
-    GradingError,
-    ScenarioGroup,
-    answers_of,
-    approved_script,
-    rank_group,
-    review_answer,
-    scenario_groups,
-    submitted_attempts,
-)
+from training.exams.grading import GradingError, review_answer
 from training.exams.review_stats import disagreements, krippendorff_alpha, normalise_by_reviewer
 from training.exams.rubrics import get_rubric, rubric_score
+from training.exams.scores import ScenarioGroup, approved_script, rank_group, scenario_groups
+from training.exams.sittings import answers_of, submitted_attempts
 from training.models import Answer, Category, ExamPaper, MinedQuestion, Review, User
 from training.nlp.embeddings import Embedder
 from training.ranking.lint import LintFinding
@@ -81,8 +74,8 @@ def _paper(session: Session, actor: User | None, paper_id: int) -> tuple[User, E
 
 def _groups(session: Session, paper_id: int) -> tuple[dict[str, ScenarioGroup], dict[int, bool]]:
     """Written answers per question of every submitted attempt, and which answers are released."""
-    attempts = submitted_attempts(session, paper_id)
-    answers = answers_of(session, [a.id for a in attempts if a.id is not None])
+    attempts = submitted_attempts(session=session, paper_id=paper_id)
+    answers = answers_of(session=session, attempt_ids=[a.id for a in attempts if a.id is not None])
     done = {a.id for a in attempts if a.released_at is not None}
     released = {a.id: a.attempt_id in done for a in answers.values() if a.id is not None}
     groups: dict[str, ScenarioGroup] = {
@@ -141,7 +134,8 @@ def rank_question(
     ids = [a.id or 0 if a is not None else 0 for _, a in entries]
     # The whole paper is one batch, as when grading: the lexical signal's IDF spans every question.
     keys = list(groups)
-    batch = [rank_group(session, groups[k], [per_answer.get(a.id or 0) if a else None for _, a in groups[k]])
+    batch = [rank_group(session=session, group=groups[k],
+                        reviews=[per_answer.get(a.id or 0) if a else None for _, a in groups[k]])
              for k in keys]
     scores = rank_answers(batch, embedder=embedder, weights=RankWeights.from_settings(get_settings()),
                           rules=lint_rules(session=session))[keys.index(key)]
@@ -166,7 +160,8 @@ def rank_question(
     first = entries[0][0]
     slot = QuestionSlot(key, first.prompt, list(first.context), first.mined_question_id, len(entries),
                         sum(1 for i in ids if raw.get(i)), _category(session, first.mined_question_id))
-    return QuestionRanking(slot, approved_script(session, first.mined_question_id), blind)
+    script = approved_script(session=session, mined_question_id=first.mined_question_id)
+    return QuestionRanking(slot, script, blind)
 
 
 def review_with_rubric(
@@ -179,7 +174,7 @@ def review_with_rubric(
     answer, and a grade may be changed, until the trainer releases results on 考试与认证.
     """
     require_role(actor, *STAFF)
-    rubric = get_rubric(session, rubric_id)
+    rubric = get_rubric(session=session, rubric_id=rubric_id)
     score = rubric_score(rubric, levels, failed)
     return review_answer(session=session, actor=actor, answer_id=answer_id, score=score, embedder=embedder,
                          comment=comment, rubric={k: float(v) for k, v in levels.items()},

@@ -60,7 +60,7 @@ def _view(rubric: Rubric) -> RubricView:
     return RubricView(rubric.id, rubric.name, criteria, list(rubric.auto_fail or []), rubric.is_default)
 
 
-def default_rubric(session: Session) -> RubricView:
+def default_rubric(*, session: Session) -> RubricView:
     """The rubric reviews use unless a trainer picks another; created on first use."""
     found = session.exec(select(Rubric).where(col(Rubric.is_default).is_(True))).first()
     if found is not None:
@@ -82,15 +82,15 @@ def default_rubric(session: Session) -> RubricView:
 def list_rubrics(*, session: Session, actor: User | None) -> list[RubricView]:
     """Every rubric, the default first (trainers and admins)."""
     require_role(actor, *STAFF)
-    default_rubric(session)
+    default_rubric(session=session)
     rows = session.exec(select(Rubric).order_by(col(Rubric.is_default).desc(), col(Rubric.id))).all()
     return [_view(r) for r in rows]
 
 
-def get_rubric(session: Session, rubric_id: int | None) -> RubricView:
+def get_rubric(*, session: Session, rubric_id: int | None) -> RubricView:
     """A rubric by id, or the default one."""
     rubric = session.get(Rubric, rubric_id) if rubric_id else None
-    return _view(rubric) if rubric is not None else default_rubric(session)
+    return _view(rubric) if rubric is not None else default_rubric(session=session)
 
 
 def save_rubric(

@@ -19,6 +19,23 @@ class PaperStatus(StrEnum):
     PUBLISHED = "published"
 
 
+class AttemptStatus(StrEnum):
+    """Where an attempt stands: being sat, or handed in (by the candidate or at the deadline)."""
+
+    IN_PROGRESS = "in_progress"
+    SUBMITTED = "submitted"
+
+
+class ExamState(StrEnum):
+    """Where an assigned exam stands for its candidate (the state on a 我的考试 card)."""
+
+    NOT_OPEN = "未开放"
+    OPEN = "可参加"
+    SITTING = "作答中"
+    TAKEN = "已交卷"
+    CLOSED = "已结束"
+
+
 class ExamPaper(SQLModel, table=True):
     """An exam paper: scenario questions from real chats plus objective items."""
 
@@ -85,7 +102,7 @@ class Attempt(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     deadline_at: datetime
     submitted_at: datetime | None = None
-    status: str = Field(default="in_progress", max_length=16)
+    status: str = Field(default=AttemptStatus.IN_PROGRESS.value, max_length=16)
     score: float | None = None
     number: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     questions: list[dict[str, Any]] | None = _json(nullable=True)
