@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pandas as pd
 import streamlit as st
 
 from pages.ui.actions import act, show
+from pages.ui.cells import percent, rows_table, when, yes_no
+from pages.ui.certificate_view import certificates_section, eligibility_tab, programmes_tab
 from pages.ui.common import current_user, db_session, embedder, progress_bar, role_label, run_action
 from pages.ui.markdown import md_escape
 from pages.ui.result_view import show as show_feedback
 from training.auth.accounts import list_cohorts, list_users
-from training.certification.certificate_page import certificate_html, certificate_view
-from training.certification.certificates import expiry_date
-from training.certification.programmes import certification_papers, create_certification, list_certifications
-from training.certification.readouts import cohort_progress, eligibility, person_history
-from training.core.clock import fmt_date, fmt_datetime
+from training.certification.readouts import cohort_progress, person_history
 from training.exams.delivery import list_papers
 from training.exams.feedback import AttemptFeedback, QuestionFeedback, attempt_feedback
 from training.exams.grading import ReviewSaved, release_results, save_review
@@ -24,34 +20,15 @@ from training.exams.grading_views import ResultRow, ReviewTarget, paper_results,
 from training.exams.retakes import RETAKE_DAYS, RetakeGrant, grant_retake
 from training.exams.scores import scoring_formula
 from training.models import ExamPaper, Role, User
+from training.models.exams import AttemptStatus, PaperStatus
 
 FLASH_KEY = "er_flash"
-ATTEMPT_STATUS = {"in_progress": "作答中", "submitted": "已交卷"}
-
-
-def _when(value: datetime | None) -> str:
-    return fmt_datetime(value)  # team time, whatever the server's zone
-
-
-def _expiry(value: datetime | None) -> str:
-    return fmt_date(expiry_date(value)) if value else "—"
-
-
-def _yes(value: bool | None) -> str:
-    return "—" if value is None else ("是" if value else "否")
-
-
-def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0%}"
-
-
-def _table(rows: list[dict[str, object]]) -> None:
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+ATTEMPT_STATUS: dict[str, str] = {AttemptStatus.IN_PROGRESS: "作答中", AttemptStatus.SUBMITTED: "已交卷"}
 
 
 def _review_forms(user: User, row: ResultRow, feedback: AttemptFeedback) -> None:
     """One small form per scenario answer of a submitted, unreleased attempt."""
-    if row.status != "submitted":
+    if row.status != AttemptStatus.SUBMITTED:
         st.info("考生还在作答，交卷后才能评阅。")
         return
     if row.released:
@@ -103,7 +80,7 @@ def _saved_message(saved: ReviewSaved) -> str:
 
 
 def _results_tab(user: User, papers: list[ExamPaper]) -> None:
-    published = [p for p in papers if p.status == "published"]
+    published = [p for p in papers if p.status == PaperStatus.PUBLISHED]
     if not published:
         st.info("还没有已发布的试卷：在「组卷」页发布试卷后，考生的成绩会出现在这里。")
         return
@@ -125,10 +102,10 @@ def _results_tab(user: User, papers: list[ExamPaper]) -> None:
     if not rows:
         st.info("这份试卷还没有考生参加。")
         return
-    _table([{"考生": r.display_name, "第几次": r.number, "状态": ATTEMPT_STATUS.get(r.status, r.status),
-             "交卷时间": _when(r.submitted_at), "自动交卷": _yes(r.auto_submitted),
-             "已评阅": f"{r.reviewed}/{r.to_review}", "得分": _percent(r.score),
-             "已发布": _yes(r.released), "通过": _yes(r.passed)} for r in rows])
+    rows_table([{"考生": r.display_name, "第几次": r.number, "状态": ATTEMPT_STATUS.get(r.status, r.status),
+                 "交卷时间": when(r.submitted_at), "自动交卷": yes_no(r.auto_submitted),
+                 "已评阅": f"{r.reviewed}/{r.to_review}", "得分": percent(r.score),
+                 "已发布": yes_no(r.released), "通过": yes_no(r.passed)} for r in rows])
 
     st.subheader("答卷详情")
     by_id = {r.attempt_id: r for r in rows}
@@ -164,7 +141,7 @@ def _grant_retake(user_id: int, paper_id: int) -> None:
 
 def _retake_box(row: ResultRow, paper_id: int) -> None:
     """允许补考: one more sitting for this candidate only (the service says when none is needed)."""
-    if row.status != "submitted":
+    if row.status != AttemptStatus.SUBMITTED:
         return
     st.button("允许补考", key=f"er_retake_{row.attempt_id}", on_click=_grant_retake,
               args=(row.user_id, paper_id),
@@ -188,7 +165,7 @@ def _progress_tab(user: User) -> None:
         st.info("这个班组还没有成员，或还没有发布给它的试卷。")
         return
     table = pd.DataFrame([{"成员": r.display_name, "试卷": r.paper_title, "状态": r.status,
-                           "最好成绩": _percent(r.best_score), "已考次数": r.attempts_used}
+                           "最好成绩": percent(r.best_score), "已考次数": r.attempts_used}
                           for r in rows])
     st.markdown("**各试卷人数**")
     summary = pd.crosstab(table["试卷"], table["状态"])
@@ -214,82 +191,13 @@ def _person_tab(user: User) -> None:
         return
     st.markdown("**考试记录**")
     if history.attempts:
-        _table([{"试卷": a.paper_title, "第几次": a.number, "开始时间": _when(a.started_at),
-                 "交卷时间": _when(a.submitted_at), "状态": ATTEMPT_STATUS.get(a.status, a.status),
-                 "得分": _percent(a.score) if a.released else "待发布", "已发布": _yes(a.released)}
-                for a in history.attempts])
+        rows_table([{"试卷": a.paper_title, "第几次": a.number, "开始时间": when(a.started_at),
+                     "交卷时间": when(a.submitted_at), "状态": ATTEMPT_STATUS.get(a.status, a.status),
+                     "得分": percent(a.score) if a.released else "待发布", "已发布": yes_no(a.released)}
+                    for a in history.attempts])
     else:
         st.info("还没有考试记录。")
-    st.markdown("**证书**")
-    if not history.certificates:
-        st.info("还没有证书。")
-        return
-    _table([{"证书编号": h.certificate.number, "认证项目": h.programme,
-             "发证时间": _when(h.certificate.issued_at), "有效期至": _expiry(h.certificate.expires_at),
-             "状态": "有效" if h.valid else ("已撤销" if h.certificate.revoked_at else "已过期"),
-             "需重新认证": h.certificate.recert_reason or "—"} for h in history.certificates])
-    numbers = {h.certificate.id: f"{h.certificate.number} {h.programme}" for h in history.certificates}
-    certificate_id = st.selectbox("打印证书", list(numbers), format_func=numbers.__getitem__,
-                                  key="er_certificate")
-    if certificate_id is None:
-        return
-    with db_session() as session:
-        view = run_action(lambda: certificate_view(session=session, actor=user,
-                                                   certificate_id=certificate_id))
-    if view is not None:
-        st.download_button("下载打印版证书（HTML）", certificate_html(view).encode("utf-8"),
-                           file_name=f"certificate-{view.number}.html", mime="text/html",
-                           key="er_certificate_download")
-
-
-def _eligibility_tab(user: User) -> None:
-    with db_session() as session:
-        rows = run_action(lambda: eligibility(session=session, actor=user)) or []
-    if not rows:
-        st.info("还没有客服或新人账号。")
-        return
-    on_duty = sum(r.on_duty for r in rows)
-    left, middle, right = st.columns(3)
-    left.metric("可上岗", on_duty)
-    middle.metric("未取得上岗资格", len(rows) - on_duty)
-    right.metric("需重新认证", sum(r.flagged for r in rows))
-    _table([{"姓名": r.display_name, "账号": r.username, "班组": r.cohort or "—",
-             "可上岗": _yes(r.on_duty), "缺少的认证": "、".join(r.missing) or "—",
-             "证书编号": "、".join(r.certificate_numbers) or "—",
-             "最早到期": _expiry(r.earliest_expiry), "需重新认证": _yes(r.flagged)} for r in rows])
-
-
-def _programmes_tab(user: User, papers: list[ExamPaper]) -> None:
-    titles = {p.id: f"#{p.id} {p.title}{'（草稿）' if p.status == 'draft' else ''}" for p in papers}
-    with st.expander("新建认证项目", expanded=False), st.form("er_new_certification"):
-        name = st.text_input("认证名称", key="er_cert_name", placeholder="例如：破壁机产品线上岗认证")
-        product_line = st.text_input("产品线（选填）", key="er_cert_line")
-        chosen = st.multiselect("须通过的试卷（每份都要及格）", list(titles),
-                                format_func=titles.__getitem__, key="er_cert_papers",
-                                placeholder="请选择试卷")
-        pass_mark = st.slider("及格线（%）", 1, 100, 80, key="er_cert_pass")
-        valid_days = st.number_input("有效期（天）", 1, 3650, 180, key="er_cert_days")
-        required = st.checkbox("上岗必需（未取得者不能上岗接待）", value=True, key="er_cert_duty")
-        description = st.text_area("说明（选填）", key="er_cert_description")
-        if st.form_submit_button("创建认证", type="primary"):
-            with db_session() as session:
-                run_action(lambda: create_certification(
-                    session=session, actor=user, name=name, paper_ids=[int(p) for p in chosen],
-                    pass_mark=pass_mark / 100, valid_days=int(valid_days), required_for_duty=required,
-                    product_line=product_line, description=description),
-                    success="已创建认证项目。")
-    with db_session() as session:
-        programmes = run_action(lambda: list_certifications(session=session, actor=user)) or []
-        required_papers = {p.id: certification_papers(session=session, certification_id=p.id)
-                           for p in programmes if p.id is not None}
-    if not programmes:
-        st.info("还没有认证项目：新建一个，并选择须通过的试卷。")
-        return
-    plain = {p.id: p.title for p in papers}
-    _table([{"名称": p.name, "产品线": p.product_line or "通用",
-             "试卷": "、".join(plain.get(i, f"#{i}") for i in required_papers.get(p.id, [])),
-             "及格线": _percent(p.pass_mark), "有效期（天）": p.valid_days,
-             "上岗必需": _yes(p.required_for_duty)} for p in programmes])
+    certificates_section(user, history.certificates)
 
 
 user = current_user()
@@ -310,6 +218,6 @@ with progress:
 with person:
     _person_tab(user)
 with duty:
-    _eligibility_tab(user)
+    eligibility_tab(user)
 with programmes:
-    _programmes_tab(user, all_papers)
+    programmes_tab(user, all_papers)

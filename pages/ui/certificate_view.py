@@ -8,13 +8,10 @@ import streamlit as st
 
 from pages.ui.cells import percent, rows_table, when, yes_no
 from pages.ui.common import db_session, run_action
-from training.certification.programmes import (
-    certification_papers,
-    create_certification,
-    expiry_date,
-    list_certifications,
-)
-from training.certification.readouts import HeldCertificate, certificate_html, certificate_view, eligibility
+from training.certification.certificate_page import certificate_html, certificate_view
+from training.certification.certificates import expiry_date
+from training.certification.programmes import certification_papers, create_certification, list_certifications
+from training.certification.readouts import HeldCertificate, eligibility
 from training.core.clock import fmt_date
 from training.models import ExamPaper, User
 from training.models.exams import PaperStatus
