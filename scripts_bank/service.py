@@ -19,9 +19,10 @@ from training.core.config import get_settings
 from training.core.errors import UserError
 from training.exams.submission import has_open_attempt
 from training.models import LookupLog, Role, Script, ScriptVersion, User, utcnow
+from training.models.scripts import SCRIPT_APPROVED
 from training.nlp.embeddings import Embedder
 
-APPROVED, DRAFT, ARCHIVED = "approved", "draft", "archived"
+APPROVED, DRAFT, ARCHIVED = SCRIPT_APPROVED, "draft", "archived"
 STATUS_LABELS = {APPROVED: "已审定", DRAFT: "草稿", ARCHIVED: "已停用"}
 #: Indexes kept per process (one per database and model is the normal case).
 INDEX_CACHE_SIZE = 4

@@ -20,6 +20,7 @@ from training.models import (
     Script,
     User,
 )
+from training.models.scripts import SCRIPT_APPROVED
 
 
 @dataclass
@@ -39,7 +40,7 @@ def home_summary(*, session: Session, actor: User | None) -> HomeSummary:
     user = require_role(actor, *EVERYONE)
     summary = HomeSummary()
     scripts = _count(session, select(func.count()).select_from(Script)
-                     .where(Script.status == "approved"))
+                     .where(Script.status == SCRIPT_APPROVED))
     summary.figures["已审定话术"] = scripts
     if user.role == Role.ADMIN.value:
         summary.figures["启用的账号"] = _count(

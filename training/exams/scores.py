@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col
 
 from training.core.config import Settings, get_settings
 from training.exams.papers import SCENARIO, PaperQuestion
 from training.exams.sittings import answers_of, questions_of, reviews_of, submitted_attempts
-from training.models import Answer, Attempt, ExamAssignment, MinedQuestion, Script, ScriptVersion
+from training.models import Answer, Attempt, ExamAssignment, MinedQuestion, Script
+from training.models.scripts import approved_current_versions
 from training.nlp.embeddings import Embedder
 from training.ranking.lint_rules import lint_rules
 from training.ranking.rank import ChatTurn, RankGroup, RankWeights, rank_answers
@@ -47,19 +48,11 @@ def _paper_id(session: Session, attempt: Attempt) -> int:
 def approved_script(*, session: Session, mined_question_id: int | None) -> str | None:
     """The current text of the approved script covering a mined question, if any."""
     question = session.get(MinedQuestion, mined_question_id) if mined_question_id else None
-    script = (
-        session.get(Script, question.covered_by_script_id)
-        if question and question.covered_by_script_id
-        else None
-    )
-    if script is None or script.status != "approved":
+    if question is None or not question.covered_by_script_id:
         return None
-    version = session.exec(
-        select(ScriptVersion).where(
-            ScriptVersion.script_id == script.id, ScriptVersion.version == script.current_version
-        )
-    ).first()
-    return version.answer if version else None
+    row = session.exec(
+        approved_current_versions().where(col(Script.id) == question.covered_by_script_id)).first()
+    return row[1].answer if row else None
 
 
 #: A scenario question and every candidate's saved answer to it (None: not answered).

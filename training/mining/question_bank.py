@@ -21,6 +21,7 @@ from training.models import (
     ScriptVersion,
     User,
 )
+from training.models.scripts import approved_current_versions
 from training.nlp.embeddings import Embedder
 from training.nlp.model_versions import model_threshold
 
@@ -69,11 +70,7 @@ def store_clusters(
 
 
 def _approved_scripts(session: Session) -> list[tuple[Script, ScriptVersion]]:
-    return [(s, v) for s, v in session.exec(
-        select(Script, ScriptVersion).where(
-            Script.status == "approved", ScriptVersion.script_id == Script.id,
-            ScriptVersion.version == Script.current_version)
-    ).all()]
+    return [(s, v) for s, v in session.exec(approved_current_versions()).all()]
 
 
 def coverage_texts(*, session: Session) -> list[str]:

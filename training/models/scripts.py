@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.sql.expression import Select
 
 from training.models.base import Category, _json, utcnow
 
@@ -52,6 +53,20 @@ class ScriptVersion(SQLModel, table=True):
     approved_by: int | None = Field(default=None, foreign_key="user.id")
     approved_at: datetime | None = None
     source_answer_ids: list[int] | None = _json(nullable=True)
+
+
+#: ``Script.status`` of a script agents can look up: its ``current_version`` is approved.
+SCRIPT_APPROVED = "approved"
+
+
+def approved_current_versions() -> Select[Script, ScriptVersion]:
+    """Every approved script with its current version, the text agents read (the one query for it).
+
+    Narrow it with ``.where`` (one script: ``.where(col(Script.id) == script_id)``).
+    """
+    return select(Script, ScriptVersion).where(
+        col(Script.status) == SCRIPT_APPROVED, col(ScriptVersion.script_id) == col(Script.id),
+        col(ScriptVersion.version) == col(Script.current_version))
 
 
 class ScriptFeedback(SQLModel, table=True):

@@ -28,10 +28,9 @@ from training.models import (
     EncoderVersion,
     MinedQuestion,
     Review,
-    Script,
-    ScriptVersion,
     User,
 )
+from training.models.scripts import approved_current_versions
 from training.nlp.adapt.data import PASSAGE, QUERY, AdaptData, RankExample, ScoredPair, split_data
 from training.nlp.adapt.finetune import Progress, TrainConfig
 from training.nlp.adapt.run import run_adaptation
@@ -52,11 +51,7 @@ def _turn(prompt: str, context: list[dict[str, str]] | None) -> str:
 
 
 def _script_examples(session: Session) -> list[RankExample]:
-    rows = session.exec(
-        select(Script, ScriptVersion).where(
-            Script.status == "approved", ScriptVersion.script_id == Script.id,
-            ScriptVersion.version == Script.current_version)
-    ).all()
+    rows = session.exec(approved_current_versions()).all()
     clusters = {q.id: q for q in session.exec(select(MinedQuestion)).all()}
     out: list[RankExample] = []
     for script, version in rows:
