@@ -16,16 +16,41 @@ from training.core.config import EMBEDDED_MODEL, get_settings
 from training.core.db import get_engine, make_engine
 from training.core.migrate import upgrade_database
 from training.nlp.embeddings import Embedder
+from training.nlp.encoder import load as _encoder_load  # noqa: F401 - loaded now so the guard below can patch it
 
 PG_URL = os.environ.get("HUASHU_TEST_DATABASE_URL")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+ENCODER_FIXTURES = {"real_encoder", "embedder"}
+# Every way the code loads the real model; an unmarked test that reaches one fails (see below).
+ENCODER_LOADERS = ("load_encoder", "load_sentence_transformer", "load_onnx_encoder")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that uses the database so CI can re-run them on PostgreSQL."""
+    """Mark tests that use the database (CI re-runs them on PostgreSQL) or the real encoder."""
     for item in items:
-        if "db_url" in getattr(item, "fixturenames", ()):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "db_url" in fixtures:
             item.add_marker(pytest.mark.db)
+        if fixtures & ENCODER_FIXTURES:
+            item.add_marker(pytest.mark.encoder)
+
+
+@pytest.fixture(autouse=True)
+def _encoder_needs_marker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``pytest -m "not encoder"`` is the fast lane: a test that loads the real model must say so."""
+    if request.node.get_closest_marker("encoder") is not None:
+        return
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("this test loads the real sentence encoder: mark it @pytest.mark.encoder")
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith(("training.", "scripts_bank.", "pages.")) and module is not None:
+            for loader in ENCODER_LOADERS:
+                if callable(getattr(module, loader, None)):
+                    monkeypatch.setattr(module, loader, refuse)
 
 
 def _reset_postgres(url: str) -> None:

@@ -94,6 +94,7 @@ def test_fine_tune_stops_at_budget_and_restores_frozen_weights(model) -> None:  
 CODES = ["暗号青龙", "暗号白虎", "暗号朱雀", "暗号玄武", "暗号麒麟", "暗号凤凰", "暗号貔貅", "暗号饕餮"]
 
 
+@pytest.mark.encoder
 def test_training_ties_questions_to_their_scripts(tmp_path: Path) -> None:
     """Training on code word -> reply pairs makes the model rank them; the saved folder loads."""
     data = AdaptData(examples=[RankExample(code, a) for code, (_, a) in zip(CODES, SHOP, strict=True)])

@@ -93,6 +93,7 @@ def test_create_programme_through_the_form(session: Session, demo: Demo) -> None
     assert len(list_certifications(session=session, actor=demo.trainer)) == 1
 
 
+@pytest.mark.encoder
 def test_release_button_releases_a_submitted_scenario_attempt(session: Session, demo: Demo) -> None:
     paper_id = publish(session, demo.trainer, "物流情景考", scenario=True, objective=1)
     attempt_id = sit(session, demo.newhire, paper_id, reply="亲，16点前付款当天发货哦")
@@ -123,6 +124,7 @@ def test_release_button_releases_a_submitted_scenario_attempt(session: Session, 
     assert [e.value for e in at.error] == ["成绩已全部发布（共 1 份），没有新交的答卷。"]
 
 
+@pytest.mark.encoder
 def test_release_with_nobody_submitted_says_so(session: Session, demo: Demo) -> None:
     publish(session, demo.trainer, "物流情景考", scenario=True, objective=1)
     at = _page(demo.trainer)
@@ -131,6 +133,7 @@ def test_release_with_nobody_submitted_says_so(session: Session, demo: Demo) -> 
     assert [e.value for e in at.error] == ["还没有考生交卷：考生交卷后才能发布成绩。"]
 
 
+@pytest.mark.encoder
 def test_review_form_scores_an_answer_and_finalises_the_attempt(session: Session, demo: Demo) -> None:
     paper_id = publish(session, demo.trainer, "物流情景考", scenario=True, objective=1)
     attempt_id = sit(session, demo.newhire, paper_id, reply="亲，16点前付款当天发货哦")
@@ -178,6 +181,7 @@ def test_duty_board_progress_and_person_history(session: Session, demo: Demo) ->
     assert at.get("download_button")
 
 
+@pytest.mark.encoder
 def test_scoring_and_reasons_are_explained_in_plain_chinese(session: Session, demo: Demo) -> None:
     paper_id = publish(session, demo.trainer, "物流情景考", scenario=True, objective=1)
     sit(session, demo.newhire, paper_id, reply="亲，16点前付款当天发货哦")
