@@ -14,7 +14,6 @@ from training.chats.masking import (
     EMAIL,
     ID_CARD,
     LANDLINE,
-    MASK_PLACEHOLDERS,
     NAME,
     PHONE,
     clean_text,
@@ -24,6 +23,9 @@ from training.chats.masking import (
     mask_with_counts,
     normalise_placeholders,
 )
+
+# Every placeholder the masking writes.
+MASK_PLACEHOLDERS = (PHONE, LANDLINE, ID_CARD, EMAIL, BANK_CARD, ADDRESS, NAME)
 
 # The fictional personal data planted in data/demo/chatlog.tsv (see data/demo/README.md).
 DEMO_PII = (

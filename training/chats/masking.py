@@ -18,7 +18,6 @@ EMAIL = "[邮箱]"
 BANK_CARD = "[银行卡号]"
 ADDRESS = "[地址]"
 NAME = "[姓名]"  # the same placeholder JD's exports normalise to (``[姓名x]`` -> ``[姓名]``)
-MASK_PLACEHOLDERS = (PHONE, LANDLINE, ID_CARD, EMAIL, BANK_CARD, ADDRESS, NAME)
 
 # --- context ------------------------------------------------------------------------------
 # The nearest label before a number decides ambiguous cases: "卡号 6217…" is a card even
