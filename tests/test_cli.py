@@ -1,4 +1,4 @@
-"""The `huashu` CLI honours shared/CONTRACT.md: shapes, order, ids, errors, stdout/stderr."""
+"""The `huashu` CLI does what docs/cli.md says: shapes, order, ids, errors, stdout/stderr."""
 
 from __future__ import annotations
 

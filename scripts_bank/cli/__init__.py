@@ -1,4 +1,4 @@
-"""`huashu` batch CLI (see shared/CONTRACT.md): parse JSONL, call the domain, write JSONL.
+"""`huashu` batch CLI (docs/cli.md is its reference): parse JSONL, call the domain, write JSONL.
 
 ``main`` holds the entry point and the argument parser; ``text`` the JSONL commands
 (similarity, rank, lookup, mine-questions), ``data`` the database file commands (import-chats,
