@@ -63,3 +63,12 @@ def test_no_module_over_300_lines(package: str) -> None:
     files = [ROOT / package] if package.endswith(".py") else sorted((ROOT / package).rglob("*.py"))
     long = {str(f.relative_to(ROOT)): n for f in files if (n := len(f.read_text().splitlines())) > MAX_LINES}
     assert long == {}, f"split these modules (at most {MAX_LINES} lines each): {long}"
+
+
+def test_the_map_in_docs_architecture_names_every_module() -> None:
+    """docs/architecture.md is the newcomer's map: a module it does not name is a room nobody can find."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    modules = [f for package in PACKAGES for f in sorted((ROOT / package).rglob("*.py"))
+               if f.name not in ("__init__.py", "__main__.py")]
+    missing = [str(f.relative_to(ROOT)) for f in modules if f"`{f.stem}`" not in text]
+    assert missing == [], f"add these modules to docs/architecture.md: {missing}"

@@ -1,1 +1,1 @@
-"""pages.ui."""
+"""Widgets and plumbing the pages share: shell, login, actions, markdown escaping, exam views."""

@@ -1,1 +1,1 @@
-"""training.auth."""
+"""Accounts, passwords, login and login sessions, role checks and the audit trail."""

@@ -1,1 +1,1 @@
-"""training.certification."""
+"""Certification programmes, certificates with expiry, the on-duty gate and re-certification."""

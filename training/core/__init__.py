@@ -1,1 +1,1 @@
-"""training.core."""
+"""Shared core: settings, engine, migrations, errors, clock, upload gate, tables, JSON Lines, progress."""

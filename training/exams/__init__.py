@@ -1,1 +1,1 @@
-"""training.exams."""
+"""Objective items, papers, taking an exam, scoring, release, reviews, feedback and retakes."""

@@ -1,1 +1,1 @@
-"""training.nlp."""
+"""The language layer: offline encoder, embeddings, similarity, keywords, model versions, adaptation."""

@@ -1,1 +1,1 @@
-"""training.ranking."""
+"""Ranking agents' answers to one customer turn, and the answer lint."""

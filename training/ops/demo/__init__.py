@@ -1,1 +1,1 @@
-"""training.ops.demo."""
+"""The demo store: fixed facts, seed data and four months of deterministic history."""
