@@ -13,6 +13,7 @@ from pages.ui.markdown import md_escape
 from training.core.clock import fmt_time
 from training.exams.answering import save_answer, set_flag
 from training.exams.attempts import AttemptView, open_attempt
+from training.exams.choices import MULTIPLE_KIND
 from training.exams.papers import SCENARIO, PaperQuestion
 from training.exams.submission import submit_attempt
 from training.models import User, utcnow
@@ -104,7 +105,7 @@ def _autosave(user: User, attempt_id: int, question: PaperQuestion) -> None:
     choice: str | None = None
     if question.kind == SCENARIO:
         text = st.session_state.get(key, "")
-    elif question.question_type == "multiple":
+    elif question.question_type == MULTIPLE_KIND:
         choice = choice_from_options(question, [o for o in question.options
                                                 if st.session_state.get(f"{key}_{o}")])
     else:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from training.chats.masking import normalise_placeholders
 from training.chats.types import CUSTOMER
-from training.exams.choices import choice_code, option_label, picked_options
+from training.exams.choices import MULTIPLE_KIND, choice_code, option_label, picked_options
 from training.exams.knowledge import KINDS
 from training.exams.papers import SCENARIO, PaperQuestion
 
@@ -66,7 +66,7 @@ def render_question(
     st.caption(KINDS.get(question.question_type, "知识题"))
     st.text(question.prompt)
     label = _label(question)
-    if question.question_type == "multiple":
+    if question.question_type == MULTIPLE_KIND:
         picked = [option for option in question.options
                   if st.checkbox(label(option), key=f"{answer_key(key_prefix, question)}_{option}",
                                  disabled=disabled, on_change=on_change)]
@@ -86,7 +86,7 @@ def prefill(key_prefix: str, question: PaperQuestion, text: str, choice: str) ->
     key = answer_key(key_prefix, question)
     if question.kind == SCENARIO:
         st.session_state.setdefault(key, text)
-    elif question.question_type == "multiple":
+    elif question.question_type == MULTIPLE_KIND:
         chosen = picked_options(question.question_type, question.options, choice)
         for option in question.options:
             st.session_state.setdefault(f"{key}_{option}", option in chosen)

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 
 LETTERS = "ABCDEFGH"
 TRUE_FALSE = ("对", "错")
+SINGLE_KIND = "single"
+MULTIPLE_KIND = "multiple"
 TRUE_FALSE_KIND = "truefalse"
 _PREFIX = re.compile(r"^\s*([A-H])[.．、)）]")
 

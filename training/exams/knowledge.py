@@ -13,10 +13,18 @@ from training.auth.permissions import STAFF, require_role
 from training.certification.recertification import flag_for_recertification
 from training.core.errors import UserError
 from training.core.tables import read_table, use_headers
-from training.exams.choices import LETTERS, TRUE_FALSE, TRUE_FALSE_KIND, normalise_choice, option_codes
+from training.exams.choices import (
+    LETTERS,
+    MULTIPLE_KIND,
+    SINGLE_KIND,
+    TRUE_FALSE,
+    TRUE_FALSE_KIND,
+    normalise_choice,
+    option_codes,
+)
 from training.models import KnowledgeItem, Role, User, utcnow
 
-KINDS = {"single": "单选题", "multiple": "多选题", "truefalse": "判断题"}
+KINDS = {SINGLE_KIND: "单选题", MULTIPLE_KIND: "多选题", TRUE_FALSE_KIND: "判断题"}
 #: Import columns: internal name -> the Chinese header of the template (the first four are required).
 IMPORT_HEADERS = {"kind": "题型", "stem": "题干", "options": "选项", "answer": "答案",
                   "explanation": "解析", "sku": "商品编号", "tags": "标签"}
@@ -70,9 +78,9 @@ def validate(draft: KnowledgeDraft) -> KnowledgeDraft:
         raise KnowledgeError(f"请填写答案：选项 {''.join(letters)} 中正确的字母（如 C，多选题如 AC）。")
     if any(a not in letters for a in answer) or len(set(answer)) != len(answer):
         raise KnowledgeError(f"答案「{draft.answer}」不在选项 {''.join(letters)} 之中。")
-    if draft.kind == "single" and len(answer) != 1:
+    if draft.kind == SINGLE_KIND and len(answer) != 1:
         raise KnowledgeError("单选题只能有一个正确答案。")
-    if draft.kind == "multiple" and len(answer) < 2:
+    if draft.kind == MULTIPLE_KIND and len(answer) < 2:
         raise KnowledgeError("多选题至少需要两个正确答案。")
     return KnowledgeDraft(draft.kind, draft.stem.strip(), options, "".join(sorted(answer)),
                           draft.explanation.strip(), draft.sku.strip(), draft.tags)
