@@ -159,3 +159,35 @@ def test_adapt_refuses_an_unknown_user(db_url: str, capsys: pytest.CaptureFixtur
     assert main(["adapt", "--as", "nobody", "--budget-minutes", "1"]) == 2
     err = capsys.readouterr().err
     assert "huashu adapt: 输入错误" in err and "用户「nobody」不存在" in err
+
+
+def test_unwritable_output_and_missing_model_are_one_line_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = write_jsonl(tmp_path / "p.jsonl", PAIRS)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", "utf-8")
+    assert main(["similarity", "--input", str(source), "--output", str(blocker / "out.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "输入错误" in err and "无法写出输出文件" in err
+    assert main(["similarity", "--input", str(source), "--output", str(tmp_path)]) == 2
+    assert "输出路径是一个文件夹" in capsys.readouterr().err
+    missing = tmp_path / "no-such-model"
+    assert main(["similarity", "--input", str(source), "--output", str(tmp_path / "o.jsonl"),
+                 "--model", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "模型文件夹不存在" in err and "no-such-model" in err
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_a_model_folder_that_cannot_load_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json", "utf-8")
+    source = write_jsonl(tmp_path / "p.jsonl", PAIRS)
+    assert main(["similarity", "--input", str(source), "--output", str(tmp_path / "o.jsonl"),
+                 "--model", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "无法加载模型" in err

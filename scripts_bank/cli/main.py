@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from scripts_bank.cli.common import check_output
 from scripts_bank.cli.data import cmd_backup, cmd_import_chats, cmd_restore
 from scripts_bank.cli.model import cmd_adapt
 from scripts_bank.cli.text import cmd_lookup, cmd_mine_questions, cmd_rank, cmd_similarity
@@ -70,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``huashu`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "output", None) is not None:
+            check_output(args.output)
         args.func(args)
     except InputError as exc:
         print(f"huashu {args.command}: 输入错误：{exc}".replace("\n", " "), file=sys.stderr)
