@@ -30,7 +30,10 @@ SAVE_AS = {APPROVED: "审定发布", DRAFT: "草稿"}
 
 user = current_user()
 st.title("逐题评阅与最佳话术")
-st.caption("同一道题的所有回答在一屏内按综合分排序，不显示作者（盲评）。每项 0–4 分，Tab 切换、回车保存。")
+st.caption(
+    "同一道题的所有回答在一屏内按综合分排序，不显示作者（盲评）。每项 0–4 分，Tab 切换、回车保存。"
+    "建议分是系统给的参考分：只和审定话术、已评分的回答比较，不和其他考生比较；评分时以您的判断为准。"
+)
 
 with db_session() as session:
     papers = run_action(lambda: list_papers(session=session, actor=user)) or []
@@ -50,10 +53,16 @@ def _answer_card(rank: int, answer: BlindAnswer, rubric: RubricView) -> None:
             if answer.review_mean is not None
             else ""
         )
+        suggested = f" · 建议分 {answer.suggestion:.2f}" if answer.suggestion is not None else ""
         st.markdown(
-            f"**第 {rank} 名 · {answer.label}** · 综合分 {answer.score:.2f}{reviewed} " + " ".join(badges)
+            f"**第 {rank} 名 · {answer.label}** · 综合分 {answer.score:.2f}{suggested}{reviewed} "
+            + " ".join(badges)
         )
         st.text(answer.text)
+        if answer.suggestion_reasons:
+            with st.expander(f"建议分 {answer.suggestion:.2f} 的依据"):
+                for reason in answer.suggestion_reasons:
+                    st.caption("· " + md_escape(reason))
         with st.expander("排序依据"):
             for reason in answer.reasons:
                 st.caption("· " + md_escape(reason))

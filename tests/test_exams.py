@@ -19,7 +19,6 @@ from training.auth.permissions import PermissionDenied
 from training.exams import answering, feedback, grading, grading_views, papers, scores, sittings, submission
 from training.exams import attempts as exams
 from training.exams import delivery as paper_delivery
-from training.exams.key_points import COURTESY, FUNCTION_WORDS
 from training.models import (
     Answer,
     Attempt,
@@ -38,6 +37,7 @@ from training.nlp.keywords import STOPWORDS
 from training.nlp.placeholder_syntax import without_placeholders
 from training.ops.demo.constants import DEMO_DIR
 from training.ops.demo.seed import seed_demo
+from training.ranking.key_points import COURTESY, FUNCTION_WORDS
 
 T = TypeVar("T")
 DEMO_SCRIPTS = DEMO_DIR / "scripts.jsonl"

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.ui.chart_blocks import people_table
-from pages.ui.common import db_session, run_action
+from pages.ui.common import db_session, embedder, run_action
 from pages.ui.markdown import md_escape
 from training.exams.review_board import calibration
 from training.exams.rubrics import Criterion, list_rubrics, save_rubric
@@ -20,18 +20,24 @@ def _agreement(alpha: float | None) -> str:
 def render_calibration(user: User | None, paper_id: int) -> None:
     """Agreement between reviewers on a paper and where they disagree most."""
     with db_session() as session:
-        report = run_action(lambda: calibration(session=session, actor=user, paper_id=paper_id))
+        report = run_action(lambda: calibration(session=session, actor=user, paper_id=paper_id,
+                                                embedder=embedder()))
     if report is None:
         return
-    left, middle, right = st.columns(3)
+    left, middle, right, gap = st.columns(4)
     left.metric("评阅一致性（按原始分）", _agreement(report.alpha),
                 help="统计学上称 Krippendorff α")
     middle.metric("评阅一致性（扣除各人宽严后）", _agreement(report.alpha_normalised))
     right.metric("多人评阅的回答", report.double_reviewed)
+    shown_gap = "—" if report.suggestion_gap is None else f"{report.suggestion_gap:.2f}"
+    gap.metric("评分与建议分平均相差", shown_gap,
+               help=f"按 {report.suggestion_count} 条已评分的回答计算（满分 1）")
     st.caption(
         "评阅一致性为 1 表示培训师的评分完全一致，0 表示和随机打分差不多；"
         "至少两位培训师评同一回答时才能计算。"
         "「扣除各人宽严后」不计较各人打分偏严或偏松：一位偏严、一位偏松但好坏排序相同的培训师算作一致。"
+        f"「评分与建议分平均相差」：培训师给的平均分和系统建议分差多少（共 {report.suggestion_count} 条回答；"
+        "算某条回答的建议分时不看它自己的评分），越小说明建议分越贴近本店的评分习惯。"
     )
     if report.reviewers:
         table, formats = people_table(

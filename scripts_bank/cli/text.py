@@ -14,7 +14,8 @@ from training.core.errors import UserError
 from training.core.jsonl import InputError, atomic_output, read_objects, require_str, write_line
 from training.core.progress import stderr_progress
 from training.nlp.similarity import similarity_scores
-from training.ranking.rank import ChatTurn, RankGroup, RankWeights, rank_answers
+from training.ranking.rank import ChatTurn, RankGroup, RankWeights
+from training.ranking.scoring import score_answers
 
 
 def _parse_pairs(path: Path) -> list[tuple[str, tuple[str, str]]]:
@@ -98,10 +99,10 @@ def cmd_similarity(args: argparse.Namespace) -> None:
 
 
 def cmd_rank(args: argparse.Namespace) -> None:
-    """Score every answer of every group."""
+    """Score every answer of every group (absolute where a group has a reference or reviews)."""
     groups = _parse_groups(args.input)
-    ranked = rank_answers([g for _, g in groups], embedder=embedder(args.model),
-                          weights=RankWeights.from_settings(get_settings()), show_progress=True)
+    ranked = score_answers([g for _, g in groups], embedder=embedder(args.model),
+                           weights=RankWeights.from_settings(get_settings()), show_progress=True).scores
     with atomic_output(args.output) as out:
         for (gid, _), scores in zip(groups, ranked, strict=True):
             write_line(out, {"id": gid, "scores": [round(s.score, 6) for s in scores]})

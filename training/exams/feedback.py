@@ -1,6 +1,6 @@
 """What a candidate learns from a released attempt: script beside answer, key points, 错题本.
 
-``KeyPoints`` and ``key_points`` come from ``training.exams.key_points`` and are re-exported here.
+``KeyPoints`` and ``key_points`` come from ``training.ranking.key_points`` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from sqlmodel import Session, col, select
 from training.auth import audit
 from training.auth.permissions import EVERYONE, STAFF, PermissionDenied, require_role
 from training.core.errors import UserError
-from training.exams.key_points import KeyPoints as KeyPoints  # re-exported for the pages
-from training.exams.key_points import key_points as key_points
 from training.exams.knowledge import grade
 from training.exams.papers import OBJECTIVE, SCENARIO, PaperQuestion
 from training.exams.scores import approved_script
 from training.exams.sittings import questions_of
 from training.exams.submission import has_open_attempt
 from training.models import Answer, Attempt, AttemptStatus, ExamAssignment, ExamPaper, KnowledgeItem, User
+from training.ranking.key_points import KeyPoints as KeyPoints  # re-exported for the pages
+from training.ranking.key_points import key_points as key_points
 from training.ranking.rank import plain_reason
 
 #: Earlier results show answer keys and scripts, which a candidate mid-exam must not read.

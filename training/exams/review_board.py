@@ -13,13 +13,20 @@ from training.core.config import get_settings
 from training.exams.grading import GradingError, review_answer
 from training.exams.review_stats import disagreements, krippendorff_alpha, normalise_by_reviewer
 from training.exams.rubrics import get_rubric, rubric_score
-from training.exams.scores import ScenarioGroup, approved_script, rank_group, scenario_groups
+from training.exams.scores import (
+    ScenarioGroup,
+    approved_script,
+    approved_variants,
+    rank_group,
+    scenario_groups,
+)
 from training.exams.sittings import answers_of, submitted_attempts
 from training.models import Answer, Category, ExamPaper, MinedQuestion, Review, User
 from training.nlp.embeddings import Embedder
 from training.ranking.lint import LintFinding
 from training.ranking.lint_rules import lint_rules
-from training.ranking.rank import RankWeights, rank_answers
+from training.ranking.rank import RankWeights
+from training.ranking.scoring import ScoredBatch, score_answers
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,8 @@ class BlindAnswer:
     my_failed: list[str] = field(default_factory=list)
     my_comment: str = ""
     locked: bool = False
+    suggestion: float | None = None
+    suggestion_reasons: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -132,20 +141,16 @@ def rank_question(
     for (answer_id, _), score in normalised.items():
         per_answer.setdefault(answer_id, []).append(score)
     ids = [a.id or 0 if a is not None else 0 for _, a in entries]
-    # The whole paper is one batch, as when grading: the lexical signal's IDF spans every question.
+    scored = _score_paper(session, groups, per_answer, embedder)
     keys = list(groups)
-    batch = [rank_group(session=session, group=groups[k],
-                        reviews=[per_answer.get(a.id or 0) if a else None for _, a in groups[k]])
-             for k in keys]
-    scores = rank_answers(batch, embedder=embedder, weights=RankWeights.from_settings(get_settings()),
-                          rules=lint_rules(session=session))[keys.index(key)]
+    scores, suggestions = scored.scores[keys.index(key)], scored.suggestions[keys.index(key)]
     mine = {r.answer_id: r for r in reviews if r.reviewer_id == user.id}
     raw: dict[int, list[float]] = {}
     for r in reviews:
         raw.setdefault(r.answer_id, []).append(r.score)
     labels = {answer_id: f"回答 {n}" for n, answer_id in enumerate(sorted(ids), start=1)}
     blind = []
-    for answer_id, (_, answer), result in zip(ids, entries, scores, strict=True):
+    for answer_id, (_, answer), result, suggested in zip(ids, entries, scores, suggestions, strict=True):
         assert answer is not None
         review = mine.get(answer_id)
         levels = {k: int(round(v)) for k, v in (review.rubric or {}).items()} if review else {}
@@ -155,6 +160,8 @@ def rank_question(
             sum(raw[answer_id]) / len(raw[answer_id]) if raw.get(answer_id) else None,
             levels, list(review.auto_fail or []) if review else [], review.comment if review else "",
             released.get(answer_id, False),
+            suggested.score if suggested is not None else None,
+            list(suggested.reasons) if suggested is not None else [],
         ))
     blind.sort(key=lambda b: (-b.score, b.answer_id))
     first = entries[0][0]
@@ -162,6 +169,44 @@ def rank_question(
                         sum(1 for i in ids if raw.get(i)), _category(session, first.mined_question_id))
     script = approved_script(session=session, mined_question_id=first.mined_question_id)
     return QuestionRanking(slot, script, blind)
+
+
+def _score_paper(session: Session, groups: dict[str, ScenarioGroup], reviews: dict[int, list[float]],
+                 embedder: Embedder) -> ScoredBatch:
+    """Every question of the paper scored as one batch, as when grading (the ranking's lexical
+    IDF spans every question; the shop's calibration reads every reviewed answer of the paper)."""
+    keys = list(groups)
+    batch = [rank_group(session=session, group=groups[k],
+                        reviews=[reviews.get(a.id or 0) if a else None for _, a in groups[k]]) for k in keys]
+    variants = [approved_variants(session=session, mined_question_id=groups[k][0][0].mined_question_id)
+                for k in keys]
+    return score_answers(batch, embedder=embedder, weights=RankWeights.from_settings(get_settings()),
+                         rules=lint_rules(session=session), variants=variants)
+
+
+def suggestion_gaps(*, session: Session, paper_id: int, embedder: Embedder) -> list[tuple[float, float]]:
+    """``(suggestion, reviewers' raw mean)`` of every reviewed answer of a paper.
+
+    Each answer's suggestion leaves its own reviews out, so this is how far reviewers land from
+    what the system would have suggested before they scored.
+    """
+    groups, _ = _groups(session, paper_id)
+    ids = [a.id for g in groups.values() for _, a in g if a is not None and a.id is not None]
+    reviews = _reviews(session, ids)
+    raw: dict[int, list[float]] = {}
+    for r in reviews:
+        raw.setdefault(r.answer_id, []).append(r.score)
+    if not raw:
+        return []
+    normalised: dict[int, list[float]] = {}
+    for (answer_id, _), score in normalise_by_reviewer(
+            {(r.answer_id, r.reviewer_id): r.score for r in reviews}).items():
+        normalised.setdefault(answer_id, []).append(score)
+    scored = _score_paper(session, groups, normalised, embedder)
+    return [(s.score, sum(raw[a.id]) / len(raw[a.id]))
+            for group, row in zip(groups.values(), scored.suggestions, strict=True)
+            for (_, a), s in zip(group, row, strict=True)
+            if s is not None and a is not None and a.id in raw]
 
 
 def review_with_rubric(
@@ -210,10 +255,15 @@ class Calibration:
     double_reviewed: int
     reviewers: list[ReviewerStat]
     splits: list[SplitAnswer]
+    suggestion_gap: float | None = None
+    suggestion_count: int = 0
 
 
-def calibration(*, session: Session, actor: User | None, paper_id: int, limit: int = 10) -> Calibration:
-    """Krippendorff's alpha of the reviewers and the answers they disagree on most (trainers and admins)."""
+def calibration(
+    *, session: Session, actor: User | None, paper_id: int, limit: int = 10, embedder: Embedder | None = None,
+) -> Calibration:
+    """Krippendorff's alpha of the reviewers, the answers they disagree on most (trainers and admins)
+    and, given the encoder, the mean absolute difference between reviewers' means and the 建议分."""
     _paper(session, actor, paper_id)
     groups, _ = _groups(session, paper_id)
     answers: dict[int, tuple[str, Answer]] = {
@@ -234,5 +284,7 @@ def calibration(*, session: Session, actor: User | None, paper_id: int, limit: i
         splits.append(SplitAnswer(prompt, answer.text, d.spread,
                                   {names.get(cast(int, k), "?"): v for k, v in d.scores.items()}))
     double = sum(1 for n in Counter(a for a, _ in scores).values() if n >= 2)
+    gaps = suggestion_gaps(session=session, paper_id=paper_id, embedder=embedder) if embedder else []
     return Calibration(krippendorff_alpha(scores), krippendorff_alpha(normalise_by_reviewer(scores)), double,
-                       sorted(stats, key=lambda s: -s.reviews), splits)
+                       sorted(stats, key=lambda s: -s.reviews), splits,
+                       sum(abs(s - r) for s, r in gaps) / len(gaps) if gaps else None, len(gaps))

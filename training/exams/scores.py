@@ -1,20 +1,22 @@
-"""Scoring submitted attempts: scenario answers ranked against every submission, blended with reviews."""
+"""Scoring submitted attempts: scenario answers by their absolute score (建议分), blended with reviews."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
 
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from training.core.config import Settings, get_settings
 from training.exams.papers import SCENARIO, PaperQuestion
+from training.exams.review_stats import normalise_by_reviewer
 from training.exams.sittings import answers_of, questions_of, reviews_of, submitted_attempts
-from training.models import Answer, Attempt, ExamAssignment, MinedQuestion, Script
-from training.models.scripts import approved_current_versions
+from training.models import Answer, Attempt, ExamAssignment, MinedQuestion, Review, Script, ScriptVersion
+from training.models.scripts import SCRIPT_APPROVED, approved_current_versions
 from training.nlp.embeddings import Embedder
+from training.ranking.absolute import Variant, bigram_overlap, suggest_scores
 from training.ranking.lint_rules import lint_rules
-from training.ranking.rank import ChatTurn, RankGroup, RankWeights, rank_answers
+from training.ranking.rank import ChatTurn, RankGroup
 
 Progress = Callable[[float], None]
 #: Answers embedded per progress step when releasing results.
@@ -25,17 +27,16 @@ def scoring_formula(settings: Settings | None = None) -> str:
     """How a score is made, in words a trainer reads (reflects the configuration, names no setting)."""
     s = settings or get_settings()
     w = s.exam_review_weight
-    signals = {"是否切中顾客的问题": s.rank_weight_relevance,
-               "与其他客服回答的一致程度": s.rank_weight_agreement,
-               "与现行话术的接近程度": s.rank_weight_reference}
-    total = sum(signals.values()) or 1.0
-    shares = "、".join(f"{name}（约占 {weight / total:.0%}）" for name, weight in signals.items())
     return (
-        f"情景题得分：有培训师评分时，培训师评分的平均值占 {w:.0%}，系统自动评分占 {1 - w:.0%}；"
-        "还没有培训师评分时，完全按系统自动评分。"
-        f"系统自动评分比较同一题所有考生的回答，看这份回答排在什么位置，依据是{shares}。"
+        f"情景题得分：有培训师评分时，培训师评分的平均值占 {w:.0%}，系统建议分占 {1 - w:.0%}；"
+        "还没有培训师评分时，按系统建议分计。"
+        "建议分只拿这份回答和本店已审定的话术、已评过分的回答比较，不和其他考生的回答比较，"
+        "所以只有一位考生时也一样有效：看它与审定话术（含变体和旧版本）有多接近、覆盖了话术里的哪些要点、"
+        "是否切中顾客的问题，再参考意思最相近的已评分回答得了多少分，最后扣除不当用语的分。"
+        "本店已评分的回答足够多（30 条以上）时，建议分按本店培训师的评分习惯校准。"
+        "这道题还没有审定话术、也没有已评分的回答时，建议分只看回答是否切中顾客的问题，仅供参考，请尽量评阅。"
         "知识题自动判分：答对得满分，答错不得分。试卷得分是各题得分按分值加权的平均。"
-        "以上比例由系统管理员统一设置。"
+        "培训师评分所占比例由系统管理员统一设置。"
     )
 
 
@@ -53,6 +54,29 @@ def approved_script(*, session: Session, mined_question_id: int | None) -> str |
     row = session.exec(
         approved_current_versions().where(col(Script.id) == question.covered_by_script_id)).first()
     return row[1].answer if row else None
+
+
+def approved_variants(*, session: Session, mined_question_id: int | None) -> list[Variant]:
+    """Every approved wording of a mined question's reply: the current script first, other variants,
+    then older approved versions (the yardsticks of the absolute score)."""
+    question = session.get(MinedQuestion, mined_question_id) if mined_question_id else None
+    if question is None:
+        return []
+    mine = (col(Script.mined_question_id) == question.id) | (col(Script.id) == question.covered_by_script_id)
+    rows = session.exec(approved_current_versions().where(mine)).all()
+    rows = sorted(rows, key=lambda r: (r[0].id != question.covered_by_script_id, r[0].id or 0))
+    out = [Variant(v.answer, "现行话术" if s.id == question.covered_by_script_id
+                   else f"变体「{s.variant}」" if s.variant else "另一条审定话术") for s, v in rows]
+    older = session.exec(select(ScriptVersion).where(
+        col(ScriptVersion.script_id).in_([s.id for s, _ in rows]),
+        col(ScriptVersion.status) == SCRIPT_APPROVED).order_by(col(ScriptVersion.version).desc())).all()
+    current = {(s.id, s.current_version) for s, _ in rows}
+    seen = {v.text for v in out}
+    for version in older:
+        if (version.script_id, version.version) not in current and version.answer not in seen:
+            seen.add(version.answer)
+            out.append(Variant(version.answer, f"旧版本（第 {version.version} 版）"))
+    return out
 
 
 #: A scenario question and every candidate's saved answer to it (None: not answered).
@@ -99,7 +123,13 @@ def score_attempts(
     *, session: Session, targets: list[Attempt], embedder: Embedder | None, settings: Settings,
     progress: Progress | None = None,
 ) -> None:
-    """Score every question of ``targets``; scenario answers are ranked against all submissions."""
+    """Score every question of ``targets``; scenario answers get their absolute score (建议分).
+
+    The suggestion of an answer never depends on another candidate's unreviewed answer: it reads
+    the question's approved wordings and the answers to it reviewed so far (their scores weighted
+    by similarity; an answer's own reviews never count for its suggestion), see
+    ``training.ranking.absolute``. Reviewed answers blend the reviewers' mean in as before.
+    """
     if not targets:
         return
     peers = submitted_attempts(session=session, paper_id=_paper_id(session, targets[0]))
@@ -108,20 +138,21 @@ def score_attempts(
     reviews = reviews_of(session=session, answer_ids=[a.id for a in answers.values() if a.id is not None])
     groups = scenario_groups(list(by_id.values()), answers)
     keys = list(groups)
+    variants = {k: approved_variants(session=session, mined_question_id=groups[k][0][0].mined_question_id)
+                for k in keys}
     semantic: dict[int, tuple[float, list[str]]] = {}
     if keys and embedder is not None:
         _warm_cache(embedder, [a.text for key in keys for _, a in groups[key] if a is not None], progress)
-        rank_groups = [rank_group(session=session, group=groups[key]) for key in keys]
-        weights = RankWeights.from_settings(settings)
-        for key, scores in zip(
-            keys,
-            rank_answers(rank_groups, embedder=embedder, weights=weights, rules=lint_rules(session=session),
-                         show_progress=True),
-            strict=True,
-        ):
-            for (_, answer), result in zip(groups[key], scores, strict=True):
-                if answer is not None and answer.id is not None:
-                    semantic[answer.id] = (result.score, result.reasons)
+        graded = _normalised_reviews(session, [a.id for a in answers.values() if a.id is not None])
+        rank_groups = [rank_group(session=session, group=groups[key],
+                                  reviews=[graded.get(a.id or 0) if a else None for _, a in groups[key]])
+                       for key in keys]
+        suggested = suggest_scores(rank_groups, embedder=embedder, rules=lint_rules(session=session),
+                                   variants=[variants[k] for k in keys], show_progress=True)
+        for key, row in zip(keys, suggested, strict=True):
+            for (_, answer), suggestion in zip(groups[key], row, strict=True):
+                if answer is not None and answer.id is not None and suggestion is not None:
+                    semantic[answer.id] = (suggestion.score, suggestion.reasons)
     for attempt in targets:
         total = earned = 0.0
         for question in questions_of(attempt):
@@ -133,8 +164,9 @@ def score_attempts(
                 if not answer.text.strip():
                     answer.score, answer.score_detail = 0.0, {"reasons": ["空白回答，得分为 0。"]}
                 else:
-                    unscored = (0.5, ["未计算系统自动评分（按中等水平 0.5 计）。"])
-                    sem, reasons = semantic.get(answer.id or 0, unscored)
+                    key = f"m{question.mined_question_id}" if question.mined_question_id else question.prompt
+                    sem, reasons = (semantic.get(answer.id or 0)
+                                    or _without_encoder(answer.text, variants.get(key)))
                     mine = reviews.get(answer.id or 0)
                     review = sum(mine) / len(mine) if mine else None
                     w = settings.exam_review_weight
@@ -149,6 +181,27 @@ def score_attempts(
             earned += question.points * (answer.score or 0.0)
         attempt.score = earned / total if total else 0.0
         session.add(attempt)
+
+
+def _normalised_reviews(session: Session, answer_ids: list[int]) -> dict[int, list[float]]:
+    """Reviewer scores per answer after per-reviewer normalisation over the paper (as 逐题评阅 shows)."""
+    if not answer_ids:
+        return {}
+    rows = session.exec(select(Review).where(col(Review.answer_id).in_(answer_ids))).all()
+    out: dict[int, list[float]] = defaultdict(list)
+    for (answer_id, _), score in normalise_by_reviewer(
+            {(r.answer_id, r.reviewer_id): r.score for r in rows}).items():
+        out[answer_id].append(score)
+    return out
+
+
+def _without_encoder(text: str, variants: list[Variant] | None) -> tuple[float, list[str]]:
+    """The suggestion when the encoder is unavailable: wording overlap with the closest approved script."""
+    if not variants:
+        return 0.0, ["无法计算建议分（没有审定话术，语义模型不可用），此题需培训师评分。"]
+    best = max(variants, key=lambda v: bigram_overlap(text, v.text))
+    return bigram_overlap(text, best.text), [
+        f"语义模型不可用，建议分按与{best.label}的字面重合程度计算，请培训师评分确认。"]
 
 
 def _warm_cache(embedder: Embedder, texts: list[str], progress: Progress | None) -> None:
