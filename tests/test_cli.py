@@ -71,6 +71,25 @@ def test_rank_scores_one_per_answer_and_prefers_the_helpful_one(
     assert q7[0] > q7[2] and q7[3] > q7[2]
 
 
+def test_rank_with_a_reference_scores_a_lone_answer_absolutely(tmp_path: Path, real_encoder: object) -> None:
+    script = "亲，这边帮您查一下物流：包裹已到您当地网点，今天会派送，请保持电话畅通哦"
+    close = "亲，帮您查询了物流，快递已到您所在城市的网点，预计今天派送，请留意电话哦"
+    far = "亲，这款空气炸锅有4.5升和6升两种规格"
+    question = "我的快递三天了还没到"
+    groups = [{"id": "alone-close", "question": question, "answers": [close], "reference": script},
+              {"id": "alone-far", "question": question, "answers": [far], "reference": script},
+              {"id": "crowd", "question": question, "answers": [far, close, "不知道"], "reference": script},
+              {"id": "no-script", "question": question, "answers": [close]}]
+    out = tmp_path / "rank.jsonl"
+    assert main(["rank", "--input", str(write_jsonl(tmp_path / "g.jsonl", groups)),
+                 "--output", str(out)]) == 0
+    scores = {r["id"]: r["scores"] for r in read_jsonl(out)}
+    assert scores["alone-close"][0] - scores["alone-far"][0] > 0.4
+    # The same answer means the same alone and in a crowd; without a script a lone answer is 0.5.
+    assert scores["crowd"][:2] == pytest.approx([scores["alone-far"][0], scores["alone-close"][0]], abs=1e-4)
+    assert scores["no-script"] == [0.5]
+
+
 def test_lookup_returns_bank_ids_best_first_at_most_k(tmp_path: Path, real_encoder: object) -> None:
     bank = [
         {"id": "s1", "question": "怎么修改收货地址", "answer": "亲，订单未发货前可以在订单详情里修改地址哦"},
