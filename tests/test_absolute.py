@@ -70,6 +70,10 @@ def test_a_reviewed_neighbour_pulls_the_suggestion_toward_its_score(embedder: Em
     assert low[0].score < high[0].score
     assert low[0].neighbours[0].score == pytest.approx(0.1)
     assert any("已评分的相近回答" in r and "0.10" in r for r in low[0].reasons)
+    # What a candidate may read names no other answer, only how many and their weighted mean.
+    assert not any(twin[:10] in r for r in low[0].candidate_reasons)
+    assert "参考了 1 条已评分的相近回答（按相近程度加权平均 0.10）" in low[0].candidate_reasons
+    assert len(low[0].candidate_reasons) == len(low[0].reasons)
     # An answer's own reviews never count toward its own suggestion.
     assert low[1] is not None and not low[1].neighbours
 

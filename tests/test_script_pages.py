@@ -67,6 +67,10 @@ def test_trainer_reviews_blind_and_approves_a_merged_script(session: Session, de
     at = _page(demo.trainer, "pages/answer_review.py")
     page_text = " ".join(m.value for m in at.markdown) + " ".join(t.value for t in at.text)
     assert all(c.display_name not in page_text for c in candidates), "reviewing must be blind"
+    assert "建议分" in page_text  # every card shows its suggestion, with why in an expander
+    assert any(e.label.startswith("建议分") and e.label.endswith("的依据") for e in at.expander)
+    assert any("这道题还没有审定话术" in c.value for c in at.caption)
+    assert any(m.label == "评分与建议分平均相差" for m in at.metric)  # 评分一致性 tab
     shown = [t.value for t in at.text if t.value in REPLIES]
     assert shown.index(REPLIES[1]) > min(shown.index(REPLIES[0]), shown.index(REPLIES[2]))
 

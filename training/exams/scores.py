@@ -16,7 +16,7 @@ from training.models.scripts import SCRIPT_APPROVED, approved_current_versions
 from training.nlp.embeddings import Embedder
 from training.ranking.absolute import Variant, bigram_overlap, suggest_scores
 from training.ranking.lint_rules import lint_rules
-from training.ranking.rank import ChatTurn, RankGroup
+from training.ranking.rank import ANSWER_PROMPT, ChatTurn, RankGroup
 
 Progress = Callable[[float], None]
 #: Answers embedded per progress step when releasing results.
@@ -152,7 +152,8 @@ def score_attempts(
         for key, row in zip(keys, suggested, strict=True):
             for (_, answer), suggestion in zip(groups[key], row, strict=True):
                 if answer is not None and answer.id is not None and suggestion is not None:
-                    semantic[answer.id] = (suggestion.score, suggestion.reasons)
+                    # Stored reasons reach the candidate: other answers only by count and mean.
+                    semantic[answer.id] = (suggestion.score, suggestion.candidate_reasons)
     for attempt in targets:
         total = earned = 0.0
         for question in questions_of(attempt):
@@ -210,5 +211,5 @@ def _warm_cache(embedder: Embedder, texts: list[str], progress: Progress | None)
         return  # without a persistent cache this would embed everything twice
     unique = list(dict.fromkeys(t for t in texts if t.strip()))
     for start in range(0, len(unique), WARM_CHUNK):
-        embedder.embed(unique[start:start + WARM_CHUNK])
+        embedder.embed(unique[start:start + WARM_CHUNK], prompt=ANSWER_PROMPT)
         progress(min(1.0, (start + WARM_CHUNK) / len(unique)))

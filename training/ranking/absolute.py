@@ -82,6 +82,8 @@ class Suggestion:
     missed: list[str] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
+    #: The reasons a candidate may read: graded neighbours by count and mean, never their text.
+    candidate_reasons: list[str] = field(default_factory=list)
 
 
 def base_scale(model_id: str, cosines: Vectors) -> Vectors:
@@ -223,10 +225,13 @@ def _reasons(s: Suggestion, grounded: bool, shop: Isotonic | None,
         s.reasons.append(f"最接近的审定话术：{s.closest_variant.label}「{_clip(s.closest_variant.text)}」"
                          f"（{_closeness(s.features['reference'] * COSINE_UNIT + COSINE_CENTRE)}）")
         s.reasons.append("漏掉的要点：" + "、".join(s.missed) if s.missed else "审定话术的要点都已覆盖")
+    shared = list(s.reasons)
     if s.neighbours:
         near = "；".join(f"「{_clip(n.text, 20)}」得 {n.score:.2f}（{_closeness(n.closeness)}）"
                         for n in s.neighbours[:3])
         s.reasons.append(f"已评分的相近回答：{near}")
+        shared.append(f"参考了 {len(s.neighbours)} 条已评分的相近回答（按相近程度加权平均 "
+                      f"{s.neighbour_estimate or 0.0:.2f}）")
     if not grounded:
         s.reasons.append("这道题还没有审定话术，也没有已评分的回答：建议分只看回答是否切中顾客的问题，仅供参考")
     elif s.closest_variant is None:
@@ -234,6 +239,7 @@ def _reasons(s: Suggestion, grounded: bool, shop: Isotonic | None,
     s.reasons.append("已按本店培训师的评分习惯校准" if shop is not None
                      else "按系统默认标准换算（本店已评分的回答还不够多）")
     s.reasons += [f"扣分 {p:.2f}：{why}" for p, why in penalties]
+    s.candidate_reasons = [*shared, *s.reasons[len(shared):]]
 
 
 def suggest_scores(
