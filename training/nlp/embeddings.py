@@ -148,7 +148,13 @@ class Embedder:
 
         ``prompt`` asks a ``PromptTextEncoder`` for a named prompt (e.g. "passage"); those
         vectors are cached under ``<model id>#<prompt>`` so they never mix with the default ones.
+        An encoder with a ``base`` (``training.nlp.encoder.adapter.AdapterEncoder``) caches its
+        base's vectors under the base's id and maps them on every call (a matrix product).
         """
+        base = getattr(self.encoder, "base", None)
+        if base is not None:  # a projection adapter: the base's (cached) vectors, then its map
+            vectors = Embedder(base, self.store).embed(texts, show_progress=show_progress, prompt=prompt)
+            return cast(Vectors, self.encoder.apply_head(vectors, prompt))  # type: ignore[attr-defined]
         unique = list(dict.fromkeys(texts))
         keys = {t: text_hash(t) for t in unique}
         cache_id = self.model_id if prompt is None else f"{self.model_id}#{prompt}"

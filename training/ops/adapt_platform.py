@@ -12,8 +12,9 @@ Learned from (all read from the database, nothing leaves the machine):
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from training.auth.permissions import STAFF, require_role
@@ -31,9 +32,11 @@ from training.models import (
     User,
 )
 from training.models.scripts import approved_current_versions
+from training.nlp.adapt.adapter import AdapterConfig
 from training.nlp.adapt.data import PASSAGE, QUERY, AdaptData, RankExample, ScoredPair, split_data
 from training.nlp.adapt.finetune import Progress, TrainConfig
 from training.nlp.adapt.run import run_adaptation
+from training.nlp.embeddings import DbEmbeddingStore
 from training.nlp.model_versions import ADAPTED_DIR, active_model, register_version
 
 #: Fewest training items worth a run (below this the held-out figures mean nothing).
@@ -110,7 +113,8 @@ def platform_data(*, session: Session, actor: User | None) -> tuple[AdaptData, d
 
 def adapt_from_platform(
     *, session: Session, actor: User | None, budget_seconds: float, base_model: str | None = None,
-    held_share: float = 0.2, progress: Progress | None = None, config: TrainConfig | None = None,
+    held_share: float = 0.2, progress: Progress | None = None,
+    config: TrainConfig | AdapterConfig | None = None,
 ) -> EncoderVersion:
     """Fine-tune the active encoder on the platform's data and register the new version.
 
@@ -120,7 +124,9 @@ def adapt_from_platform(
         base_model: what to start from (default: the app's active encoder).
         held_share: share of anchors held out and evaluated before and after.
         progress: (fraction, message) callback.
-        config: other training knobs (its budget is replaced by ``budget_seconds``).
+        config: how to adapt (default: a projection adapter on cached features,
+            ``AdapterConfig``; a ``TrainConfig`` fine-tunes every layer), its budget replaced by
+            ``budget_seconds``. The base's vectors are cached in the app's database.
 
     Returns:
         The registered, not yet active, version; its ``report`` holds the before/after figures.
@@ -134,9 +140,10 @@ def adapt_from_platform(
     base = base_model or active_model(session=session)
     name = team_now().strftime("adapted-%Y%m%d-%H%M%S")  # the name reads as the 创建时间 shown
     target = get_settings().data_dir / ADAPTED_DIR / name
-    knobs: dict[str, Any] = dict((config or TrainConfig()).__dict__, budget_seconds=budget_seconds)
+    chosen = config or AdapterConfig()
+    knobs: dict[str, Any] = dict(chosen.__dict__, budget_seconds=budget_seconds)
     card = run_adaptation(base_model=base, train=train, held=held, target=target,
-                          config=TrainConfig(**knobs), version_id=name, progress=progress,
-                          extra={"sources": counts})
+                          config=type(chosen)(**knobs), version_id=name, progress=progress,
+                          extra={"sources": counts}, store=DbEmbeddingStore(cast(Engine, session.get_bind())))
     return register_version(session=session, actor=actor, name=name, folder=target, base_model=base,
                             report={k: v for k, v in card.items() if k != "calibration"})

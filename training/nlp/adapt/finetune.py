@@ -233,12 +233,19 @@ def fine_tune(
     return stats
 
 
-def save_model(model: Any, target: Path, card: dict[str, Any]) -> None:
-    """Save ``model`` with its card into ``target`` atomically (a half-written folder never shows)."""
+def save_model(
+    model: Any, target: Path, card: dict[str, Any], extra: Callable[[Path], None] | None = None,
+) -> None:
+    """Save ``model`` with its card into ``target`` atomically (a half-written folder never shows).
+
+    ``extra(folder)`` writes more files into the folder before it appears (an adapter's maps).
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         model.save(str(tmp))
+        if extra is not None:
+            extra(tmp)
         (tmp / MODEL_CARD).write_text(json.dumps(card, ensure_ascii=False, indent=1), encoding="utf-8")
         old = target.with_name(f".{target.name}-old")
         if target.exists():

@@ -31,6 +31,8 @@ class Encoder:
         self._prompts: frozenset[str] = frozenset(prompts)
         # e5-style models want "query: " on both sides of a symmetric comparison.
         self._prompt_name: str | None = "query" if "query" in prompts else None
+        # A query/document Router (a projection adapter's folder) picks its route by ``task``.
+        self._routed = hasattr(model, "__iter__") and any(type(m).__name__ == "Router" for m in model)
 
     @property
     def sentence_transformer(self) -> Any:
@@ -52,8 +54,11 @@ class Encoder:
         if not items:
             return np.zeros((0, self.dim), dtype=np.float32)
         # SentenceTransformer.encode already sorts by length so batches carry little padding.
+        routing = {"task": "document" if prompt_name in ("passage", "document") else "query"} \
+            if self._routed else {}
         out = self._model.encode(
             items,
+            **routing,
             prompt_name=prompt_name if prompt_name in self._prompts else self._prompt_name,
             batch_size=batch_size,
             show_progress_bar=show_progress,

@@ -7,25 +7,34 @@ Sits on top of the encoder package: it picks ONNX Runtime (``training.nlp.encode
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 from training.core.config import EMBEDDED_MODEL, get_settings
+from training.nlp.encoder.adapter import ADAPTER_FILE, AdapterEncoder, Heads, adapter_card
 from training.nlp.encoder.embedded import embedded_model_dir, embedded_model_id
 from training.nlp.encoder.encoder import Encoder, load_sentence_transformer
-from training.nlp.encoder.model_ids import local_model_id
+from training.nlp.encoder.model_ids import backend_model_id, local_model_id
 from training.nlp.encoder.onnx import load_onnx_encoder
 
 
 @functools.cache
-def load_encoder(model: str | None = None, backend: str | None = None) -> Encoder:
+def load_encoder(model: str | None = None, backend: str | None = None) -> Encoder | AdapterEncoder:
     """The process-wide encoder for ``model`` (default: the configured one), loaded once.
 
     ``backend`` defaults to the setting ``encoder_backend``; "onnx" / "onnx-int8" run a local
     model folder (the embedded one included) with ONNX Runtime, see ``training.nlp.encoder.onnx``.
+    A projection-adapter folder over the embedded encoder (``training.nlp.encoder.adapter``) runs
+    as that encoder plus its maps, so it shares the embedded encoder's cached vectors.
     """
     if model is None or backend is None:
         # Recurse so that load_encoder() and load_encoder(<configured name>) share one instance.
         settings = get_settings()
         return load_encoder(model or settings.model, backend or settings.encoder_backend)
+    adapter = adapter_card(Path(model)) if model != EMBEDDED_MODEL else None
+    if adapter is not None and adapter["base"] == EMBEDDED_MODEL \
+            and adapter.get("base_model_id") == embedded_model_id():
+        return AdapterEncoder(load_encoder(EMBEDDED_MODEL, backend), Heads.load(Path(model) / ADAPTER_FILE),
+                              backend_model_id(local_model_id(model), backend))
     if backend != "torch":
         onnx = load_onnx_encoder(model, backend)
         if onnx is not None:  # None: not a local folder, so torch loads it
