@@ -145,6 +145,18 @@ def main(argv: list[str] | None = None) -> int:
             card = run_adaptation(base_model="embedded", train=train, held=held, target=OUT, config=config,
                                   store=DiskEmbeddingStore(Path(tmp) / "features.sqlite"),
                                   version_id=f"bench-adapt-{args.variant}-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}")
+            if args.variant == "adapter":
+                from training.nlp.embeddings import Embedder
+                from training.nlp.encoder.load import load_encoder
+                from training.ranking.fusion_fit import fit_for_model
+
+                fusion = fit_for_model(
+                    held.examples, embedder=Embedder(load_encoder(str(OUT), "torch"),
+                                                     DiskEmbeddingStore(Path(tmp) / "features.sqlite")),
+                    source="bench: held-out JDDC 2018 / ECD train turns", show_progress=True)
+                if fusion is not None:
+                    fusion.save(OUT)
+                card["fusion"] = fusion.as_dict() if fusion is not None else None
             train_secs = time.perf_counter() - t0
         after: Figures | None = None
         after_secs = 0.0
@@ -157,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     print(side_by_side(before, after) + "\n")
     if card is not None:
         print(_training_line(card, args.variant, args.batch_size or 32) + "\n")
+        if card.get("fusion"):
+            f = card["fusion"]
+            print(f"Fusion fitted on {f['pairs']} (better, worse) pairs of held-out turns: "
+                  + ", ".join(f"{n} {w:+.2f}" for n, w in zip(f["features"], f["weights"], strict=True))
+                  + f"; output sigmoid({f['scale']:.2f} z {f['offset']:+.2f}).\n")
     rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     print(f"Zero-shot evaluation {zero_secs:.0f} s; training (features, epochs, saving) {train_secs:.0f} s; "

@@ -36,8 +36,10 @@ from training.nlp.adapt.adapter import AdapterConfig
 from training.nlp.adapt.data import PASSAGE, QUERY, AdaptData, RankExample, ScoredPair, split_data
 from training.nlp.adapt.finetune import Progress, TrainConfig
 from training.nlp.adapt.run import run_adaptation
-from training.nlp.embeddings import DbEmbeddingStore
+from training.nlp.embeddings import DbEmbeddingStore, Embedder
+from training.nlp.encoder.load import load_encoder
 from training.nlp.model_versions import ADAPTED_DIR, active_model, register_version
+from training.ranking.fusion_fit import fit_for_model
 
 #: Fewest training items worth a run (below this the held-out figures mean nothing).
 MIN_ITEMS = 20
@@ -142,8 +144,15 @@ def adapt_from_platform(
     target = get_settings().data_dir / ADAPTED_DIR / name
     chosen = config or AdapterConfig()
     knobs: dict[str, Any] = dict(chosen.__dict__, budget_seconds=budget_seconds)
+    store = DbEmbeddingStore(cast(Engine, session.get_bind()))
     card = run_adaptation(base_model=base, train=train, held=held, target=target,
                           config=type(chosen)(**knobs), version_id=name, progress=progress,
-                          extra={"sources": counts}, store=DbEmbeddingStore(cast(Engine, session.get_bind())))
+                          extra={"sources": counts}, store=store)
+    # The shop's own mix of the ranking signals, fitted on turns the new model never trained on.
+    fusion = fit_for_model(held.examples, embedder=Embedder(load_encoder(str(target)), store),
+                           source="本店数据（未参加训练的部分）")
+    if fusion is not None:
+        fusion.save(target)
+    card["fusion"] = fusion.as_dict() if fusion is not None else None
     return register_version(session=session, actor=actor, name=name, folder=target, base_model=base,
                             report={k: v for k, v in card.items() if k != "calibration"})

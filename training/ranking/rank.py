@@ -21,6 +21,7 @@ import numpy as np
 
 from training.core.config import Settings
 from training.nlp.embeddings import Embedder, Vectors
+from training.ranking.fusion import Fusion, fusion_of
 from training.ranking.lint import DEFAULT_RULES, LintFinding, LintRule, lint_answer
 from training.ranking.signals import BigramIdf, centred_agreement, lexical_relevance, standing
 
@@ -136,6 +137,12 @@ def _signals(group: RankGroup, live: np.ndarray, answer_vecs: Vectors, turn_vecs
     spread("relevance", relevance.astype(np.float32))
     spread("relevance_semantic", semantic.astype(np.float32))
     spread("relevance_lexical", standing(lexical))
+    # For a learned fusion (training.ranking.fusion): the raw cosine's distance from the group's
+    # mean (on the model's own scale) and the answer's length standing.
+    raw = cosines.mean(axis=1)
+    spread("semantic_gap", (raw - raw.mean()).astype(np.float32))
+    lengths = np.log1p([len(group.answers[int(i)]) for i in idx]).astype(np.float32)
+    spread("length_standing", standing(lengths))
     if len(idx) >= 3:
         agreement, _ = centred_agreement(vecs, relevance.astype(np.float32))
         spread("agreement", agreement)
@@ -160,7 +167,7 @@ def _reasons(parts: dict[str, float], agreement: float | None, review_count: int
 
 def _score_group(group: RankGroup, answer_vecs: Vectors, turn_vecs: Vectors,
                  reference_vec: Vectors | None, idf: BigramIdf, weights: RankWeights,
-                 rules: Sequence[LintRule]) -> list[AnswerScore]:
+                 rules: Sequence[LintRule], fusion: Fusion | None = None) -> list[AnswerScore]:
     n = len(group.answers)
     live = np.array([bool(a.strip()) for a in group.answers], dtype=bool)
     sig = _signals(group, live, answer_vecs, turn_vecs, reference_vec, idf) if live.any() else None
@@ -183,8 +190,17 @@ def _score_group(group: RankGroup, answer_vecs: Vectors, turn_vecs: Vectors,
         used = {k: v for k, v in parts.items() if not (highlight and k == "agreement")}
         if highlight:
             reasons.append("亮点：培训师评分高，但与多数回答不同（与众不同的优秀回答），一致度不计入得分")
-        total_weight = sum(getattr(weights, k) for k in used)
-        score = sum(getattr(weights, k) * v for k, v in used.items()) / total_weight \
+        weight_of = {k: getattr(weights, k) for k in used}
+        if fusion is not None:  # the shop's learned mix replaces the fixed one of relevance + agreement
+            mixed = [k for k in ("relevance", "agreement") if k in used]
+            fused = fusion.score({k: float(v[i]) for k, v in sig.values.items()})
+            kept = {k: v for k, v in used.items() if k not in mixed}
+            weight_of = {"fused": sum(weight_of[k] for k in mixed), **{k: weight_of[k] for k in kept}}
+            used = {"fused": fused, **kept}
+            parts["fused"] = fused
+            reasons.append("相关度与一致度按本店数据学到的权重综合")
+        total_weight = sum(weight_of.values())
+        score = sum(weight_of[k] * v for k, v in used.items()) / total_weight \
             if total_weight > 0 else 0.5
         penalty = sum(f.penalty for f in findings)
         reasons += [f"扣分 {f.penalty:.2f}：{f.reason}" for f in findings]
@@ -199,6 +215,7 @@ def _score_group(group: RankGroup, answer_vecs: Vectors, turn_vecs: Vectors,
 def rank_answers(
     groups: Sequence[RankGroup], *, embedder: Embedder, weights: RankWeights,
     rules: Sequence[LintRule] | None = None, show_progress: bool = False,
+    fusion: Fusion | None | bool = True,
 ) -> list[list[AnswerScore]]:
     """Score every answer of every group as the best-practice reply to its customer turn.
 
@@ -213,6 +230,9 @@ def rank_answers(
         weights: relative weight of agreement, relevance, reference and reviews.
         rules: lint phrase rules; None = ``training.ranking.lint.DEFAULT_RULES``.
         show_progress: draw a progress bar on stderr while encoding.
+        fusion: the learned mix of the signals (``training.ranking.fusion``); True (default) =
+            the one stored with the embedder's model folder, if any; False/None = the fixed
+            weights. Reviews and lint apply on top of it as with the fixed weights.
 
     Returns:
         For each group, one AnswerScore per answer in input order; higher = better, in [0, 1].
@@ -221,6 +241,7 @@ def rank_answers(
         whose agreement is left out of its weighted mean.
     """
     active_rules = DEFAULT_RULES if rules is None else rules
+    learned = fusion_of(getattr(embedder.encoder, "folder", None)) if fusion is True else fusion or None
     passages, queries = rank_texts(groups)
     if not groups:
         return []
@@ -246,7 +267,7 @@ def rank_answers(
         results.append(_score_group(
             group, answer_vecs, turns,
             None if reference is None else answer_space[passage_row[reference]],
-            idf, weights, active_rules))
+            idf, weights, active_rules, learned))
     return results
 
 

@@ -39,15 +39,15 @@ EMBED_CHUNK = 512
 class AdapterConfig:
     """Knobs of one adapter run (defaults chosen on held-out slices of the training sources)."""
 
-    epochs: int = 12
+    epochs: int = 20
     batch_size: int = 256
-    learning_rate: float = 2e-3
+    learning_rate: float = 2e-4
     rank_scale: float = 50.0
     pair_scale: float = 20.0
-    identity_decay: float = 1e-2
+    identity_decay: float = 1e-3
     #: weight of a scored-pair batch's CoSENT loss against a ranking batch's (its sum over all
     #: ordered pairs of a batch is several times larger and would swamp the ranking examples)
-    pair_weight: float = 0.2
+    pair_weight: float = 0.1
     budget_seconds: float = 600.0
     seed: int = 20240611
     threads: int | None = None

@@ -89,8 +89,9 @@ def adapter_card(folder: Path) -> dict[str, Any] | None:
 class AdapterEncoder:
     """The base encoder followed by the folder's maps; ``base`` lets the cache reuse its vectors."""
 
-    def __init__(self, base: Any, heads: Heads, model_id: str) -> None:
+    def __init__(self, base: Any, heads: Heads, model_id: str, folder: Path | None = None) -> None:
         self.base = base
+        self.folder = folder
         self.heads = heads
         self.model_id = model_id
         self.dim: int = int(heads.query_w.shape[1])

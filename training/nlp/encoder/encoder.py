@@ -18,9 +18,11 @@ import numpy.typing as npt
 class Encoder:
     """A loaded sentence encoder producing L2-normalised float32 embeddings."""
 
-    def __init__(self, model: Any, model_id: str) -> None:
+    def __init__(self, model: Any, model_id: str, folder: Path | None = None) -> None:
         self._model = model
         self.model_id: str = model_id
+        #: the local model folder (what else is stored with the model, e.g. a learned fusion)
+        self.folder = folder
         # get_embedding_dimension is the sentence-transformers 6 name of the v5 method
         get_dim = getattr(model, "get_embedding_dimension", None)
         dim = get_dim() if get_dim else model.get_sentence_embedding_dimension()

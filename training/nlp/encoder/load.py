@@ -31,10 +31,12 @@ def load_encoder(model: str | None = None, backend: str | None = None) -> Encode
         settings = get_settings()
         return load_encoder(model or settings.model, backend or settings.encoder_backend)
     adapter = adapter_card(Path(model)) if model != EMBEDDED_MODEL else None
-    if adapter is not None and adapter["base"] == EMBEDDED_MODEL \
-            and adapter.get("base_model_id") == embedded_model_id():
-        return AdapterEncoder(load_encoder(EMBEDDED_MODEL, backend), Heads.load(Path(model) / ADAPTER_FILE),
-                              backend_model_id(local_model_id(model), backend))
+    if adapter is not None:
+        if adapter["base"] == EMBEDDED_MODEL and adapter.get("base_model_id") == embedded_model_id():
+            heads = Heads.load(Path(model) / ADAPTER_FILE)
+            return AdapterEncoder(load_encoder(EMBEDDED_MODEL, backend), heads,
+                                  backend_model_id(local_model_id(model), backend), Path(model))
+        backend = "torch"  # over another base: its sentence-transformers folder, Router included
     if backend != "torch":
         onnx = load_onnx_encoder(model, backend)
         if onnx is not None:  # None: not a local folder, so torch loads it
@@ -44,4 +46,5 @@ def load_encoder(model: str | None = None, backend: str | None = None) -> Encode
         return Encoder(load_sentence_transformer(folder), embedded_model_id())
     from sentence_transformers import SentenceTransformer
 
-    return Encoder(SentenceTransformer(model), local_model_id(model))
+    local = Path(model) if Path(model).is_dir() else None
+    return Encoder(SentenceTransformer(model), local_model_id(model), local)

@@ -252,4 +252,5 @@ def load_onnx_encoder(model: str, backend: str, *, threads: int | None = None) -
     else:
         return None
     session_model = OnnxSentenceModel(onnx_export_dir(folder), backend, threads=threads)
-    return Encoder(session_model, backend_model_id(base_id, backend))
+    own_folder = None if model == EMBEDDED_MODEL else folder
+    return Encoder(session_model, backend_model_id(base_id, backend), own_folder)

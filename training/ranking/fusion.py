@@ -1,0 +1,131 @@
+"""A learned fusion of the ranking signals, fitted on the shop's own labels and kept with its model.
+
+The shipped formula (``training.ranking.rank``) mixes relevance, agreement and reference with
+fixed weights. The best mix differs by shop and task, so ``huashu adapt`` fits one on the shop's
+labels (``training.ops.adapt_platform``: reviewed answers, approved scripts against the other
+scripts; ``make bench-adapt``: real replies against replies to other chats) and writes it into
+the model folder as ``FUSION_FILE``. Whenever that model is the active one, the app and
+``huashu rank --model DIR`` score with it; a model without the file keeps the shipped formula.
+
+The fit is pairwise: a logistic regression on the feature differences of (better, worse) answers
+of the same customer turn (a RankNet-style objective; the signals are standings within a group,
+so only differences carry information), then a one-dimensional logistic on the fused value for
+an output in (0, 1).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: File in a model folder holding its fusion.
+FUSION_FILE = "huashu_fusion.json"
+#: Signals the fusion reads (names as in ``AnswerScore.signals``), in order; absent ones read 0.5.
+#: It replaces the fixed mix of relevance and agreement; closeness to the current script, reviews
+#: and lint penalties apply on top of it as with the shipped formula.
+FEATURES = ("relevance_semantic", "relevance_lexical", "agreement_standing", "semantic_gap",
+            "length_standing")
+#: Fewest (better, worse) pairs a fit needs; below it the shipped formula stays.
+MIN_PAIRS = 40
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """``p = sigmoid(scale * (w · features) + offset)``."""
+
+    weights: tuple[float, ...]
+    scale: float
+    offset: float
+    pairs: int
+    source: str
+
+    def score(self, signals: Mapping[str, float]) -> float:
+        """The fused score in (0, 1) of one answer's signals."""
+        z = sum(w * x for w, x in zip(self.weights, _vector(signals), strict=True))
+        return 1.0 / (1.0 + math.exp(-(self.scale * z + self.offset)))
+
+    def as_dict(self) -> dict[str, Any]:
+        """What ``FUSION_FILE`` holds."""
+        return {"features": list(FEATURES), "weights": list(self.weights), "scale": self.scale,
+                "offset": self.offset, "pairs": self.pairs, "source": self.source}
+
+    def save(self, folder: Path) -> None:
+        """Write ``FUSION_FILE`` into ``folder``."""
+        (folder / FUSION_FILE).write_text(json.dumps(self.as_dict(), ensure_ascii=False, indent=1),
+                                          encoding="utf-8")
+
+
+def _vector(signals: Mapping[str, float]) -> list[float]:
+    return [float(signals.get(name, 0.0 if name == "semantic_gap" else 0.5)) for name in FEATURES]
+
+
+def fit_fusion(
+    groups: Sequence[Sequence[tuple[Mapping[str, float], float]]], *, source: str, seed: int = 20240611,
+    max_pairs_per_group: int = 20,
+) -> Fusion | None:
+    """Fit the fusion on labelled groups: per group, (signals, label) of each answer.
+
+    Args:
+        groups: answers of one customer turn each, with a label in [0, 1] (1 = the real or
+            approved reply / a well-reviewed answer); only pairs with different labels count.
+        source: where the labels came from (kept in the file, shown on the model page).
+        max_pairs_per_group: pairs drawn per group at most (a big group does not dominate).
+
+    Returns:
+        The fusion, or None with fewer than ``MIN_PAIRS`` pairs.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    rng = random.Random(seed)
+    diffs: list[list[float]] = []
+    for group in groups:
+        pairs = [(a, b) for a in group for b in group if a[1] > b[1]]
+        rng.shuffle(pairs)
+        for (better, _), (worse, _) in pairs[:max_pairs_per_group]:
+            diffs.append([x - y for x, y in zip(_vector(better), _vector(worse), strict=True)])
+    if len(diffs) < MIN_PAIRS:
+        return None
+    x = np.asarray(diffs + [[-v for v in d] for d in diffs])
+    y = np.asarray([1] * len(diffs) + [0] * len(diffs))
+    pairwise = LogisticRegression(fit_intercept=False, C=1.0, max_iter=1000).fit(x, y)
+    weights = pairwise.coef_[0]
+    fused = np.asarray([float(weights @ _vector(s)) for g in groups for s, _ in g])
+    labels = np.asarray([label >= 0.5 for g in groups for _, label in g])
+    scale, offset = 1.0, 0.0
+    if labels.any() and not labels.all():
+        pointwise = LogisticRegression(C=1.0, max_iter=1000).fit(fused[:, None], labels)
+        scale, offset = float(pointwise.coef_[0][0]), float(pointwise.intercept_[0])
+    return Fusion(tuple(round(float(w), 6) for w in weights), round(scale, 6), round(offset, 6),
+                  len(diffs), source)
+
+
+@functools.lru_cache(maxsize=8)
+def _read(path: str, mtime_ns: int) -> Fusion | None:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if list(data["features"]) != list(FEATURES):
+            return None  # written for other signals: the shipped formula is safer than a misread
+        return Fusion(tuple(float(w) for w in data["weights"]), float(data["scale"]),
+                      float(data["offset"]), int(data.get("pairs", 0)), str(data.get("source", "")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def fusion_of(folder: Path | None) -> Fusion | None:
+    """The fusion stored in a model ``folder`` (re-read when the file changes), or None."""
+    if folder is None:
+        return None
+    path = folder / FUSION_FILE
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _read(str(path), mtime)
