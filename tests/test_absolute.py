@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from training.nlp.embeddings import Embedder
+from training.ranking import absolute
 from training.ranking.absolute import Variant, base_scale, suggest_scores
 from training.ranking.calibration import fit_isotonic, fit_logistic, shop_calibration
 from training.ranking.rank import ChatTurn, RankGroup, RankWeights
@@ -38,6 +39,17 @@ def test_logistic_fit_separates_and_shop_fit_needs_enough_spread_reviews() -> No
 def test_base_scale_is_the_identity_for_the_shipped_encoder() -> None:
     values = np.array([0.7, 0.85, 0.93], dtype=np.float32)
     assert list(base_scale("embedded", values)) == pytest.approx(list(values))
+
+
+def test_base_scale_reads_an_adapted_models_cosines_on_the_shipped_scale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An adapted model whose card maps the shipped 0.92 to 0.6 and 0.86 to 0.45 (as in
+    # tests/test_model_versions.py): its 0.6 is the shipped encoder's 0.92.
+    card = ([-0.2, 0.8, 0.92, 1.0], [-0.5, 0.3, 0.6, 1.0])
+    monkeypatch.setattr(absolute, "model_threshold", lambda _id, base: float(np.interp(base, *card)))
+    values = np.array([0.6, 0.45], dtype=np.float32)
+    assert list(base_scale("adapted@v1", values)) == pytest.approx([0.92, 0.86], abs=1e-3)
 
 
 @pytest.mark.encoder

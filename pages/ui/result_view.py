@@ -40,7 +40,7 @@ def _scenario(item: QuestionFeedback) -> None:
     with script:
         st.markdown("**审定话术**")
         if item.script is None or item.key_points is None:
-            st.caption("这道题暂无审定话术；得分来自培训师评阅和系统自动评分。")
+            st.caption("这道题暂无审定话术；得分来自培训师评阅和系统建议分。")
         else:
             st.markdown(highlighted(item.key_points))
             if item.key_points.covered:

@@ -23,9 +23,10 @@ from training.exams.scores import (
 from training.exams.sittings import answers_of, submitted_attempts
 from training.models import Answer, Category, ExamPaper, MinedQuestion, Review, User
 from training.nlp.embeddings import Embedder
+from training.ranking.absolute import Variant, suggest_scores
 from training.ranking.lint import LintFinding
 from training.ranking.lint_rules import lint_rules
-from training.ranking.rank import RankWeights
+from training.ranking.rank import RankGroup, RankWeights
 from training.ranking.scoring import ScoredBatch, score_answers
 
 
@@ -171,15 +172,22 @@ def rank_question(
     return QuestionRanking(slot, script, blind)
 
 
+def _batch(session: Session, groups: dict[str, ScenarioGroup], reviews: dict[int, list[float]],
+           ) -> tuple[list[RankGroup], list[list[Variant]]]:
+    """The paper's questions as one batch with each question's approved wordings."""
+    batch = [rank_group(session=session, group=group,
+                        reviews=[reviews.get(a.id or 0) if a else None for _, a in group])
+             for group in groups.values()]
+    variants = [approved_variants(session=session, mined_question_id=group[0][0].mined_question_id)
+                for group in groups.values()]
+    return batch, variants
+
+
 def _score_paper(session: Session, groups: dict[str, ScenarioGroup], reviews: dict[int, list[float]],
                  embedder: Embedder) -> ScoredBatch:
     """Every question of the paper scored as one batch, as when grading (the ranking's lexical
     IDF spans every question; the shop's calibration reads every reviewed answer of the paper)."""
-    keys = list(groups)
-    batch = [rank_group(session=session, group=groups[k],
-                        reviews=[reviews.get(a.id or 0) if a else None for _, a in groups[k]]) for k in keys]
-    variants = [approved_variants(session=session, mined_question_id=groups[k][0][0].mined_question_id)
-                for k in keys]
+    batch, variants = _batch(session, groups, reviews)
     return score_answers(batch, embedder=embedder, weights=RankWeights.from_settings(get_settings()),
                          rules=lint_rules(session=session), variants=variants)
 
@@ -202,9 +210,10 @@ def suggestion_gaps(*, session: Session, paper_id: int, embedder: Embedder) -> l
     for (answer_id, _), score in normalise_by_reviewer(
             {(r.answer_id, r.reviewer_id): r.score for r in reviews}).items():
         normalised.setdefault(answer_id, []).append(score)
-    scored = _score_paper(session, groups, normalised, embedder)
+    batch, variants = _batch(session, groups, normalised)
+    suggested = suggest_scores(batch, embedder=embedder, rules=lint_rules(session=session), variants=variants)
     return [(s.score, sum(raw[a.id]) / len(raw[a.id]))
-            for group, row in zip(groups.values(), scored.suggestions, strict=True)
+            for group, row in zip(groups.values(), suggested, strict=True)
             for (_, a), s in zip(group, row, strict=True)
             if s is not None and a is not None and a.id in raw]
 

@@ -86,8 +86,12 @@ def _is_point(word: str, tag: str) -> bool:
     return any(ch.isalpha() for ch in word)
 
 
-def _pieces(script: str) -> list[tuple[str, str, bool]]:
-    """The script as ``(word, tag, in_placeholder)``; a placeholder is one plain piece."""
+@functools.lru_cache(maxsize=1024)
+def _pieces(script: str) -> tuple[tuple[str, str, bool], ...]:
+    """The script as ``(word, tag, in_placeholder)``; a placeholder is one plain piece.
+
+    Cached: grading and 逐题评阅 cut the same scripts for every answer to a question.
+    """
     pieces: list[tuple[str, str, bool]] = []
     start = 0
     for match in PLACEHOLDER.finditer(script):
@@ -95,7 +99,7 @@ def _pieces(script: str) -> list[tuple[str, str, bool]]:
         pieces.append((match.group(0), "placeholder", True))
         start = match.end()
     pieces.extend((w, t, False) for w, t in _words(script[start:]))
-    return pieces
+    return tuple(pieces)
 
 
 def key_points(script: str, answer: str) -> KeyPoints:
