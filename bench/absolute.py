@@ -14,12 +14,12 @@ and every figure is computed on the other half:
   the record), the refit (held-out), and a char-bigram TF-IDF cosine to the reference (IDF
   fitted on the set) in the same run; mean ± standard deviation over the splits.
 
-``--fit-all`` prints the coefficients fitted on every turn (the shipped default). ``--demo``
-also seeds the demo history into a temporary SQLite database and reports the Spearman
-correlation between the absolute score (each reviewed answer scored without its own reviews)
-and its reviewers' mean.
+It then prints the coefficients fitted on every turn (the shipped default), seeds the demo
+history into a temporary SQLite database and reports the Spearman correlation between the
+absolute score (each reviewed answer scored without its own reviews) and its reviewers' mean
+(``--no-demo`` skips it). ``--max-pairs N`` keeps N turns (fixed seed).
 
-    python bench/absolute.py [--splits 5] [--fit-all] [--demo] [--model M]
+    python bench/absolute.py [--splits 5] [--max-pairs N] [--no-demo] [--model M] [--cache cold|warm]
 """
 
 from __future__ import annotations
@@ -47,17 +47,18 @@ from bench.datasets import (  # noqa: E402
     load_jddc2019_dev,
     log,
     markdown_table,
+    subsample,
 )
 
 DISTRACTORS = 7
 SEED = 20261203
 
 
-def build_split(seed: int) -> list[dict[str, Any]]:
+def build_split(seed: int, max_turns: int | None = None) -> list[dict[str, Any]]:
     """One item per scored answer: turn id, half, label, the one-answer CLI group."""
     turns_all = load_jddc2019_dev()
     pool = sorted({(t.session, a) for t in turns_all for _, a in t.human_answers})
-    turns = [t for t in turns_all if t.question and len(t.human_answers) >= 2]
+    turns = subsample([t for t in turns_all if t.question and len(t.human_answers) >= 2], max_turns)
     rng = random.Random(seed)
     eval_turns = set(rng.sample(range(len(turns)), len(turns) // 2))
     items: list[dict[str, Any]] = []
@@ -161,8 +162,8 @@ def demo_spearman(embedder: Any) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--splits", type=int, default=5)
-    ap.add_argument("--fit-all", action="store_true", help="print the coefficients fitted on every turn")
-    ap.add_argument("--demo", action="store_true", help="also the Spearman on the demo history")
+    ap.add_argument("--max-pairs", type=int, default=None, help="customer turns kept (fixed seed)")
+    ap.add_argument("--no-demo", action="store_true", help="skip the Spearman on the demo history")
     add_cli_options(ap)
     args = ap.parse_args(argv)
     from scripts_bank.cli.common import embedder as cli_embedder
@@ -175,11 +176,12 @@ def main(argv: list[str] | None = None) -> int:
                "fallback: relevance only, no script (refit)")
     figures: dict[str, dict[str, list[float]]] = {k: {"AUC": [], "MAP": []} for k in scorers}
     coefficients = []
-    with Cli(args.model, "warm") as cli:
+    with Cli(args.model, args.cache) as cli:
         for split in range(args.splits):
-            items = build_split(SEED + split)
+            items = build_split(SEED + split, args.max_pairs)
             log(f"[absolute] split {split + 1}/{args.splits}: {len(items)} answers")
-            run = cli.run("rank", {"input": [i["group"] for i in items]}, empty_cache=False)
+            # Every split re-scores the same texts: only the first call starts from an empty cache.
+            run = cli.run("rank", {"input": [i["group"] for i in items]}, empty_cache=split == 0)
             shipped = np.array([r["scores"][0] for r in run.rows])
             values = features(items, embedder)
             x, x0 = matrix(values, GROUNDED.names), matrix(values, UNGROUNDED.names)
@@ -200,18 +202,18 @@ def main(argv: list[str] | None = None) -> int:
         c = np.array(coefficients)
         print("\nRefit coefficients (intercept, " + ", ".join(GROUNDED.names) + "): "
               + ", ".join(f"{m:.2f} ± {s:.2f}" for m, s in zip(c.mean(0), c.std(0), strict=True)))
-        if args.fit_all:
-            items = build_split(SEED)
-            values, y = features(items, embedder), np.array([i["label"] for i in items])
-            # The shipped intercept assumes as many real replies as others (prior 0.5), not
-            # JDDC's 1.4 human replies to 7 strangers: exam answers are mostly on-topic.
-            prior = float(np.log((y == 0).sum() / (y == 1).sum()))
-            for names in (GROUNDED.names, UNGROUNDED.names):
-                model = fit_logistic(matrix(values, names), y, names)
-                print(f"\nFitted on every turn: intercept {model.intercept:.3f} (balanced "
-                      f"{model.intercept + prior:.3f}), "
-                      + ", ".join(f"{n} {v:.3f}" for n, v in zip(model.names, model.coef, strict=True)))
-    if args.demo:
+        # The shipped default: fitted on every turn (or the --max-pairs subset).
+        items = build_split(SEED, args.max_pairs)
+        values, y = features(items, embedder), np.array([i["label"] for i in items])
+        # The shipped intercept assumes as many real replies as others (prior 0.5), not
+        # JDDC's 1.4 human replies to 7 strangers: exam answers are mostly on-topic.
+        prior = float(np.log((y == 0).sum() / (y == 1).sum()))
+        for names in (GROUNDED.names, UNGROUNDED.names):
+            model = fit_logistic(matrix(values, names), y, names)
+            print(f"\nFitted on every turn: intercept {model.intercept:.3f} (balanced "
+                  f"{model.intercept + prior:.3f}), "
+                  + ", ".join(f"{n} {v:.3f}" for n, v in zip(model.names, model.coef, strict=True)))
+    if not args.no_demo:
         print("\n" + demo_spearman(embedder))
     print(f"\nCLI: {cli.describe()}; 1-min load average at the start: {load0}; "
           f"{time.perf_counter() - t0:.0f} s in all.")

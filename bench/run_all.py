@@ -1,11 +1,11 @@
 """Run every bench in sequence (what ``make bench`` calls) and print all figures.
 
 Each bench runs as its own process (so the throughput bench's peak RSS is its own):
-similarity, throughput, rank, lookup, lookup_scale (a 100,000-entry bank), rank_throughput
-(``huashu rank`` vs raw encode), scale (mining and ranking at 1x/4x/16x), backends (torch /
-int8 / ONNX encoder backends), memory (RSS of ``streamlit run app.py``), analytics_pg (page
-queries on a seeded 1,000 agents × 100 exams PostgreSQL database; skipped unless
-``HUASHU_BENCH_PG_URL`` is set). Options are passed through.
+similarity, throughput, rank, absolute (the 建议分 on JDDC 2019 and the demo history), lookup,
+lookup_scale (a 100,000-entry bank), rank_throughput (``huashu rank`` vs raw encode), scale
+(mining and ranking at 1x/4x/16x), backends (torch / int8 / ONNX encoder backends), memory (RSS
+of ``streamlit run app.py``), analytics_pg (page queries on a seeded 1,000 agents × 100 exams
+PostgreSQL database; skipped unless ``HUASHU_BENCH_PG_URL`` is set). Options are passed through.
 
     python bench/run_all.py [--max-pairs N] [--model M] [--cache cold|warm] [--only rank,lookup]
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 BENCHES = (
-    "similarity", "throughput", "rank", "lookup", "lookup_scale", "rank_throughput", "scale",
+    "similarity", "throughput", "rank", "absolute", "lookup", "lookup_scale", "rank_throughput", "scale",
     "backends", "memory", "analytics_pg",
 )
 
