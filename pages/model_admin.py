@@ -155,12 +155,13 @@ st.caption(f"合计 {len(data)} 条（至少需要 {MIN_ITEMS} 条）。"
 
 # --- 开始训练
 st.subheader("开始训练")
-st.caption("在当前模型的基础上用本店数据微调，在本机 CPU 上后台运行，期间可离开本页。"
+st.caption("用本店数据训练：先为每条训练文本计算一次向量，再在这些向量上反复训练多轮（通常几分钟），"
+           "并按本店数据学习回答排序时各项依据的权重。在本机 CPU 上后台运行，期间可离开本页。"
            "训练结束后保存为新版本，需在下方“模型版本”中设为当前模型才会生效。")
 training = (job := jobs.status(TRAIN_JOB)) is not None and job.running
 with st.form("adapt_form"):
-    minutes = st.number_input("训练时长上限（分钟，不含评估与保存）", min_value=1, max_value=120, value=20,
-                              step=1, key="adapt_minutes")
+    minutes = st.number_input("训练时长上限（分钟，不含计算向量、评估与保存）", min_value=1, max_value=120,
+                              value=20, step=1, key="adapt_minutes")
     if st.form_submit_button("开始训练", type="primary", disabled=training):
         bind, actor, budget = engine(), user, float(minutes) * 60
 
@@ -220,10 +221,12 @@ for v in versions:
                  "结论": "建议切换" if _verdict(v)[0] else "不建议切换",
                  **{f"{name}（训练前→后）": judged.get(key, "—") for key, (name, _, _) in FIGURES.items()},
                  "评估数据": f"{held.get('examples', 0)} 个问题、{held.get('pairs', 0)} 对评分",
-                 "训练用时": _minutes((report.get("training") or {}).get("seconds"))})
+                 "训练用时": _minutes((report.get("training") or {}).get("seconds")),
+                 "排序权重": "按本店数据学习" if report.get("fusion") else "默认"})
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 st.caption("训练前→后：用一批没有参加训练的本店数据，分别给训练起点的模型和训练后的新版本打分，"
-           "两者对比；三项都是越高越好。")
+           "两者对比；三项都是越高越好。排序权重：回答排序时相关度、一致度等各项依据的比重，"
+           "本店数据足够时按本店数据学习，否则用默认比重。")
 for name, meaning, _ in FIGURES.values():
     st.caption(f"**{name}**：{meaning}")
 

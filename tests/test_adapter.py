@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from training.nlp.adapt.adapter import AdapterConfig, feature_keys, train_adapter
-from training.nlp.adapt.data import PASSAGE, QUERY, AdaptData, RankExample
+from training.nlp.adapt.data import PASSAGE, AdaptData, RankExample
 from training.nlp.adapt.evaluation import evaluate_with
 from training.nlp.embeddings import DiskEmbeddingStore, Embedder, Vectors
 from training.nlp.encoder.adapter import ADAPTER_FILE, AdapterEncoder, Heads
@@ -49,8 +49,9 @@ def test_the_identity_maps_keep_the_base_vectors() -> None:
 def test_training_on_cached_features_ties_anchors_to_their_replies() -> None:
     data, rows, features = _random_world()
     before = _evaluate(Heads.identity(features.shape[1]), data, rows, features)
-    heads, stats = train_adapter(features, rows, data,
-                                 AdapterConfig(epochs=150, batch_size=16, learning_rate=1e-2, identity_decay=0))
+    heads, stats = train_adapter(
+        features, rows, data, AdapterConfig(epochs=150, batch_size=16, learning_rate=1e-2, identity_decay=0)
+    )
     after = _evaluate(heads, data, rows, features)
     assert before["rank_r1"] < 0.2  # random vectors: chance level
     assert after["rank_r1"] >= 0.9 and after["rank_mrr"] > before["rank_mrr"] + 0.5
@@ -62,8 +63,9 @@ def test_training_on_cached_features_ties_anchors_to_their_replies() -> None:
 
 def test_a_tight_budget_stops_between_epochs() -> None:
     data, rows, features = _random_world(n=400)
-    _, stats = train_adapter(features, rows, data, AdapterConfig(epochs=10_000, batch_size=8,
-                                                                budget_seconds=0.5))
+    _, stats = train_adapter(
+        features, rows, data, AdapterConfig(epochs=10_000, batch_size=8, budget_seconds=0.5)
+    )
     assert stats.stopped_by_budget and 1 <= stats.epochs < 10_000
 
 
@@ -75,8 +77,14 @@ class _Base:
     def __init__(self) -> None:
         self.seen: list[str] = []
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress: bool = False,
-               prompt_name: str | None = None) -> Vectors:
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 64,
+        show_progress: bool = False,
+        prompt_name: str | None = None,
+    ) -> Vectors:
         self.seen.extend(texts)
         rows = [np.random.default_rng(abs(hash((t, prompt_name))) % 2**32).normal(size=8) for t in texts]
         return _unit(np.asarray(rows))
@@ -87,8 +95,12 @@ def test_an_adapter_reuses_the_base_vectors_in_the_cache(tmp_path: Path) -> None
     store = DiskEmbeddingStore(tmp_path / "cache.sqlite")
     zero_shot = Embedder(base, store).embed(["甲", "乙"], prompt="passage")
     rng = np.random.default_rng(2)
-    heads = Heads(rng.normal(size=(8, 8)).astype(np.float32), np.zeros(8, np.float32),
-                  rng.normal(size=(8, 8)).astype(np.float32), np.zeros(8, np.float32))
+    heads = Heads(
+        rng.normal(size=(8, 8)).astype(np.float32),
+        np.zeros(8, np.float32),
+        rng.normal(size=(8, 8)).astype(np.float32),
+        np.zeros(8, np.float32),
+    )
     adapted = Embedder(AdapterEncoder(base, heads, "fake-adapted"), store)
     out = adapted.embed(["甲", "乙"], prompt="passage")
     assert base.seen == ["甲", "乙"]  # nothing encoded a second time
@@ -105,7 +117,9 @@ def test_fit_fusion_learns_which_signal_picks_the_good_reply() -> None:
         rows = []
         for label in (1.0, 0.0, 0.0, 0.0):
             signals = {name: float(rng.random()) for name in FEATURES}
-            signals["relevance_lexical"] = float(0.7 + 0.3 * rng.random()) if label else float(0.6 * rng.random())
+            signals["relevance_lexical"] = (
+                float(0.7 + 0.3 * rng.random()) if label else float(0.6 * rng.random())
+            )
             rows.append((signals, label))
         groups.append(rows)
     fusion = fit_fusion(groups, source="测试")
@@ -125,7 +139,9 @@ class _FolderEncoder(_Base):
 
 
 def test_the_ranker_reads_the_fusion_stored_with_its_model(tmp_path: Path) -> None:
-    group = RankGroup("发票怎么开", ["好", "亲，确认收货后在订单详情页申请电子普通发票即可，纸质发票随货寄出"])
+    group = RankGroup(
+        "发票怎么开", ["好", "亲，确认收货后在订单详情页申请电子普通发票即可，纸质发票随货寄出"]
+    )
     embedder = Embedder(_FolderEncoder(tmp_path))
     plain = rank_answers([group], embedder=embedder, weights=RankWeights(reference=0))[0]
     assert all("fused" not in a.signals for a in plain)
@@ -151,15 +167,26 @@ def test_the_adapter_folder_is_a_standard_sentence_transformers_model(tmp_path: 
     from training.nlp.adapt.run import run_adaptation
     from training.nlp.encoder.load import load_encoder
 
-    shop = [("甲一", "亲，付款后四十八小时内安排出库哦"), ("乙二", "亲，本店已是活动最低价，叠加店铺券更划算"),
-            ("丙三", "亲，深色棉质首次洗涤会有少量浮色"), ("丁四", "非常抱歉！麻烦拍一下外包装和破损处"),
-            ("戊五", "亲，确认收货后在订单详情页申请电子普通发票即可"), ("己六", "亲，版型是标准码，平时穿M的选M就可以")]
+    shop = [
+        ("甲一", "亲，付款后四十八小时内安排出库哦"),
+        ("乙二", "亲，本店已是活动最低价，叠加店铺券更划算"),
+        ("丙三", "亲，深色棉质首次洗涤会有少量浮色"),
+        ("丁四", "非常抱歉！麻烦拍一下外包装和破损处"),
+        ("戊五", "亲，确认收货后在订单详情页申请电子普通发票即可"),
+        ("己六", "亲，版型是标准码，平时穿M的选M就可以"),
+    ]
     data = AdaptData(examples=[RankExample(q, a) for q, a in shop])
     target = tmp_path / "adapted"
     steps: list[str] = []
-    card = run_adaptation(base_model="embedded", train=data, held=data, target=target,
-                          config=AdapterConfig(epochs=200, batch_size=8, learning_rate=5e-3),
-                          version_id="adapter-v1", progress=lambda _, m: steps.append(m))
+    card = run_adaptation(
+        base_model="embedded",
+        train=data,
+        held=data,
+        target=target,
+        config=AdapterConfig(epochs=200, batch_size=8, learning_rate=5e-3),
+        version_id="adapter-v1",
+        progress=lambda _, m: steps.append(m),
+    )
     assert card["method"] == "adapter" and card["training"]["epochs"] == 200
     assert card["before"]["rank_r1"] < 0.6 and card["after"]["rank_r1"] == 1.0
     assert steps[0] == "正在加载训练起点的模型" and steps[-1] == "新版本已保存"
@@ -168,8 +195,11 @@ def test_the_adapter_folder_is_a_standard_sentence_transformers_model(tmp_path: 
     assert isinstance(fast, AdapterEncoder) and fast.folder == target
     st = SentenceTransformer(str(target), device="cpu")  # what any sentence-transformers user does
     replies, codes = [a for _, a in shop], [q for q, _ in shop]
-    assert np.allclose(fast.encode(replies, prompt_name="passage"),
-                       st.encode_document(replies, prompt_name="passage", normalize_embeddings=True), atol=1e-5)
+    assert np.allclose(
+        fast.encode(replies, prompt_name="passage"),
+        st.encode_document(replies, prompt_name="passage", normalize_embeddings=True),
+        atol=1e-5,
+    )
     assert np.allclose(fast.encode(codes), st.encode_query(codes, normalize_embeddings=True), atol=1e-5)
     # Over a base that is no longer the shipped one, the folder runs as its own Router model.
     moved = tmp_path / "other-base"
@@ -180,6 +210,7 @@ def test_the_adapter_folder_is_a_standard_sentence_transformers_model(tmp_path: 
     card_path.write_text(json.dumps(saved), encoding="utf-8")
     routed = load_encoder(str(moved))
     assert not isinstance(routed, AdapterEncoder)
-    assert np.allclose(routed.encode(replies, prompt_name="passage"),
-                       fast.encode(replies, prompt_name="passage"), atol=1e-5)
+    assert np.allclose(
+        routed.encode(replies, prompt_name="passage"), fast.encode(replies, prompt_name="passage"), atol=1e-5
+    )
     assert np.allclose(routed.encode(codes), fast.encode(codes), atol=1e-5)

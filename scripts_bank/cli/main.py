@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     adapt.add_argument("--budget-minutes", type=float, default=20.0, help="训练时间上限（分钟）")
     adapt.add_argument("--model", default=None, help="从哪个模型开始（默认：应用当前使用的模型）")
     adapt.add_argument("--activate", action="store_true", help="训练完成后立即设为应用的当前模型")
+    adapt.add_argument("--method", choices=("adapter", "full"), default="adapter",
+                       help="adapter（默认）：在缓存的向量上训练轻量调整层，几分钟；full：微调模型的每一层，慢得多")
     adapt.set_defaults(func=cmd_adapt)
     operator = ("运维命令：直接读写 HUASHU_DATABASE_URL 配置的数据库，不需要登录账号——"
                 "能运行它的人本就能读到数据库；备份文件含全部数据（含密码哈希），请妥善保管。")

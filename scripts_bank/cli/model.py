@@ -17,6 +17,8 @@ def cmd_adapt(args: argparse.Namespace) -> None:
 
     from training.core.db import get_engine, session_scope
     from training.models import User
+    from training.nlp.adapt.adapter import AdapterConfig
+    from training.nlp.adapt.finetune import TrainConfig
     from training.nlp.model_versions import activate_version
     from training.ops.adapt_platform import adapt_from_platform
 
@@ -26,14 +28,16 @@ def cmd_adapt(args: argparse.Namespace) -> None:
         if actor is None:
             raise InputError(where, None, f"用户「{args.as_user}」不存在（--as）")
         try:
+            config = TrainConfig() if getattr(args, "method", "adapter") == "full" else AdapterConfig()
             version = adapt_from_platform(session=session, actor=actor, base_model=args.model,
-                                          budget_seconds=args.budget_minutes * 60)
+                                          budget_seconds=args.budget_minutes * 60, config=config)
             if args.activate:
                 activate_version(session=session, actor=actor, version_id=version.id)
         except (UserError, PermissionDenied) as exc:
             raise InputError(where, None, str(exc)) from exc
         report = version.report or {}
     print(json.dumps({"version": version.name, "path": version.path, "active": bool(args.activate),
-                      "before": report.get("before"), "after": report.get("after"),
-                      "training": report.get("training"), "sources": report.get("sources")},
+                      "method": report.get("method", "full"), "before": report.get("before"),
+                      "after": report.get("after"), "training": report.get("training"),
+                      "sources": report.get("sources"), "fusion": report.get("fusion")},
                      ensure_ascii=False))
