@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--epochs", type=float, default=None)
     ap.add_argument("--skip-train", action="store_true", help="evaluate an existing bench/out/adapted-model")
+    ap.add_argument("--out", type=Path, default=OUT, help="model folder (default: bench/out/adapted-model)")
     args = ap.parse_args(argv)
+    out = args.out
     started = time.perf_counter()
     print("# Adaptation bench (issues #7, #19)\n")
     print(f"{dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; {os.cpu_count()} CPUs ({cpu_model()}); "
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                 config = TrainConfig(budget_seconds=budget, batch_size=args.batch_size or 32,
                                      learning_rate=args.lr or TrainConfig.learning_rate,
                                      epochs=args.epochs or 1.0)
-            card = run_adaptation(base_model="embedded", train=train, held=held, target=OUT, config=config,
+            card = run_adaptation(base_model="embedded", train=train, held=held, target=out, config=config,
                                   store=DiskEmbeddingStore(Path(tmp) / "features.sqlite"),
                                   version_id=f"bench-adapt-{args.variant}-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}")
             if args.variant == "adapter":
@@ -151,18 +153,18 @@ def main(argv: list[str] | None = None) -> int:
                 from training.ranking.fusion_fit import fit_for_model
 
                 fusion = fit_for_model(
-                    held.examples, embedder=Embedder(load_encoder(str(OUT), "torch"),
+                    held.examples, embedder=Embedder(load_encoder(str(out), "torch"),
                                                      DiskEmbeddingStore(Path(tmp) / "features.sqlite")),
                     source="bench: held-out JDDC 2018 / ECD train turns", show_progress=True)
                 if fusion is not None:
-                    fusion.save(OUT)
+                    fusion.save(out)
                 card["fusion"] = fusion.as_dict() if fusion is not None else None
             train_secs = time.perf_counter() - t0
         after: Figures | None = None
         after_secs = 0.0
-        if OUT.is_dir():
+        if out.is_dir():
             log("[adapt] adapted-model evaluation …")
-            after, after_secs = evaluate(cli, str(OUT))
+            after, after_secs = evaluate(cli, str(out))
     print("## Zero-shot vs adapted (data the training never saw)\n")
     print(f"Each figure on the whole evaluation part ± its standard deviation over {SPLITS} random "
           "halves; TF-IDF = character-bigram TF-IDF on the same items in this run.\n")
@@ -179,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Zero-shot evaluation {zero_secs:.0f} s; training (features, epochs, saving) {train_secs:.0f} s; "
           f"adapted evaluation {after_secs:.0f} s; whole bench {time.perf_counter() - started:.0f} s "
           f"(limit {args.total_minutes:.0f} min). Peak RSS {rss:.0f} MB (largest of this process and "
-          f"of any CLI run). Model: {OUT}")
+          f"of any CLI run). Model: {out}")
     return 0
 
 
