@@ -6,8 +6,9 @@ zero-shot and the adapted model through the ``huashu`` CLI (``bench/adapt_eval.p
 everything else, each figure beside char-bigram TF-IDF and with its spread over random halves.
 
 Variants (``--variant``): ``adapter`` (default, the shipped method): a projection adapter trained
-on cached features of the frozen encoder (``training.nlp.adapt.adapter``); ``full``: every layer
-fine-tuned (``training.nlp.adapt.finetune``), given ``--budget-minutes`` of training. The model is
+on cached features of the frozen encoder (``training.nlp.adapt.adapter``); ``top-layers``: the top
+2 layers trained on cached lower-layer states (``training.nlp.adapt.top_layers``); ``full``: every
+layer fine-tuned (``training.nlp.adapt.finetune``); the last two get ``--budget-minutes``. The model is
 written to ``bench/out/adapted-model`` (a folder ``--model`` accepts). The zero-shot and adapted
 evaluations share one embedding cache, so the adapter's evaluation encodes nothing again; the
 training features are cached in a fresh file of their own (the bench starts cold).
@@ -41,6 +42,7 @@ from bench.run_all import cpu_model  # noqa: E402
 from training.nlp.adapt.adapter import AdapterConfig  # noqa: E402
 from training.nlp.adapt.data import split_data  # noqa: E402
 from training.nlp.adapt.finetune import TrainConfig  # noqa: E402
+from training.nlp.adapt.top_layers import TopLayersConfig  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out" / "adapted-model"
 #: figures the issue sets targets on: (section, set, metric) -> target
@@ -72,6 +74,13 @@ def side_by_side(before: Figures, after: Figures | None) -> str:
 
 def _training_line(card: dict[str, Any], variant: str, batch_size: int) -> str:
     t = card["training"]
+    if variant == "top-layers":
+        return (f"Training (top {card['config']['top']} layers on cached states): lower-layer states of "
+                f"{t['texts_embedded']} texts computed once in {t['embed_seconds']} s, then {t['epochs']} "
+                f"full epochs ({t['steps']} steps of {batch_size}, {t['items_per_epoch']} items an epoch) in "
+                f"{t['seconds']} s on {t['threads']} thread(s)"
+                f"{', stopped by the time budget' if t['stopped_by_budget'] else ''}; loss per epoch "
+                f"{t['loss_by_epoch']}. Held-out slice: {card['before']} → {card['after']}.")
     if variant == "adapter":
         return (f"Training (projection adapter): {t['texts_embedded']} distinct texts embedded once in "
                 f"{t['embed_seconds']} s, then {t['epochs']} epochs over all {t['items_per_epoch']} items "
@@ -87,7 +96,7 @@ def _training_line(card: dict[str, Any], variant: str, batch_size: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--variant", choices=("adapter", "full"), default="adapter")
+    ap.add_argument("--variant", choices=("adapter", "top-layers", "full"), default="adapter")
     ap.add_argument("--total-minutes", type=float, default=30.0)
     ap.add_argument("--budget-minutes", type=float, default=None,
                     help="training budget (default: the adapter's epochs; full: what the total leaves)")
@@ -127,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
             t0 = time.perf_counter()
             train, held = split_data(data, 0.03)
-            config: AdapterConfig | TrainConfig
+            config: AdapterConfig | TrainConfig | TopLayersConfig
             elapsed = time.perf_counter() - started
             if args.variant == "adapter":
                 knobs = {k: v for k, v in (("batch_size", args.batch_size), ("learning_rate", args.lr),
@@ -135,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
                                            ("budget_seconds", None if args.budget_minutes is None
                                             else args.budget_minutes * 60)) if v is not None}
                 config = AdapterConfig(**knobs)
+            elif args.variant == "top-layers":
+                config = TopLayersConfig(budget_seconds=(args.budget_minutes or 10.0) * 60,
+                                         epochs=int(args.epochs or 3), batch_size=args.batch_size or 32,
+                                         learning_rate=args.lr or TopLayersConfig.learning_rate)
             else:
                 budget = args.budget_minutes * 60 if args.budget_minutes is not None else \
                     args.total_minutes * 60 - elapsed - 1.25 * zero_secs - 240

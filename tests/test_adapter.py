@@ -214,3 +214,28 @@ def test_the_adapter_folder_is_a_standard_sentence_transformers_model(tmp_path: 
         routed.encode(replies, prompt_name="passage"), fast.encode(replies, prompt_name="passage"), atol=1e-5
     )
     assert np.allclose(routed.encode(codes), fast.encode(codes), atol=1e-5)
+
+
+@pytest.mark.encoder
+def test_top_layers_on_cached_states_match_the_model_and_learn(tmp_path: Path) -> None:
+    import torch
+
+    from training.nlp.adapt.evaluation import load_trainable
+    from training.nlp.adapt.run import run_adaptation
+    from training.nlp.adapt.top_layers import TopLayersConfig, _top_embed, lower_states
+
+    model = load_trainable("embedded")
+    keys = [("亲，付款后四十八小时内安排出库哦", "passage"), ("宝贝什么时候发", "query")]
+    states = lower_states(model, keys, TopLayersConfig())
+    with torch.no_grad():
+        cached = _top_embed(model, states, 2).numpy()
+    whole = model.encode(["passage: " + keys[0][0], "query: " + keys[1][0]], prompt="",
+                         normalize_embeddings=True)
+    assert np.abs(cached - whole).max() < 1e-3  # float16 states, else the same computation
+    shop = [("甲一", "亲，付款后四十八小时内安排出库哦"), ("乙二", "亲，本店已是活动最低价"),
+            ("丙三", "亲，深色棉质首次洗涤会有少量浮色"), ("丁四", "非常抱歉！麻烦拍一下外包装")]
+    data = AdaptData(examples=[RankExample(q, a) for q, a in shop])
+    card = run_adaptation(base_model="embedded", train=data, held=data, target=tmp_path / "top",
+                          config=TopLayersConfig(epochs=30, batch_size=4, learning_rate=2e-4))
+    assert card["method"] == "top-layers" and card["training"]["epochs"] == 30
+    assert card["before"]["rank_r1"] < 0.6 and card["after"]["rank_r1"] == 1.0

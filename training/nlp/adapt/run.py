@@ -22,6 +22,7 @@ from training.nlp.adapt.evaluation import (
     pair_cosines,
 )
 from training.nlp.adapt.finetune import Progress, TrainConfig, fine_tune, save_model
+from training.nlp.adapt.top_layers import TopLayersConfig
 from training.nlp.embeddings import EmbeddingStore
 from training.nlp.model_versions import calibration_table
 
@@ -30,8 +31,9 @@ __all__ = ["encode", "evaluate", "load_trainable", "run_adaptation"]
 
 def run_adaptation(
     *, base_model: str, train: AdaptData, held: AdaptData, target: Path,
-    config: TrainConfig | AdapterConfig, version_id: str | None = None, progress: Progress | None = None,
-    extra: dict[str, Any] | None = None, store: EmbeddingStore | None = None,
+    config: TrainConfig | AdapterConfig | TopLayersConfig, version_id: str | None = None,
+    progress: Progress | None = None, extra: dict[str, Any] | None = None,
+    store: EmbeddingStore | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``base_model`` on ``held``, adapt it on ``train``, evaluate again, save to ``target``.
 
@@ -51,6 +53,11 @@ def run_adaptation(
     Returns:
         The model card: id, base model, counts, before/after figures, training stats, calibration.
     """
+    if isinstance(config, TopLayersConfig):
+        from training.nlp.adapt.run_top_layers import run_top_layers
+
+        return run_top_layers(base_model=base_model, train=train, held=held, target=target, config=config,
+                              version_id=version_id, progress=progress, extra=extra)
     if isinstance(config, AdapterConfig):
         from training.nlp.adapt.run_adapter import run_adapter
 
