@@ -40,7 +40,8 @@ test: lint typecheck pytest
 bench: setup
 	$(PY) bench/run_all.py
 
-# Fine-tune on ../shared/data's training parts, evaluate zero-shot vs adapted (<= 60 min).
+# Train the projection adapter + ranking fusion on ../shared/data's training parts, evaluate zero-shot
+# vs adapted through the CLI (<= 30 min on 2 cores; bench/adapt.py --variant top-layers|full for the others).
 bench-adapt: setup
 	$(PY) bench/adapt.py
 
