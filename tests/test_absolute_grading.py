@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from scripts_bank import authoring
 from training.exams import grading, review_board, scores
-from training.models import Answer, ExamItem, Role, User
+from training.models import Answer, ExamItem, Role, Script, User
 from training.nlp.embeddings import Embedder
 
 pytestmark = pytest.mark.encoder
@@ -93,3 +93,23 @@ def test_review_board_shows_the_suggestion_and_calibration_the_gap(
     assert report.suggestion_gap == pytest.approx(abs(reviewed.suggestion - 0.3), abs=1e-6)
     without_encoder = review_board.calibration(session=session, actor=demo.trainer, paper_id=paper_id)
     assert without_encoder.suggestion_gap is None and without_encoder.suggestion_count == 0
+
+
+def test_approved_wordings_are_the_script_its_variants_and_older_versions(session: Session) -> None:
+    demo = demo_people(session)
+    paper_id = _paper_with_script(session, demo.trainer, "变体卷")
+    item = session.exec(select(ExamItem).where(ExamItem.paper_id == paper_id)).first()
+    assert item is not None
+    mined = item.mined_question_id
+    script_id = session.exec(select(Script.id).where(Script.mined_question_id == mined)).one()
+    authoring.revise_script(session=session, actor=demo.trainer, script_id=script_id or 0, answer=CLOSE)
+    authoring.propose_revision(session=session, actor=demo.trainer, script_id=script_id or 0,
+                               answer="草稿：还没审定的写法")
+    authoring.create_script(session=session, actor=demo.trainer, question="什么时候发货", category="物流配送",
+                            answer="亲，当天16点前付款当天发", variant="简洁版", mined_question_id=mined)
+    authoring.create_script(session=session, actor=demo.trainer, question="什么时候发货", category="物流配送",
+                            answer="未审定的变体", mined_question_id=mined, approve=False)
+    wordings = scores.approved_variants(session=session, mined_question_id=mined)
+    assert [(v.label, v.text) for v in wordings] == [
+        ("现行话术", CLOSE), ("变体「简洁版」", "亲，当天16点前付款当天发"), ("旧版本（第 1 版）", SCRIPT)]
+    assert scores.approved_variants(session=session, mined_question_id=None) == []
