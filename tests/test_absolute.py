@@ -36,6 +36,11 @@ def test_logistic_fit_separates_and_shop_fit_needs_enough_spread_reviews() -> No
     assert shop_calibration(list(np.linspace(0, 1, 40)), [0.2] * 20 + [0.8] * 20) is not None
 
 
+def test_a_scripts_placeholders_are_not_compared_with_answers() -> None:
+    wording = Variant("{客户称呼}您好，订单{订单号}已发货")
+    assert "{" not in wording.plain and "客户称呼" not in wording.plain and "已发货" in wording.plain
+
+
 def test_base_scale_is_the_identity_for_the_shipped_encoder() -> None:
     values = np.array([0.7, 0.85, 0.93], dtype=np.float32)
     assert list(base_scale("embedded", values)) == pytest.approx(list(values))

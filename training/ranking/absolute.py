@@ -11,8 +11,8 @@ For one answer to one customer turn:
    overlap, and relevance to the customer's turn. Without one, relevance alone (a weaker guide,
    said so in the reasons). Cosines are read on the shipped encoder's scale
    (:func:`base_scale`), so an adapted model's lower cosines mean the same thing.
-2. **The shop's own scale**: with ≥ 30 reviewed answers in the batch whose scores spread, the
-   default is mapped through an isotonic fit on them (``training.ranking.calibration``).
+2. **The shop's own scale**: with ≥ 30 reviewed answers in the batch whose scores spread, an
+   isotonic fit on them (``training.ranking.calibration``).
 3. **Graded neighbours** (similarity-based scoring, Bexte et al.): the reviewed answers to the
    same question, weighted by similarity, pull the suggestion toward their mean score, the more
    so the closer the nearest one is. An answer's own reviews never count for it.
@@ -22,16 +22,19 @@ For one answer to one customer turn:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from training.nlp.embeddings import Embedder, Vectors
 from training.nlp.model_versions import model_threshold
-from training.ranking.calibration import Isotonic, Logistic, shop_calibration
+from training.ranking.calibration import Logistic, shop_calibration
 from training.ranking.key_points import key_points
 from training.ranking.lint import DEFAULT_RULES, LintRule, lint_answer
 from training.ranking.rank import ANSWER_PROMPT, RankGroup
+from training.ranking.suggestion import Neighbour, Suggestion, Variant, bigram_overlap, explain
+
+__all__ = ["Neighbour", "Suggestion", "Variant", "base_scale", "bigram_overlap", "suggest_scores"]
 
 #: Cosines (shipped-encoder scale) enter the fits as ``(cosine - CENTRE) / UNIT``.
 COSINE_CENTRE, COSINE_UNIT = 0.85, 0.05
@@ -48,42 +51,7 @@ UNGROUNDED = Logistic(("relevance", "relevance_wide"), (0.585, 0.721), -0.633)
 #: Graded neighbours: the nearest ``KNN_K`` count, weighted ``exp((cosine - 1) / KNN_TAU)``;
 #: their pull grows from 0 at cosine ``KNN_FLOOR`` to ``KNN_MAX`` at ``KNN_FULL`` and beyond.
 KNN_K, KNN_TAU, KNN_FLOOR, KNN_FULL, KNN_MAX = 5, 0.02, 0.85, 0.97, 0.8
-#: Plain-language closeness of two replies (shipped-encoder cosine).
-_CLOSE = ((0.95, "几乎相同"), (0.90, "很接近"), (0.86, "较接近"), (0.0, "差别较大"))
 _ANCHORS = np.linspace(0.5, 1.0, 51)
-
-
-@dataclass(frozen=True)
-class Variant:
-    """An approved wording of the reply: the current script, another variant, an older version."""
-
-    text: str
-    label: str = "现行话术"
-
-
-@dataclass(frozen=True)
-class Neighbour:
-    """A graded answer to the same question near this one."""
-
-    text: str
-    score: float
-    closeness: float
-
-
-@dataclass
-class Suggestion:
-    """An answer's absolute score and why (the reasons are shown to trainers)."""
-
-    score: float
-    default: float
-    neighbour_estimate: float | None = None
-    closest_variant: Variant | None = None
-    neighbours: list[Neighbour] = field(default_factory=list)
-    missed: list[str] = field(default_factory=list)
-    features: dict[str, float] = field(default_factory=dict)
-    reasons: list[str] = field(default_factory=list)
-    #: The reasons a candidate may read: graded neighbours by count and mean, never their text.
-    candidate_reasons: list[str] = field(default_factory=list)
 
 
 def base_scale(model_id: str, cosines: Vectors) -> Vectors:
@@ -109,26 +77,6 @@ def _unit(cosine: float) -> float:
     return (cosine - COSINE_CENTRE) / COSINE_UNIT
 
 
-def _bigrams(text: str) -> set[str]:
-    t = "".join(text.split())
-    return {t[i:i + 2] for i in range(len(t) - 1)}
-
-
-def bigram_overlap(answer: str, script: str) -> float:
-    """Dice overlap of the two texts' character-bigram sets, in [0, 1]."""
-    a, b = _bigrams(answer), _bigrams(script)
-    return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
-
-
-def _closeness(cosine: float) -> str:
-    return next(word for floor, word in _CLOSE if cosine >= floor)
-
-
-def _clip(text: str, n: int = 30) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= n else flat[:n] + "…"
-
-
 def turn_text(group: RankGroup, turns: int = 1) -> str:
     """The customer's turn with the ``turns`` context lines before it (embedded as an e5 query)."""
     return " ".join([*(t.text for t in group.context[-turns:] if t.text.strip()), group.question])
@@ -143,7 +91,7 @@ class _Embedded:
 def _embed(groups: Sequence[RankGroup], variants: Sequence[Sequence[Variant]], embedder: Embedder,
            show_progress: bool) -> _Embedded:
     passages = list(dict.fromkeys(
-        [*(a for g in groups for a in g.answers if a.strip()), *(v.text for vs in variants for v in vs)]))
+        [*(a for g in groups for a in g.answers if a.strip()), *(v.plain for vs in variants for v in vs)]))
     queries = list(dict.fromkeys(turn_text(g, k) for g in groups for k in (1, 3)))
     p = embedder.embed(passages, show_progress=show_progress, prompt=ANSWER_PROMPT) if passages else None
     q = embedder.embed(queries, show_progress=show_progress)
@@ -176,9 +124,9 @@ def _features(
     best = int(np.argmax(cosines))
     closest = variants[best]
     points = key_points(closest.text, answer)
-    overlap = bigram_overlap(answer, closest.text)
+    overlap = bigram_overlap(answer, closest.plain)
     total = len(points.covered) + len(points.missed)
-    reference_length = float(np.log1p(len(closest.text.strip())))
+    reference_length = float(np.log1p(len(closest.plain.strip())))
     # How on-topic the script itself is, and how long: a short all-purpose script (好的/请问还有…)
     # makes closeness to it weak evidence, which the fit learns from these two.
     script_turn = np.array([variant_vecs[best] @ turn_vecs[0]], dtype=np.float32)
@@ -219,29 +167,6 @@ def _default(features: dict[str, float]) -> float:
     return float(model.predict(row)[0])
 
 
-def _reasons(s: Suggestion, grounded: bool, shop: Isotonic | None,
-             penalties: list[tuple[float, str]]) -> None:
-    if s.closest_variant is not None:
-        s.reasons.append(f"最接近的审定话术：{s.closest_variant.label}「{_clip(s.closest_variant.text)}」"
-                         f"（{_closeness(s.features['reference'] * COSINE_UNIT + COSINE_CENTRE)}）")
-        s.reasons.append("漏掉的要点：" + "、".join(s.missed) if s.missed else "审定话术的要点都已覆盖")
-    shared = list(s.reasons)
-    if s.neighbours:
-        near = "；".join(f"「{_clip(n.text, 20)}」得 {n.score:.2f}（{_closeness(n.closeness)}）"
-                        for n in s.neighbours[:3])
-        s.reasons.append(f"已评分的相近回答：{near}")
-        shared.append(f"参考了 {len(s.neighbours)} 条已评分的相近回答（按相近程度加权平均 "
-                      f"{s.neighbour_estimate or 0.0:.2f}）")
-    if not grounded:
-        s.reasons.append("这道题还没有审定话术，也没有已评分的回答：建议分只看回答是否切中顾客的问题，仅供参考")
-    elif s.closest_variant is None:
-        s.reasons.append("这道题还没有审定话术：建议分依据已评分的相近回答和与顾客问题的相关程度")
-    s.reasons.append("已按本店培训师的评分习惯校准" if shop is not None
-                     else "按系统默认标准换算（本店已评分的回答还不够多）")
-    s.reasons += [f"扣分 {p:.2f}：{why}" for p, why in penalties]
-    s.candidate_reasons = [*shared, *s.reasons[len(shared):]]
-
-
 def suggest_scores(
     groups: Sequence[RankGroup], *, embedder: Embedder, rules: Sequence[LintRule] | None = None,
     variants: Sequence[Sequence[Variant]] | None = None, show_progress: bool = False,
@@ -269,7 +194,7 @@ def suggest_scores(
     out: list[list[Suggestion | None]] = []
     for group, vs in zip(groups, wordings, strict=True):
         turn_vecs = np.stack([space.queries[turn_text(group, k)] for k in (1, 3)])
-        variant_vecs = np.stack([space.passages[v.text] for v in vs]) if vs else None
+        variant_vecs = np.stack([space.passages[v.plain] for v in vs]) if vs else None
         row: list[Suggestion | None] = []
         for answer in group.answers:
             if not answer.strip():
@@ -296,5 +221,7 @@ def suggest_scores(
             penalty = sum(f.penalty for f in findings)
             s.score = float(np.clip(blended - penalty, 0.0, 1.0))
             graded_others = any(r for j, r in enumerate(group.reviews or []) if j != i)
-            _reasons(s, bool(vs) or graded_others, shop, [(f.penalty, f.reason) for f in findings])
+            explain(s, grounded=bool(vs) or graded_others, shop_fitted=shop is not None,
+                    reference_cosine=s.features.get("reference", 0.0) * COSINE_UNIT + COSINE_CENTRE,
+                    penalties=[(f.penalty, f.reason) for f in findings])
     return out
