@@ -145,13 +145,15 @@ def test_the_ranker_reads_the_fusion_stored_with_its_model(tmp_path: Path) -> No
     embedder = Embedder(_FolderEncoder(tmp_path))
     plain = rank_answers([group], embedder=embedder, weights=RankWeights(reference=0))[0]
     assert all("fused" not in a.signals for a in plain)
-    # A fusion that only values length: the long answer must win by a wide margin.
-    weights = tuple(20.0 if name == "length_standing" else 0.0 for name in FEATURES)
-    Fusion(weights, 1.0, -10.0, 100, "测试").save(tmp_path)
-    fused = rank_answers([group], embedder=embedder, weights=RankWeights(reference=0))[0]
-    assert fused[1].score > 0.9 and fused[0].score < 0.1
-    assert "相关度与一致度按本店数据学到的权重综合" in fused[1].reasons
-    assert fused[1].signals["fused"] == pytest.approx(fused[1].score, abs=1e-6)
+    # A fusion that only values length puts the long answer first; one that penalises it, last.
+    for sign, winner in ((1.0, 1), (-1.0, 0)):
+        weights = tuple(sign * 20.0 if name == "length_standing" else 0.0 for name in FEATURES)
+        Fusion(weights, 1.0, 0.0, 100, "测试").save(tmp_path)
+        fused = rank_answers([group], embedder=embedder, weights=RankWeights(reference=0))[0]
+        assert fused[winner].score > 0.7 > 0.3 > fused[1 - winner].score
+        assert "相关度按本店数据学到的权重计算（含义、用词、长度）" in fused[winner].reasons
+        learned = [a.signals["relevance_learned"] for a in fused]  # 20 x ±length standing (0.731 / 0.269)
+        assert learned == pytest.approx([sign * 20 * 0.2689414, sign * 20 * 0.7310586], abs=1e-4)
     off = rank_answers([group], embedder=embedder, weights=RankWeights(reference=0), fusion=False)[0]
     assert [a.score for a in off] == [a.score for a in plain]
     # a file written for other signals is ignored rather than misread

@@ -120,7 +120,7 @@ class _GroupSignals:
 
 
 def _signals(group: RankGroup, live: np.ndarray, answer_vecs: Vectors, turn_vecs: Vectors,
-             reference_vec: Vectors | None, idf: BigramIdf) -> _GroupSignals:
+             reference_vec: Vectors | None, idf: BigramIdf, fusion: Fusion | None = None) -> _GroupSignals:
     n, out = len(group.answers), _GroupSignals()
     idx = np.flatnonzero(live)
 
@@ -133,8 +133,6 @@ def _signals(group: RankGroup, live: np.ndarray, answer_vecs: Vectors, turn_vecs
     cosines = vecs @ turn_vecs.T  # (live answers, context views)
     semantic = np.mean([standing(cosines[:, j]) for j in range(cosines.shape[1])], axis=0)
     lexical = lexical_relevance([group.answers[int(i)] for i in idx], _turn_text(group, None), idf)
-    relevance = ((1 - LEXICAL_SHARE) * semantic + LEXICAL_SHARE * standing(lexical))
-    spread("relevance", relevance.astype(np.float32))
     spread("relevance_semantic", semantic.astype(np.float32))
     spread("relevance_lexical", standing(lexical))
     # For a learned fusion (training.ranking.fusion): the raw cosine's distance from the group's
@@ -143,6 +141,13 @@ def _signals(group: RankGroup, live: np.ndarray, answer_vecs: Vectors, turn_vecs
     spread("semantic_gap", (raw - raw.mean()).astype(np.float32))
     lengths = np.log1p([len(group.answers[int(i)]) for i in idx]).astype(np.float32)
     spread("length_standing", standing(lengths))
+    if fusion is None:
+        relevance = ((1 - LEXICAL_SHARE) * semantic + LEXICAL_SHARE * standing(lexical))
+    else:  # the model's learned relevance, as a standing like every other signal
+        learned = np.array([fusion.logit({k: float(v[int(i)]) for k, v in out.values.items()}) for i in idx])
+        spread("relevance_learned", learned.astype(np.float32))
+        relevance = standing(learned.astype(np.float32))
+    spread("relevance", relevance.astype(np.float32))
     if len(idx) >= 3:
         agreement, _ = centred_agreement(vecs, relevance.astype(np.float32))
         spread("agreement", agreement)
@@ -170,7 +175,7 @@ def _score_group(group: RankGroup, answer_vecs: Vectors, turn_vecs: Vectors,
                  rules: Sequence[LintRule], fusion: Fusion | None = None) -> list[AnswerScore]:
     n = len(group.answers)
     live = np.array([bool(a.strip()) for a in group.answers], dtype=bool)
-    sig = _signals(group, live, answer_vecs, turn_vecs, reference_vec, idf) if live.any() else None
+    sig = _signals(group, live, answer_vecs, turn_vecs, reference_vec, idf, fusion) if live.any() else None
     results: list[AnswerScore] = []
     for i in range(n):
         findings = lint_answer(group.answers[i], group.question, rules)
@@ -191,14 +196,8 @@ def _score_group(group: RankGroup, answer_vecs: Vectors, turn_vecs: Vectors,
         if highlight:
             reasons.append("亮点：培训师评分高，但与多数回答不同（与众不同的优秀回答），一致度不计入得分")
         weight_of = {k: getattr(weights, k) for k in used}
-        if fusion is not None:  # the shop's learned mix replaces the fixed one of relevance + agreement
-            mixed = [k for k in ("relevance", "agreement") if k in used]
-            fused = fusion.score({k: float(v[i]) for k, v in sig.values.items()})
-            kept = {k: v for k, v in used.items() if k not in mixed}
-            weight_of = {"fused": sum(weight_of[k] for k in mixed), **{k: weight_of[k] for k in kept}}
-            used = {"fused": fused, **kept}
-            parts["fused"] = fused
-            reasons.append("相关度与一致度按本店数据学到的权重综合")
+        if fusion is not None:
+            reasons.insert(1, "相关度按本店数据学到的权重计算（含义、用词、长度）")
         total_weight = sum(weight_of.values())
         score = sum(weight_of[k] * v for k, v in used.items()) / total_weight \
             if total_weight > 0 else 0.5
@@ -230,9 +229,9 @@ def rank_answers(
         weights: relative weight of agreement, relevance, reference and reviews.
         rules: lint phrase rules; None = ``training.ranking.lint.DEFAULT_RULES``.
         show_progress: draw a progress bar on stderr while encoding.
-        fusion: the learned mix of the signals (``training.ranking.fusion``); True (default) =
-            the one stored with the embedder's model folder, if any; False/None = the fixed
-            weights. Reviews and lint apply on top of it as with the fixed weights.
+        fusion: the learned relevance (``training.ranking.fusion``); True (default) = the one
+            stored with the embedder's model folder, if any; False/None = the fixed 0.7/0.3 mix
+            of meaning and wording. Agreement, reference, reviews and lint keep their weights.
 
     Returns:
         For each group, one AnswerScore per answer in input order; higher = better, in [0, 1].
