@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from training.nlp.adapt.data import RankExample
+from training.nlp.adapt.data import PASSAGE, RankExample
 from training.nlp.embeddings import Embedder
 from training.ranking.fusion import Fusion, fit_fusion
 from training.ranking.rank import RankGroup, RankWeights, rank_answers
@@ -53,7 +53,8 @@ def fit_for_model(
 
     Returns None when the examples give too few pairs (the shipped formula then stays).
     """
-    groups, labels = labelled_groups(examples)
+    # Only turn -> reply examples: a paraphrase -> question pair says nothing about a reply's relevance.
+    groups, labels = labelled_groups([e for e in examples if e.positive_prompt == PASSAGE])
     if not groups:
         return None
     ranked = rank_answers(groups, embedder=embedder, weights=RankWeights(), fusion=False,
