@@ -151,9 +151,10 @@ def test_the_ranker_reads_the_fusion_stored_with_its_model(tmp_path: Path) -> No
         Fusion(weights, 1.0, 0.0, 100, "测试").save(tmp_path)
         fused = rank_answers([group], embedder=embedder, weights=RankWeights(reference=0))[0]
         assert fused[winner].score > 0.7 > 0.3 > fused[1 - winner].score
-        assert "相关度按本店数据学到的权重计算（含义、用词、长度）" in fused[winner].reasons
-        learned = [a.signals["relevance_learned"] for a in fused]  # 20 x ±length standing (0.731 / 0.269)
-        assert learned == pytest.approx([sign * 20 * 0.2689414, sign * 20 * 0.7310586], abs=1e-4)
+        assert "相关度按本店数据学到的比重计算（意思、用词、长短）" in fused[winner].reasons
+        relevance = [a.signals["relevance"] for a in fused]  # the length standings (0.269 / 0.731)
+        expected = [0.2689414, 0.7310586] if sign > 0 else [0.7310586, 0.2689414]
+        assert relevance == pytest.approx(expected, abs=1e-4)
     off = rank_answers([group], embedder=embedder, weights=RankWeights(reference=0), fusion=False)[0]
     assert [a.score for a in off] == [a.score for a in plain]
     # a file written for other signals is ignored rather than misread

@@ -5,16 +5,16 @@ The shipped formula (``training.ranking.rank``) takes relevance = 0.7 x meaning 
 on the shop's labels (``training.ops.adapt_platform``: approved scripts and best-reviewed answers
 against replies to other turns; ``make bench-adapt``: real replies against replies to other
 chats) and writes it into the model folder as ``FUSION_FILE``. Whenever that model is loaded, the
-app and ``huashu rank --model DIR`` take relevance = the standing of the learned value within the
-group; agreement, the script's closeness, reviews and lint keep their configured weights (a fit
-on one-good-reply turns cannot learn what agreement among several good replies is worth: fitted
-on all signals, it dropped agreement and JDDC 2019 MAP fell from 0.72 to 0.64). A model without
-the file keeps the shipped mix.
+app and ``huashu rank --model DIR`` take relevance = the learned mix of those standings, on the
+fixed formula's scale (``Fusion.relevance``); agreement, the script's closeness, reviews and lint
+keep their configured weights (a fit on one-good-reply turns cannot learn what agreement among
+several good replies is worth: fitted on every signal, it dropped agreement and JDDC 2019 MAP fell
+from 0.72 to 0.64). A model without the file keeps the shipped mix.
 
 The fit is pairwise: a logistic regression on the feature differences of (better, worse) answers
 of the same customer turn (a RankNet-style objective; the signals are standings within a group,
 so only differences carry information), then a one-dimensional logistic on the fused value for
-an output in (0, 1) (``score``; ranking uses the linear part, ``logit``).
+an output in (0, 1) (``score``, the probability the answer is the good reply).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ import numpy as np
 #: File in a model folder holding its fusion.
 FUSION_FILE = "huashu_fusion.json"
 #: Signals the fusion reads (names as in ``AnswerScore.signals``), in order; absent ones read 0.5.
-FEATURES = ("relevance_semantic", "relevance_lexical", "semantic_gap", "length_standing")
+#: All are standings in (0, 1) within the group, so a learned mix stays on the fixed formula's scale.
+FEATURES = ("relevance_semantic", "relevance_lexical", "length_standing")
 #: Fewest (better, worse) pairs a fit needs; below it the shipped formula stays.
 MIN_PAIRS = 40
 
@@ -49,8 +50,18 @@ class Fusion:
     source: str
 
     def logit(self, signals: Mapping[str, float]) -> float:
-        """The linear part ``w · features`` (what ranking orders by)."""
+        """The linear part ``w · features``."""
         return float(sum(w * x for w, x in zip(self.weights, _vector(signals), strict=True)))
+
+    def relevance(self, signals: Mapping[str, float]) -> float:
+        """The learned relevance in [0, 1]: the standings mixed by the weights' shares, a standing
+        whose weight is negative counted as ``1 - standing`` (the fixed formula is the special case
+        0.7 meaning + 0.3 wording). Orders answers exactly as :meth:`logit` does."""
+        total = sum(abs(w) for w in self.weights)
+        if total == 0:
+            return 0.5
+        return float(sum(abs(w) * (x if w >= 0 else 1.0 - x)
+                         for w, x in zip(self.weights, _vector(signals), strict=True)) / total)
 
     def score(self, signals: Mapping[str, float]) -> float:
         """The fused value in (0, 1): how likely these signals belong to the good reply."""
@@ -68,7 +79,7 @@ class Fusion:
 
 
 def _vector(signals: Mapping[str, float]) -> list[float]:
-    return [float(signals.get(name, 0.0 if name == "semantic_gap" else 0.5)) for name in FEATURES]
+    return [float(signals.get(name, 0.5)) for name in FEATURES]
 
 
 def fit_fusion(

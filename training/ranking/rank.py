@@ -135,18 +135,14 @@ def _signals(group: RankGroup, live: np.ndarray, answer_vecs: Vectors, turn_vecs
     lexical = lexical_relevance([group.answers[int(i)] for i in idx], _turn_text(group, None), idf)
     spread("relevance_semantic", semantic.astype(np.float32))
     spread("relevance_lexical", standing(lexical))
-    # For a learned fusion (training.ranking.fusion): the raw cosine's distance from the group's
-    # mean (on the model's own scale) and the answer's length standing.
-    raw = cosines.mean(axis=1)
-    spread("semantic_gap", (raw - raw.mean()).astype(np.float32))
+    # For a learned relevance (training.ranking.fusion): the answer's length standing.
     lengths = np.log1p([len(group.answers[int(i)]) for i in idx]).astype(np.float32)
     spread("length_standing", standing(lengths))
     if fusion is None:
         relevance = ((1 - LEXICAL_SHARE) * semantic + LEXICAL_SHARE * standing(lexical))
-    else:  # the model's learned relevance, as a standing like every other signal
-        learned = np.array([fusion.logit({k: float(v[int(i)]) for k, v in out.values.items()}) for i in idx])
-        spread("relevance_learned", learned.astype(np.float32))
-        relevance = standing(learned.astype(np.float32))
+    else:  # the model's learned mix of the same standings
+        relevance = np.array([fusion.relevance({k: float(v[int(i)]) for k, v in out.values.items()})
+                              for i in idx], dtype=np.float32)
     spread("relevance", relevance.astype(np.float32))
     if len(idx) >= 3:
         agreement, _ = centred_agreement(vecs, relevance.astype(np.float32))
@@ -197,7 +193,7 @@ def _score_group(group: RankGroup, answer_vecs: Vectors, turn_vecs: Vectors,
             reasons.append("亮点：培训师评分高，但与多数回答不同（与众不同的优秀回答），一致度不计入得分")
         weight_of = {k: getattr(weights, k) for k in used}
         if fusion is not None:
-            reasons.insert(1, "相关度按本店数据学到的权重计算（含义、用词、长度）")
+            reasons.insert(1, "相关度按本店数据学到的比重计算（意思、用词、长短）")
         total_weight = sum(weight_of.values())
         score = sum(weight_of[k] * v for k, v in used.items()) / total_weight \
             if total_weight > 0 else 0.5
