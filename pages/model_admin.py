@@ -156,7 +156,8 @@ st.caption(f"合计 {len(data)} 条（至少需要 {MIN_ITEMS} 条）。"
 # --- 开始训练
 st.subheader("开始训练")
 st.caption("用本店数据训练：先为每条训练文本计算一次向量，再在这些向量上反复训练多轮（通常几分钟），"
-           "并按本店数据学习回答排序时各项依据的权重。在本机 CPU 上后台运行，期间可离开本页。"
+           "并按本店数据学习判断回答是否切中问题时意思、用词、长短各占的比重。"
+           "在本机 CPU 上后台运行，期间可离开本页。"
            "训练结束后保存为新版本，需在下方“模型版本”中设为当前模型才会生效。")
 training = (job := jobs.status(TRAIN_JOB)) is not None and job.running
 with st.form("adapt_form"):
@@ -225,8 +226,8 @@ for v in versions:
                  "排序权重": "按本店数据学习" if report.get("fusion") else "默认"})
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 st.caption("训练前→后：用一批没有参加训练的本店数据，分别给训练起点的模型和训练后的新版本打分，"
-           "两者对比；三项都是越高越好。排序权重：回答排序时相关度、一致度等各项依据的比重，"
-           "本店数据足够时按本店数据学习，否则用默认比重。")
+           "两者对比；三项都是越高越好。排序权重：判断回答是否切中顾客问题时，意思、用词、长短各占的比重；"
+           "本店数据足够时按本店数据学习，否则用默认比重（意思七成、用词三成）。")
 for name, meaning, _ in FIGURES.values():
     st.caption(f"**{name}**：{meaning}")
 
