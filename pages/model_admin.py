@@ -222,7 +222,7 @@ for v in versions:
                  "结论": "建议切换" if _verdict(v)[0] else "不建议切换",
                  **{f"{name}（训练前→后）": judged.get(key, "—") for key, (name, _, _) in FIGURES.items()},
                  "评估数据": f"{held.get('examples', 0)} 个问题、{held.get('pairs', 0)} 对评分",
-                 "训练用时": _minutes((report.get("training") or {}).get("seconds")),
+                 "训练用时": _minutes(report.get("seconds") or (report.get("training") or {}).get("seconds")),
                  "排序权重": "按本店数据学习" if report.get("fusion") else "默认"})
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 st.caption("训练前→后：用一批没有参加训练的本店数据，分别给训练起点的模型和训练后的新版本打分，"

@@ -193,3 +193,18 @@ def test_trainer_page_shows_the_report_then_the_download(session: Session, demo:
     downloads = at.get("download_button")
     assert len(downloads) == 1
     assert "快捷短语-" in str(downloads[0].proto.label)
+    # Filters that match no approved script: said in words, and no header-only file is offered.
+    everything = at.selectbox(key="qianniu_category").options[0]  # the "all" label
+    categories = at.selectbox(key="qianniu_category").options[1:]
+    tags = at.selectbox(key="qianniu_tag").options[1:]
+    assert everything == "全部"
+    empty = next((c, t) for c in categories for t in tags
+                 if export_qianniu(session=session, actor=demo.trainer, category=c, tag=t).report.rows == 0)
+    at.selectbox(key="qianniu_category").set_value(empty[0])
+    at.selectbox(key="qianniu_tag").set_value(empty[1])
+    at.run()
+    next(b for b in at.button if b.key == "qianniu_export").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert any("没有可写入的话术" in i.value for i in at.info)
+    assert not at.get("download_button") and not any("写入文件" in x.value for x in at.success)

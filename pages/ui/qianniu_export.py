@@ -71,9 +71,13 @@ def render_qianniu_export(user: User | None) -> None:
     if made is None:
         return
     summary, *problems = made.report.lines()
-    (st.success if made.report.rows else st.info)(md_escape(summary))
     for line in problems:
         st.warning(md_escape(line))
+    if not made.report.rows:
+        st.info("没有可写入的话术：所选分类、商品、标签下没有已审定的话术"
+                + ("，或都因上面列出的原因未写入" if problems else "") + "。请调整筛选条件后重新生成。")
+        return
+    st.success(md_escape(summary))
     st.download_button(f"下载 {export_file_name(team_today())}", made.data,
                        file_name=export_file_name(team_today()), mime="text/csv",
                        key="qianniu_download", on_click="ignore")

@@ -63,6 +63,8 @@ def _calibration(model_id: str) -> tuple[tuple[float, ...], tuple[float, ...]] |
     base, mine = table.get("base_quantiles"), table.get("model_quantiles")
     if not base or not mine or len(base) != len(mine):
         return None
+    if float(base[-1]) < 1.0:  # tables saved before the cosine-1 anchor (see calibration_table)
+        base, mine = [*base, 1.0], [*mine, 1.0]
     return tuple(float(x) for x in base), tuple(float(x) for x in mine)
 
 
@@ -91,8 +93,15 @@ def calibration_table(base_cosines: np.ndarray, model_cosines: np.ndarray) -> di
     mine = np.quantile(model_cosines, probs)
     # np.interp needs increasing x: ties in the base quantiles collapse to their first point.
     keep = np.concatenate([[True], np.diff(base) > 0])
-    return {"base_quantiles": [round(float(x), 6) for x in base[keep]],
-            "model_quantiles": [round(float(x), 6) for x in mine[keep]]}
+    base, mine = base[keep], mine[keep]
+    if base[-1] < 1.0:
+        # A text and itself have cosine 1 under every model: past the sample's largest cosine,
+        # thresholds map linearly up to that point instead of all collapsing onto the sample's
+        # maximum (with a small sample, every high threshold became one value and lookups
+        # rated unrelated scripts 可信度高).
+        base, mine = np.append(base, 1.0), np.append(mine, 1.0)
+    return {"base_quantiles": [round(float(x), 6) for x in base],
+            "model_quantiles": [round(float(x), 6) for x in mine]}
 
 
 def list_versions(*, session: Session, actor: User | None) -> list[EncoderVersion]:

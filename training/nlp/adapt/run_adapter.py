@@ -67,7 +67,10 @@ def run_adapter(
         encoder = encoder.base
     embedder = Embedder(encoder, store)
     keys = feature_keys(train, held)
-    calib = calibration_texts(held if len(held) else train)
+    # The cosine calibration needs many texts, not labels: the adapter's maps apply to any base
+    # vector, so held-out and training texts both serve (a few dozen held-out texts mapped the
+    # lookup thresholds badly on small shops).
+    calib = calibration_texts(AdaptData(held.examples + train.examples, held.pairs + train.pairs))
     keys += [(t, QUERY) for t in calib if (t, QUERY) not in set(keys)]
     t0 = time.perf_counter()
 

@@ -115,7 +115,9 @@ def _questions(session: Session, demo_dir: Path) -> tuple[list[MinedQuestion], d
                                  in_question_bank=True, covered_by_script_id=scripts.get(script))
         session.add(question)
         bank.append(question)
-        replies[len(bank) - 1] = sorted((a["text"] for a in entry["answers"]), key=len, reverse=True)
+        # best first, as a trainer ranked them in the file (by length, an off-topic coupon reply
+        # came second and the history's reviews rated it 80 %)
+        replies[len(bank) - 1] = [a["text"] for a in sorted(entry["answers"], key=lambda a: a["rank"])]
     for text, category, frequency, script in CLUSTERS:
         session.add(MinedQuestion(question=text, category=category, frequency=frequency, examples=[text],
                                   context=[], agent_replies=[], covered_by_script_id=scripts.get(script)))
