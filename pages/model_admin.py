@@ -234,6 +234,10 @@ for name, meaning, _ in FIGURES.values():
 warming = (job := jobs.status(WARM_JOB)) is not None and job.running
 by_id = {v.id: v for v in versions}
 left, middle, right = st.columns([3, 1, 1], vertical_alignment="bottom")
+if st.session_state.get("model_newest_seen") != versions[0].id:
+    # a version trained since the last visit is the one the trainer wants to judge
+    st.session_state["model_newest_seen"] = versions[0].id
+    st.session_state["model_choice"] = versions[0].id
 chosen = left.selectbox("模型版本", list(by_id), format_func=lambda i: _label(by_id[i]), key="model_choice")
 if middle.button("设为当前模型", key="model_activate", disabled=chosen is None or warming):
     cancel("model_shipped")

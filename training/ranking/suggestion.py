@@ -97,6 +97,7 @@ def explain(s: Suggestion, *, grounded: bool, shop_fitted: bool, reference_cosin
     elif s.closest_variant is None:
         s.reasons.append("这道题还没有审定话术：建议分依据已评分的相近回答和与顾客问题的相关程度")
     s.reasons.append("已按本店培训师的评分习惯校准" if shop_fitted
-                     else "按系统默认标准换算（本店已评分的回答还不够多）")
+                     else "按系统默认标准换算（同批评分的回答中已有培训师评分的不足 30 条，"
+                          "暂不按本店评分习惯校准）")
     s.reasons += [f"扣分 {p:.2f}：{why}" for p, why in penalties]
     s.candidate_reasons = [*shared, *s.reasons[len(shared):]]
