@@ -9,6 +9,7 @@ from pages.ui.actions import act, forget, show
 from pages.ui.chart_blocks import people_table
 from pages.ui.common import db_session, run_action, show_table
 from pages.ui.qianniu_export import render_qianniu_export
+from pages.ui.qianniu_import import render_qianniu_import
 from scripts_bank.authoring import export_scripts, import_scripts
 from scripts_bank.io import export_bytes, read_script_table, scripts_table
 from scripts_bank.usage import WEAK_LOOKUP_COSINE, usage_report, weak_lookups
@@ -53,6 +54,7 @@ def render_transfer(user: User | None) -> None:
                 key="bank_export_download",
             )
     render_qianniu_export(user)
+    render_qianniu_import(user)
 
 
 def render_usage(user: User | None) -> None:
