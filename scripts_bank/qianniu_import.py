@@ -7,8 +7,9 @@ Old ``.xls`` is refused (reading it needs xlrd, which Huashu does not ship): sav
 
 Every phrase becomes a DRAFT script: category = the group when it names one of Huashu's categories,
 else 其他 with the group kept as a tag (empty group: ``NO_GROUP``); question = code + first words;
-answer = the phrase. Phrases already approved in the bank (same text up to whitespace) and repeats
-inside the file are reported and skipped. Any bad row imports nothing.
+answer = the phrase. Phrases already approved in the bank (same text up to whitespace), already
+waiting as drafts (a file imported twice) and repeats inside the file are reported and skipped. Any
+bad row imports nothing.
 """
 
 from __future__ import annotations
@@ -21,18 +22,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pandas as pd
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from scripts_bank.authoring import MAX_SCRIPT_CHARS, _add_script, check_script
 from scripts_bank.io import ScriptRow, match_category
 from scripts_bank.qianniu import HEADER
-from scripts_bank.service import ScriptError
+from scripts_bank.service import DRAFT, ScriptError
 from training.auth import audit
 from training.auth.permissions import STAFF, require_role
 from training.core.errors import UserError
 from training.core.tables import FORMULA_PREFIXES
 from training.core.uploads import check_upload, decode_text, is_workbook, upload_limit_bytes
-from training.models import Category, User
+from training.models import Category, Script, ScriptVersion, User
 from training.models.scripts import approved_current_versions
 
 NO_GROUP = "未分组"
@@ -66,6 +67,7 @@ class QianniuPlan:
     new: list[Phrase]
     in_bank: list[tuple[Phrase, int]] = field(default_factory=list)  # (phrase, approved script id)
     in_file: list[tuple[Phrase, int]] = field(default_factory=list)  # (phrase, row of the first copy)
+    in_drafts: list[tuple[Phrase, int]] = field(default_factory=list)  # (phrase, draft script id)
     created: int = 0
 
     @property
@@ -74,7 +76,7 @@ class QianniuPlan:
 
     def lines(self) -> list[str]:
         """The plan in plain Chinese: the summary, then the skipped duplicates."""
-        total = len(self.new) + len(self.in_bank) + len(self.in_file)
+        total = len(self.new) + len(self.in_bank) + len(self.in_file) + len(self.in_drafts)
         out = [f"文件共 {total} 条快捷短语，{len(self.groups)} 个分组；{len(self.new)} 条将作为草稿导入。"]
         if self.in_bank:
             out.append(f"{len(self.in_bank)} 条与已审定话术内容相同，跳过："
@@ -84,6 +86,10 @@ class QianniuPlan:
             out.append(f"{len(self.in_file)} 条在文件中重复，只导入第一条："
                        + "；".join(f"第 {p.row} 行同第 {first} 行" for p, first in self.in_file[:_MAX_LISTED])
                        + ("等" if len(self.in_file) > _MAX_LISTED else ""))
+        if self.in_drafts:
+            out.append(f"{len(self.in_drafts)} 条与待审定的草稿内容相同（可能已导入过），跳过："
+                       + "；".join(f"第 {p.row} 行（话术 #{sid}）" for p, sid in self.in_drafts[:_MAX_LISTED])
+                       + ("等" if len(self.in_drafts) > _MAX_LISTED else ""))
         return out
 
 
@@ -200,12 +206,20 @@ def plan_qianniu_import(*, session: Session, actor: User | None, phrases: list[P
     for script, version in session.exec(approved_current_versions()).all():
         assert script.id is not None
         approved.setdefault(" ".join(version.answer.split()), script.id)
+    drafts: dict[str, int] = {}
+    for script_id, answer in session.exec(select(Script.id, ScriptVersion.answer).where(
+            col(Script.status) == DRAFT, col(ScriptVersion.script_id) == col(Script.id),
+            col(ScriptVersion.status) == DRAFT)).all():
+        assert script_id is not None
+        drafts.setdefault(" ".join(answer.split()), script_id)
     seen: dict[str, int] = {}
     plan = QianniuPlan(new=[])
     for phrase in phrases:
         key = " ".join(phrase.text.split())
         if key in approved:
             plan.in_bank.append((phrase, approved[key]))
+        elif key in drafts:
+            plan.in_drafts.append((phrase, drafts[key]))
         elif key in seen:
             plan.in_file.append((phrase, seen[key]))
         else:
@@ -223,6 +237,7 @@ def import_qianniu(*, session: Session, actor: User | None, phrases: list[Phrase
         _add_script(session, editor, draft_row(phrase), note="千牛快捷短语导入")
     audit.record(session=session, actor=editor, action="scripts.import",
                  detail={"format": "qianniu", "file": file_name[:100], "drafts": len(plan.new),
-                         "in_bank": len(plan.in_bank), "in_file": len(plan.in_file)})
+                         "in_bank": len(plan.in_bank), "in_file": len(plan.in_file),
+                         "in_drafts": len(plan.in_drafts)})
     session.commit()
-    return QianniuPlan(plan.new, plan.in_bank, plan.in_file, created=len(plan.new))
+    return QianniuPlan(plan.new, plan.in_bank, plan.in_file, plan.in_drafts, created=len(plan.new))

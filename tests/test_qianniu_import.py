@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from exam_world import Demo, demo_people
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 from streamlit.testing.v1 import AppTest
 
@@ -150,6 +153,33 @@ def test_duplicates_of_approved_scripts_and_inside_the_file_are_skipped(session:
     assert "话术 #" in lines[1] and "第 4 行同第 3 行" in lines[2]
     done = import_qianniu(session=session, actor=demo.trainer, phrases=phrases)
     assert done.created == 1 and [v.answer for _, v in _drafts(session)] == ["好的  稍等"]
+    # The same file again: the draft it made is not made twice.
+    again = import_qianniu(session=session, actor=demo.trainer, phrases=phrases)
+    assert again.created == 0 and [p.row for p, _ in again.in_drafts] == [3, 4]
+    assert "待审定的草稿" in again.lines()[-1] and len(_drafts(session)) == 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(raw=st.binary(max_size=400), name=st.sampled_from(["f.csv", "f.txt", "f.xlsx", "f.xls"]))
+def test_arbitrary_bytes_never_crash_the_reader(raw: bytes, name: str) -> None:
+    try:
+        phrases = read_qianniu_phrases(raw, file_name=name)
+    except QianniuImportError:
+        return
+    assert phrases and all(p.text for p in phrases)
+
+
+@settings(max_examples=100, deadline=None)
+@given(cells=st.lists(st.tuples(st.text(max_size=30), st.text(min_size=1, max_size=60), st.text(max_size=8)),
+                      min_size=1, max_size=5))
+def test_written_phrases_read_back_or_are_refused_in_words(cells: list[tuple[str, str, str]]) -> None:
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerows([("快捷短语编码", "快捷短语", "快捷短语分组"), *cells])
+    try:
+        phrases = read_qianniu_phrases(buffer.getvalue().encode(), file_name="f.csv")
+    except QianniuImportError:
+        return
+    assert all(p.text and "\r" not in p.text for p in phrases)
 
 
 def test_an_agent_may_not_import(session: Session, demo: Demo) -> None:

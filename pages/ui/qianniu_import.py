@@ -46,7 +46,7 @@ def render_qianniu_import(user: User | None) -> None:
     st.caption(f"支持千牛导出的 CSV（表头「{','.join(HEADER)}」，编码列也可写作「快捷编码」，分隔符可用"
                "逗号、竖线或制表符；UTF-8 或 GBK）和同样表头的 .xlsx。旧版 .xls 请先另存为 .xlsx。"
                "每条短语导入为草稿，分组对应分类（对不上的归入「其他」并保留分组名为标签），"
-               "与已审定话术相同的短语会跳过。有任何一行出错则整份文件都不导入。")
+               "与已审定话术或待审定草稿相同的短语会跳过。有任何一行出错则整份文件都不导入。")
     upload = st.file_uploader("选择快捷短语文件", type=["csv", "txt", "xlsx", "xls"], key=UPLOAD)
     if upload is not None:
         with db_session() as session:
