@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from training.nlp.adapt.data import PASSAGE, QUERY, AdaptData, RankExample
+from training.nlp.adapt.data import PASSAGE, QUERY, AdaptData, RankExample, rank_batches
 from training.nlp.adapt.threads import training_threads
 from training.nlp.encoder.adapter import Heads
 
@@ -107,32 +107,6 @@ def embed_features(
             if progress is not None:
                 progress(done / max(1, len(keys)), f"正在计算训练文本的向量：{done}/{len(keys)}")
     return rows, matrix if matrix is not None else np.zeros((0, 1), dtype=np.float32)
-
-
-def _rank_batches(examples: list[RankExample], size: int, rng: random.Random) -> list[list[RankExample]]:
-    """Shuffled batches in which no positive text appears twice (a copy goes to another batch)."""
-    pending = list(examples)
-    rng.shuffle(pending)
-    out: list[list[RankExample]] = []
-    while pending:
-        deferred: list[RankExample] = []
-        current: list[RankExample] = []
-        seen: set[str] = set()
-        for ex in pending:
-            if ex.positive in seen:
-                deferred.append(ex)
-                continue
-            current.append(ex)
-            seen.add(ex.positive)
-            if len(current) == size:
-                out.append(current)
-                current, seen = [], set()
-        if len(current) >= 2:
-            out.append(current)
-        if len(deferred) == len(pending):
-            break
-        pending = deferred
-    return out
 
 
 class _Maps:
@@ -227,7 +201,7 @@ def train_adapter(
     try:
         for epoch in range(config.epochs):
             batches: list[tuple[str, list[Any]]] = [
-                ("rank", b) for b in _rank_batches(data.examples, config.batch_size, rng)]
+                ("rank", b) for b in rank_batches(data.examples, config.batch_size, rng)]
             pairs = list(data.pairs)
             rng.shuffle(pairs)
             batches += [("pairs", pairs[i : i + config.batch_size])

@@ -66,3 +66,29 @@ def split_data(data: AdaptData, held_share: float, seed: int = 20240611) -> tupl
     for pair in data.pairs:
         (held if pair.a in held_anchors else train).pairs.append(pair)
     return train, held
+
+
+def rank_batches(examples: list[RankExample], size: int, rng: random.Random) -> list[list[RankExample]]:
+    """Shuffled batches in which no positive text appears twice (a copy goes to another batch)."""
+    pending = list(examples)
+    rng.shuffle(pending)
+    out: list[list[RankExample]] = []
+    while pending:
+        deferred: list[RankExample] = []
+        current: list[RankExample] = []
+        seen: set[str] = set()
+        for ex in pending:
+            if ex.positive in seen:
+                deferred.append(ex)
+                continue
+            current.append(ex)
+            seen.add(ex.positive)
+            if len(current) == size:
+                out.append(current)
+                current, seen = [], set()
+        if len(current) >= 2:
+            out.append(current)
+        if len(deferred) == len(pending):
+            break
+        pending = deferred
+    return out

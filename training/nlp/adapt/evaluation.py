@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -120,3 +122,29 @@ def log_step(progress: Progress | None, fraction: float, message: str, *, quiet:
         progress(fraction, message)
 
 
+
+
+def model_card(
+    *, version_id: str | None, base_model: str, train: AdaptData, held: AdaptData, before: dict[str, float],
+    after: dict[str, float], training: dict[str, Any], config: Any, calibration: dict[str, list[float]],
+    started: float, extra: dict[str, Any] | None = None, **fields: Any,
+) -> dict[str, Any]:
+    """The card saved with an adapted model (``MODEL_CARD``): id, base, counts, figures, training."""
+    from training.core.clock import team_now
+
+    now = dt.datetime.now(dt.UTC)
+    return {
+        "id": version_id or team_now(now).strftime("adapted-%Y%m%d-%H%M%S"),
+        "base_model": base_model,
+        **fields,
+        "created_at": now.isoformat(timespec="seconds"),
+        "train": {"examples": len(train.examples), "pairs": len(train.pairs)},
+        "held_out": {"examples": len(held.examples), "pairs": len(held.pairs)},
+        "before": before,
+        "after": after,
+        "training": training,
+        "config": dict(config.__dict__),
+        "calibration": calibration,
+        "seconds": round(time.perf_counter() - started, 1),
+        **(extra or {}),
+    }

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from training.nlp.adapt.data import QUERY, AdaptData, RankExample, ScoredPair
+from training.nlp.adapt.data import QUERY, AdaptData, RankExample, ScoredPair, rank_batches
 from training.nlp.adapt.threads import training_threads
 from training.nlp.encoder.model_ids import MODEL_CARD
 
@@ -76,35 +76,9 @@ def _prefix(model: Any, prompt: str) -> str:
     return str((getattr(model, "prompts", None) or {}).get(prompt, ""))
 
 
-def _rank_batches(examples: list[RankExample], size: int, rng: random.Random) -> list[list[RankExample]]:
-    """Shuffled batches in which no positive text appears twice (a copy waits for a later batch)."""
-    pending = list(examples)
-    rng.shuffle(pending)
-    out: list[list[RankExample]] = []
-    for _ in range(3):
-        deferred: list[RankExample] = []
-        current: list[RankExample] = []
-        seen: set[str] = set()
-        for ex in pending:
-            if ex.positive in seen:
-                deferred.append(ex)
-                continue
-            current.append(ex)
-            seen.add(ex.positive)
-            if len(current) == size:
-                out.append(current)
-                current, seen = [], set()
-        if len(current) >= 2:
-            out.append(current)
-        pending = deferred
-        if not pending:
-            break
-    return out
-
-
 def _batches(data: AdaptData, size: int, rng: random.Random) -> list[tuple[str, list[Any]]]:
     """One epoch of ranking and pair batches, interleaved at random."""
-    out: list[tuple[str, list[Any]]] = [("rank", b) for b in _rank_batches(data.examples, size, rng)]
+    out: list[tuple[str, list[Any]]] = [("rank", b) for b in rank_batches(data.examples, size, rng)]
     pairs = list(data.pairs)
     rng.shuffle(pairs)
     chunks = (pairs[i : i + size] for i in range(0, len(pairs), size))

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from training.core.clock import team_now
 from training.nlp.adapt.adapter import AdapterConfig
 from training.nlp.adapt.data import AdaptData
 from training.nlp.adapt.evaluation import (
@@ -19,6 +17,7 @@ from training.nlp.adapt.evaluation import (
     evaluate,
     load_trainable,
     log_step,
+    model_card,
     pair_cosines,
 )
 from training.nlp.adapt.finetune import Progress, TrainConfig, fine_tune, save_model
@@ -88,21 +87,9 @@ def run_adaptation(
     after = evaluate(model, held) if len(held) else {}
     calibration = calibration_table(base_cos, pair_cosines(model, texts)) if base_cos.size else {}
     model.max_seq_length = full_length
-    now = dt.datetime.now(dt.UTC)
-    card: dict[str, Any] = {
-        "id": version_id or team_now(now).strftime("adapted-%Y%m%d-%H%M%S"),
-        "base_model": base_model,
-        "created_at": now.isoformat(timespec="seconds"),
-        "train": {"examples": len(train.examples), "pairs": len(train.pairs)},
-        "held_out": {"examples": len(held.examples), "pairs": len(held.pairs)},
-        "before": before,
-        "after": after,
-        "training": stats.as_dict(),
-        "config": dict(config.__dict__),
-        "calibration": calibration,
-        "seconds": round(time.perf_counter() - started, 1),
-        **(extra or {}),
-    }
+    card = model_card(version_id=version_id, base_model=base_model, train=train, held=held, before=before,
+                      after=after, training=stats.as_dict(), config=config, calibration=calibration,
+                      started=started, extra=extra)
     save_model(model, target, card)
     log_step(progress, 1.0, "新版本已保存")
     return card

@@ -9,7 +9,6 @@ which ``load_encoder`` runs as the base encoder plus two matrix products.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,11 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from training.core.clock import team_now
 from training.core.config import EMBEDDED_MODEL
 from training.nlp.adapt.adapter import AdapterConfig, Progress, embed_features, feature_keys, train_adapter
 from training.nlp.adapt.data import PASSAGE, QUERY, AdaptData
-from training.nlp.adapt.evaluation import calibration_texts, evaluate_with, load_trainable, log_step
+from training.nlp.adapt.evaluation import (
+    calibration_texts,
+    evaluate_with,
+    load_trainable,
+    log_step,
+    model_card,
+)
 from training.nlp.adapt.finetune import save_model
 from training.nlp.embeddings import EmbeddingStore
 from training.nlp.encoder.adapter import ADAPTER_FILE, AdapterEncoder, Heads, adapter_card, build_router_model
@@ -105,23 +109,10 @@ def run_adapter(
         base_vecs, new_vecs = encoder_of(identity)(calib, QUERY), encoder_of(heads)(calib, QUERY)
         calibration = calibration_table((base_vecs @ base_vecs.T)[upper], (new_vecs @ new_vecs.T)[upper])
     log_step(progress, 0.92, "正在保存新版本")
-    now = dt.datetime.now(dt.UTC)
-    card: dict[str, Any] = {
-        "id": version_id or team_now(now).strftime("adapted-%Y%m%d-%H%M%S"),
-        "base_model": base,
-        "method": "adapter",
-        "adapter": {"base": base, "base_model_id": encoder.model_id},
-        "created_at": now.isoformat(timespec="seconds"),
-        "train": {"examples": len(train.examples), "pairs": len(train.pairs)},
-        "held_out": {"examples": len(held.examples), "pairs": len(held.pairs)},
-        "before": before,
-        "after": after,
-        "training": stats.as_dict(),
-        "config": dict(config.__dict__),
-        "calibration": calibration,
-        "seconds": round(time.perf_counter() - started, 1),
-        **(extra or {}),
-    }
+    card = model_card(version_id=version_id, base_model=base, train=train, held=held, before=before,
+                      after=after, training=stats.as_dict(), config=config, calibration=calibration,
+                      started=started, extra=extra, method="adapter",
+                      adapter={"base": base, "base_model_id": encoder.model_id})
     model = build_router_model(load_trainable(base), heads)
     save_model(model, target, card, extra=lambda folder: heads.save(folder / ADAPTER_FILE))
     log_step(progress, 1.0, "新版本已保存")

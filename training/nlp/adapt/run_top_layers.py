@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from pathlib import Path
 from typing import Any
 
-from training.core.clock import team_now
 from training.nlp.adapt.adapter import feature_keys
 from training.nlp.adapt.data import AdaptData
-from training.nlp.adapt.evaluation import evaluate, load_trainable, log_step
+from training.nlp.adapt.evaluation import evaluate, load_trainable, log_step, model_card
 from training.nlp.adapt.finetune import Progress, save_model
 from training.nlp.adapt.top_layers import TopLayersConfig, lower_states, train_top_layers
 
@@ -36,15 +34,9 @@ def run_top_layers(
     stats.texts_embedded, stats.embed_seconds = len(keys), round(cache_seconds, 1)
     after = evaluate(model, held) if len(held) else {}
     model.max_seq_length = full_length
-    now = dt.datetime.now(dt.UTC)
-    card: dict[str, Any] = {
-        "id": version_id or team_now(now).strftime("adapted-%Y%m%d-%H%M%S"),
-        "base_model": base_model, "method": "top-layers", "created_at": now.isoformat(timespec="seconds"),
-        "train": {"examples": len(train.examples), "pairs": len(train.pairs)},
-        "held_out": {"examples": len(held.examples), "pairs": len(held.pairs)},
-        "before": before, "after": after, "training": stats.as_dict(), "config": dict(config.__dict__),
-        "calibration": {}, "seconds": round(time.perf_counter() - started, 1), **(extra or {}),
-    }
+    card = model_card(version_id=version_id, base_model=base_model, train=train, held=held, before=before,
+                      after=after, training=stats.as_dict(), config=config, calibration={},
+                      started=started, extra=extra, method="top-layers")
     save_model(model, target, card)
     log_step(progress, 1.0, "新版本已保存")
     return card

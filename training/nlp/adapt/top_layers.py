@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from training.nlp.adapt.adapter import AdapterStats, Key, _rank_batches
-from training.nlp.adapt.data import QUERY, AdaptData, RankExample
+from training.nlp.adapt.adapter import AdapterStats, Key
+from training.nlp.adapt.data import QUERY, AdaptData, RankExample, rank_batches
 from training.nlp.adapt.threads import training_threads
 
 Progress = Callable[[float, str], None]
@@ -149,7 +149,7 @@ def train_top_layers(
     try:
         for epoch in range(config.epochs):
             batches: list[tuple[str, list[Any]]] = [("rank", b) for b in
-                                                    _rank_batches(data.examples, config.batch_size, rng)]
+                                                    rank_batches(data.examples, config.batch_size, rng)]
             pairs = list(data.pairs)
             rng.shuffle(pairs)
             size = config.batch_size
