@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from training.nlp.adapt.data import PASSAGE, QUERY, AdaptData, RankExample, rank_batches
+from training.nlp.adapt.data import PASSAGE, QUERY, AdaptData, RankExample, epoch_batches
+from training.nlp.adapt.losses import cosent_loss, ranking_loss
 from training.nlp.adapt.threads import training_threads
 from training.nlp.encoder.adapter import Heads
 
@@ -157,7 +158,6 @@ def train_adapter(
         The trained maps and what the run did (epochs completed, loss per epoch, seconds).
     """
     import torch
-    import torch.nn.functional as f
 
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
@@ -178,36 +178,18 @@ def train_adapter(
 
     def rank_loss(batch: list[RankExample]) -> Any:
         anchors = maps(x[[rows[(e.anchor, QUERY)] for e in batch]], QUERY)
-        with_negative = [e for e in batch if e.negative]
         keys = [(e.positive, e.positive_prompt) for e in batch] + \
-            [(e.negative or "", e.positive_prompt) for e in with_negative]
-        logits = anchors @ mapped(keys).T * config.rank_scale
-        # Another anchor's positive that is the same text as mine is not a negative for me.
-        ids = torch.tensor([rows[k] for k in keys])
-        same = (ids[None, :] == ids[: len(batch), None]) & ~torch.eye(len(batch), len(keys), dtype=torch.bool)
-        return f.cross_entropy(logits.masked_fill(same, float("-inf")), torch.arange(len(batch)))
+            [(e.negative, e.positive_prompt) for e in batch if e.negative]
+        return ranking_loss(anchors, mapped(keys), keys, config.rank_scale)
 
     def pair_loss(batch: list[Any]) -> Any:
         a = maps(x[[rows[(p.a, QUERY)] for p in batch]], QUERY)
         b = mapped([(p.b, p.b_prompt) for p in batch])
-        cos = (a * b).sum(-1) * config.pair_scale
-        labels = torch.tensor([p.score for p in batch])
-        diff = cos[None, :] - cos[:, None]  # [i, j] = cos_j - cos_i, penalised where label_i > label_j
-        mask = labels[:, None] > labels[None, :]
-        if not bool(mask.any()):
-            return (cos * 0).sum()
-        return torch.logsumexp(torch.cat([torch.zeros(1), diff[mask]]), dim=0)
+        return cosent_loss((a * b).sum(-1) * config.pair_scale, [p.score for p in batch])
 
     try:
         for epoch in range(config.epochs):
-            batches: list[tuple[str, list[Any]]] = [
-                ("rank", b) for b in rank_batches(data.examples, config.batch_size, rng)]
-            pairs = list(data.pairs)
-            rng.shuffle(pairs)
-            batches += [("pairs", pairs[i : i + config.batch_size])
-                        for i in range(0, len(pairs), config.batch_size)
-                        if len(pairs[i : i + config.batch_size]) >= 2]
-            rng.shuffle(batches)
+            batches = epoch_batches(data, config.batch_size, rng)
             total = 0.0
             for kind, batch in batches:
                 loss = rank_loss(batch) if kind == "rank" else config.pair_weight * pair_loss(batch)

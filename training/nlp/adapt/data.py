@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 QUERY = "query"
 PASSAGE = "passage"
@@ -91,4 +92,15 @@ def rank_batches(examples: list[RankExample], size: int, rng: random.Random) -> 
         if len(deferred) == len(pending):
             break
         pending = deferred
+    return out
+
+
+def epoch_batches(data: AdaptData, size: int, rng: random.Random) -> list[tuple[str, list[Any]]]:
+    """One epoch: ranking batches (``rank_batches``) and scored-pair chunks, interleaved at random."""
+    out: list[tuple[str, list[Any]]] = [("rank", b) for b in rank_batches(data.examples, size, rng)]
+    pairs = list(data.pairs)
+    rng.shuffle(pairs)
+    chunks = (pairs[i : i + size] for i in range(0, len(pairs), size))
+    out.extend(("pairs", chunk) for chunk in chunks if len(chunk) >= 2)
+    rng.shuffle(out)
     return out

@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from training.nlp.adapt.data import QUERY, AdaptData, RankExample, ScoredPair, rank_batches
+from training.nlp.adapt.data import QUERY, AdaptData, RankExample, ScoredPair, epoch_batches
+from training.nlp.adapt.losses import cosent_loss, ranking_loss
 from training.nlp.adapt.threads import training_threads
 from training.nlp.encoder.model_ids import MODEL_CARD
 
@@ -76,15 +77,8 @@ def _prefix(model: Any, prompt: str) -> str:
     return str((getattr(model, "prompts", None) or {}).get(prompt, ""))
 
 
-def _batches(data: AdaptData, size: int, rng: random.Random) -> list[tuple[str, list[Any]]]:
-    """One epoch of ranking and pair batches, interleaved at random."""
-    out: list[tuple[str, list[Any]]] = [("rank", b) for b in rank_batches(data.examples, size, rng)]
-    pairs = list(data.pairs)
-    rng.shuffle(pairs)
-    chunks = (pairs[i : i + size] for i in range(0, len(pairs), size))
-    out.extend(("pairs", chunk) for chunk in chunks if len(chunk) >= 2)
-    rng.shuffle(out)
-    return out
+#: One epoch's batches (kept under its old name for the tests).
+_batches = epoch_batches
 
 
 def _embed(model: Any, texts: list[str]) -> Any:
@@ -95,35 +89,19 @@ def _embed(model: Any, texts: list[str]) -> Any:
 
 
 def _rank_loss(model: Any, batch: list[RankExample], scale: float) -> Any:
-    import torch
-    import torch.nn.functional as f
-
     query = _prefix(model, QUERY)
     anchors = _embed(model, [query + e.anchor for e in batch])
     with_negative = [e for e in batch if e.negative]
     cand_texts = [e.positive for e in batch] + [e.negative or "" for e in with_negative]
     prompts = [e.positive_prompt for e in batch] + [e.positive_prompt for e in with_negative]
     cands = _embed(model, [_prefix(model, p) + t for p, t in zip(prompts, cand_texts, strict=True)])
-    logits = anchors @ cands.T * scale
-    # Another anchor's positive that is the same text as mine is not a negative for me.
-    same = torch.tensor([[cand_texts[j] == batch[i].positive and j != i for j in range(len(cand_texts))]
-                         for i in range(len(batch))])
-    logits = logits.masked_fill(same, float("-inf"))
-    return f.cross_entropy(logits, torch.arange(len(batch)))
+    return ranking_loss(anchors, cands, cand_texts, scale)
 
 
 def _pair_loss(model: Any, batch: list[ScoredPair], scale: float) -> Any:
-    import torch
-
     a = _embed(model, [_prefix(model, QUERY) + p.a for p in batch])
     b = _embed(model, [_prefix(model, p.b_prompt) + p.b for p in batch])
-    cos = (a * b).sum(-1) * scale
-    labels = torch.tensor([p.score for p in batch])
-    diff = cos[None, :] - cos[:, None]  # [i, j] = cos_j - cos_i, penalised where label_i > label_j
-    mask = labels[:, None] > labels[None, :]
-    if not bool(mask.any()):
-        return (cos * 0).sum()
-    return torch.logsumexp(torch.cat([torch.zeros(1), diff[mask]]), dim=0)
+    return cosent_loss((a * b).sum(-1) * scale, [p.score for p in batch])
 
 
 def fine_tune(

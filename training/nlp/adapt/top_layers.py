@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from training.nlp.adapt.adapter import AdapterStats, Key
-from training.nlp.adapt.data import QUERY, AdaptData, RankExample, rank_batches
+from training.nlp.adapt.data import QUERY, AdaptData, RankExample, epoch_batches
+from training.nlp.adapt.losses import cosent_loss, ranking_loss
 from training.nlp.adapt.threads import training_threads
 
 Progress = Callable[[float, str], None]
@@ -110,7 +111,6 @@ def train_top_layers(
 ) -> AdapterStats:
     """Train the top ``config.top`` layers of ``model`` in place on cached lower ``states``."""
     import torch
-    import torch.nn.functional as f
 
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
@@ -127,35 +127,19 @@ def train_top_layers(
 
     def rank_loss(batch: list[RankExample]) -> Any:
         anchors = embed([(e.anchor, QUERY) for e in batch])
-        negatives = [e for e in batch if e.negative]
         keys = [(e.positive, e.positive_prompt) for e in batch] + \
-            [(e.negative or "", e.positive_prompt) for e in negatives]
-        logits = anchors @ embed(keys).T * config.scale
-        ids = torch.tensor([rows[k] for k in keys])
-        same = (ids[None, :] == ids[: len(batch), None]) & ~torch.eye(len(batch), len(keys), dtype=torch.bool)
-        return f.cross_entropy(logits.masked_fill(same, float("-inf")), torch.arange(len(batch)))
+            [(e.negative, e.positive_prompt) for e in batch if e.negative]
+        return ranking_loss(anchors, embed(keys), keys, config.scale)
 
     def pair_loss(batch: list[Any]) -> Any:
         cos = (embed([(p.a, QUERY) for p in batch]) * embed([(p.b, p.b_prompt) for p in batch])).sum(-1)
-        cos = cos * config.scale
-        labels = torch.tensor([p.score for p in batch])
-        mask = labels[:, None] > labels[None, :]
-        if not bool(mask.any()):
-            return (cos * 0).sum()
-        return torch.logsumexp(torch.cat([torch.zeros(1), (cos[None, :] - cos[:, None])[mask]]), dim=0)
+        return cosent_loss(cos * config.scale, [p.score for p in batch])
 
     model.train()
     start = time.perf_counter()
     try:
         for epoch in range(config.epochs):
-            batches: list[tuple[str, list[Any]]] = [("rank", b) for b in
-                                                    rank_batches(data.examples, config.batch_size, rng)]
-            pairs = list(data.pairs)
-            rng.shuffle(pairs)
-            size = config.batch_size
-            batches += [("pairs", pairs[i : i + size]) for i in range(0, len(pairs), size)
-                        if len(pairs[i : i + size]) >= 2]
-            rng.shuffle(batches)
+            batches = epoch_batches(data, config.batch_size, rng)
             total = 0.0
             for n, (kind, batch) in enumerate(batches):
                 if time.perf_counter() - start > config.budget_seconds:
