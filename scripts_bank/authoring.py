@@ -110,7 +110,7 @@ def make_current(
                                  reason=f"话术「{script.question[:30]}」已更新为第 {version.version} 版")
 
 
-def _add_script(
+def insert_script(
     session: Session, editor: User, row: ScriptRow, *, mined_question_id: int | None = None,
     note: str = "", source_answer_ids: Sequence[int] | None = None,
 ) -> tuple[Script, ScriptVersion]:
@@ -143,7 +143,7 @@ def create_script(
     check_script(question, answer, category)
     if mined_question_id is not None and session.get(MinedQuestion, mined_question_id) is None:
         raise ScriptError("关联的顾客问题不存在。")
-    script, version = _add_script(session, editor, ScriptRow(question, answer, category, list(tags or []),
+    script, version = insert_script(session, editor, ScriptRow(question, answer, category, list(tags or []),
                                                              product, variant),
                                   mined_question_id=mined_question_id, note=note,
                                   source_answer_ids=source_answer_ids)
@@ -264,7 +264,7 @@ def import_scripts(*, session: Session, actor: User | None, rows: Sequence[Scrip
         except ScriptError as exc:
             raise ScriptError(f"第 {number} 行：{exc}") from exc
     for row in rows:
-        script, version = _add_script(session, editor, row, note="导入")
+        script, version = insert_script(session, editor, row, note="导入")
         make_current(session=session, script=script, version=version, approver=editor)
     audit.record(session=session, actor=editor, action="scripts.import", detail={"rows": len(rows)})
     session.commit()

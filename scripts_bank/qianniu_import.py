@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlmodel import Session, col, select
 
-from scripts_bank.authoring import MAX_SCRIPT_CHARS, _add_script, check_script
+from scripts_bank.authoring import MAX_SCRIPT_CHARS, check_script, insert_script
 from scripts_bank.io import ScriptRow, match_category
 from scripts_bank.qianniu import HEADER
 from scripts_bank.service import DRAFT, ScriptError
@@ -234,7 +234,7 @@ def import_qianniu(*, session: Session, actor: User | None, phrases: list[Phrase
     editor = require_role(actor, *STAFF)
     plan = plan_qianniu_import(session=session, actor=editor, phrases=phrases)
     for phrase in plan.new:
-        _add_script(session, editor, draft_row(phrase), note="千牛快捷短语导入")
+        insert_script(session, editor, draft_row(phrase), note="千牛快捷短语导入")
     audit.record(session=session, actor=editor, action="scripts.import",
                  detail={"format": "qianniu", "file": file_name[:100], "drafts": len(plan.new),
                          "in_bank": len(plan.in_bank), "in_file": len(plan.in_file),
