@@ -77,7 +77,9 @@ class QianniuPlan:
     def lines(self) -> list[str]:
         """The plan in plain Chinese: the summary, then the skipped duplicates."""
         total = len(self.new) + len(self.in_bank) + len(self.in_file) + len(self.in_drafts)
-        out = [f"文件共 {total} 条快捷短语，{len(self.groups)} 个分组；{len(self.new)} 条将作为草稿导入。"]
+        everything = [*self.new, *(p for p, _ in (*self.in_bank, *self.in_file, *self.in_drafts))]
+        groups = len({p.group or NO_GROUP for p in everything})
+        out = [f"文件共 {total} 条快捷短语，{groups} 个分组；{len(self.new)} 条将作为草稿导入。"]
         if self.in_bank:
             out.append(f"{len(self.in_bank)} 条与已审定话术内容相同，跳过："
                        + "；".join(f"第 {p.row} 行（话术 #{sid}）" for p, sid in self.in_bank[:_MAX_LISTED])

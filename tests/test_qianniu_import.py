@@ -68,6 +68,8 @@ def test_export_then_import_gives_drafts_with_the_same_texts_and_groups(session:
     # The bank already has them approved: nothing new, every phrase reported.
     plan = plan_qianniu_import(session=session, actor=demo.trainer, phrases=phrases)
     assert not plan.new and len(plan.in_bank) == 3
+    # the summary counts the file's groups, not only the new phrases' (there are none)
+    assert f"{len({p.group for p in phrases})} 个分组；0 条将作为草稿导入" in plan.lines()[0]
     # Into an empty bank (the originals archived): drafts with the same texts.
     for script in session.exec(select(Script)).all():
         script.status = "archived"
@@ -213,3 +215,7 @@ def test_trainer_page_previews_then_imports_drafts(session: Session, demo: Demo)
     assert any("已导入 2 条草稿话术" in s.value and "话术列表" in s.value for s in at.success)
     session.expire_all()
     assert sorted(v.answer for _, v in _drafts(session)) == ["**好的**稍等", "包邮哦"]
+    # the imported file leaves the box: a fresh, empty uploader and no stale preview
+    boxes = [u.key for u in at.get("file_uploader") if "qianniu_import" in str(u.key)]
+    assert boxes == ["qianniu_import_file-1"]
+    assert not any("3 条快捷短语" in i.value for i in at.info)

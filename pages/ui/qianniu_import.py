@@ -18,11 +18,17 @@ from scripts_bank.qianniu_import import (
 )
 from training.models import User
 
-UPLOAD, SLOT = "qianniu_import_file", "qianniu_import"
+UPLOAD, SLOT, ROUND = "qianniu_import_file", "qianniu_import", "qianniu_import_round"
+
+
+def _upload_key() -> str:
+    """The uploader's key: a new one after each import, so the imported file leaves the box."""
+    done = int(st.session_state.get(ROUND, 0))
+    return UPLOAD if done == 0 else f"{UPLOAD}-{done}"
 
 
 def _import() -> None:
-    upload = st.session_state.get(UPLOAD)
+    upload = st.session_state.get(_upload_key())
     if upload is None:
         return
 
@@ -37,7 +43,7 @@ def _import() -> None:
     if done is not None:
         for line in done.lines()[1:]:
             note(SLOT, line, "warning")
-        st.session_state.pop(UPLOAD, None)
+        st.session_state[ROUND] = int(st.session_state.get(ROUND, 0)) + 1
 
 
 def render_qianniu_import(user: User | None) -> None:
@@ -47,7 +53,7 @@ def render_qianniu_import(user: User | None) -> None:
                "逗号、竖线或制表符；UTF-8 或 GBK）和同样表头的 .xlsx。旧版 .xls 请先另存为 .xlsx。"
                "每条短语导入为草稿，分组对应分类（对不上的归入「其他」并保留分组名为标签），"
                "与已审定话术或待审定草稿相同的短语会跳过。有任何一行出错则整份文件都不导入。")
-    upload = st.file_uploader("选择快捷短语文件", type=["csv", "txt", "xlsx", "xls"], key=UPLOAD)
+    upload = st.file_uploader("选择快捷短语文件", type=["csv", "txt", "xlsx", "xls"], key=_upload_key())
     if upload is not None:
         with db_session() as session:
             plan = run_action(lambda: plan_qianniu_import(
