@@ -11,6 +11,7 @@ from scripts_bank.cli.common import check_output
 from scripts_bank.cli.data import cmd_backup, cmd_import_chats, cmd_restore
 from scripts_bank.cli.model import cmd_adapt
 from scripts_bank.cli.text import cmd_lookup, cmd_mine_questions, cmd_rank, cmd_similarity
+from training.chats.parsers import FORMATS
 from training.core.jsonl import InputError
 
 
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     lookup.add_argument("--bank", type=Path, required=True)
     lookup.add_argument("--k", type=int, default=10)
     lookup.set_defaults(func=cmd_lookup)
-    formats = ["auto", "jddc", "csv", "tsv", "xlsx", "jsonl"]
+    formats = ["auto", *FORMATS]
     mine = add("mine-questions", "从聊天记录中挖掘顾客问题")
     mine.add_argument("--format", choices=formats, default="auto")
     mine.set_defaults(func=cmd_mine_questions)
