@@ -66,7 +66,14 @@ class Skipped:
 
 @dataclass
 class Parsed:
-    """What one file holds: the questions to take, and the ones skipped."""
+    """What one file holds: the questions to take, the ones skipped, and the malformed ones.
+
+    ``skipped`` are questions of a kind Huashu does not take (a numerical question, a 填空题…):
+    listed, not blocking. ``errors`` are questions of a supported kind that are malformed (a choice
+    question without a correct answer, an answer letter beyond the options…): the importer refuses
+    the whole file when there is any, so nothing is half-imported.
+    """
 
     records: list[QuestionRecord] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    errors: list[Skipped] = field(default_factory=list)
