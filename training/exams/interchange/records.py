@@ -6,6 +6,9 @@ line and reason). The JSON line of ``huashu questions import --dry-run`` is ``Qu
 
 from __future__ import annotations
 
+import html
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,3 +80,62 @@ class Parsed:
     records: list[QuestionRecord] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[Skipped] = field(default_factory=list)
+
+
+# --- Small helpers the Moodle XML and GIFT formats share ----------------------------------------
+
+#: Kinds of question the formats name, in plain Chinese, for the reasons of ``Skipped``.
+KIND_NAMES = {SINGLE: "单选题", MULTIPLE: "多选题", TRUEFALSE: "判断题", SCENARIO: "问答题"}
+
+_CONTEXTS = ("$course$", "$system$", "$module$", "$cat$", "$coursecategory$")
+_BREAK_TAGS = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6]|/tr)\b[^>]*>", re.IGNORECASE)
+_DROPPED_BLOCKS = re.compile(r"<\s*(script|style)\b.*?<\s*/\s*\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def html_to_text(value: str) -> str:
+    """Plain text of an HTML fragment: tags dropped, entities unescaped, <br>/<p> as line breaks.
+
+    A regular expression, not a parser: nothing is fetched or expanded. The source's own line
+    breaks are HTML whitespace; runs of blank lines shrink to one.
+    """
+    text = _DROPPED_BLOCKS.sub("", value)
+    text = re.sub(r"\s+", " ", text)
+    text = _BREAK_TAGS.sub("\n", text)
+    text = html.unescape(_TAG.sub("", text)).replace("\xa0", " ")
+    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def looks_like_html(value: str) -> bool:
+    """Whether a text with no declared format holds HTML tags or entities."""
+    return bool(re.search(r"<\s*/?\s*[a-zA-Z][^>]*>|&[a-zA-Z]+;|&#\d+;", value))
+
+
+def category_tags(path: str) -> list[str]:
+    """The tags a Moodle/GIFT category path gives: every meaningful segment, in order.
+
+    ``$course$/top/售后/质保`` → ``["售后", "质保"]``: the context (``$course$``…), ``top`` and
+    Moodle's default categories (``默认…``, ``Default for …``) are dropped; ``//`` is a slash
+    inside a name.
+    """
+    segments = [s.replace("\0", "/").strip() for s in path.replace("//", "\0").split("/")]
+    meaningful = [s for s in segments if s and s.lower() not in _CONTEXTS and s.lower() != "top"
+                  and not s.startswith("默认") and not s.lower().startswith("default for")]
+    return unique(meaningful)
+
+
+def category_path(tags: Sequence[str]) -> str:
+    """The Moodle category path holding ``tags`` (``$course$/top/售后/质保``); ``默认`` for none."""
+    names = [t.replace("/", "//") for t in tags if t.strip()] or ["默认"]
+    return "/".join(["$course$", "top", *names])
+
+
+def unique(values: Iterable[str]) -> list[str]:
+    """The non-empty stripped values, each once, in order."""
+    return list(dict.fromkeys(v.strip() for v in values if v.strip()))
+
+
+def title_of(title: str, stem: str) -> str:
+    """A title for reports: the given one, else the stem's first 20 characters."""
+    return title or (stem[:20] + ("…" if len(stem) > 20 else ""))
