@@ -139,6 +139,16 @@ def _header(cells: list[str], file_name: str) -> tuple[int, int, int]:
     return found[0], found[1], found[2]
 
 
+def looks_like_qianniu(raw: bytes, file_name: str) -> bool:
+    """Whether a file's first row is a 千牛 快捷短语 header (to tell it from Huashu's own table)."""
+    try:
+        records = _records(raw, file_name)
+        _header(records[0][1], file_name) if records else None
+    except (UserError, IndexError):
+        return False
+    return bool(records)
+
+
 def read_qianniu_phrases(raw: bytes, *, file_name: str, limit_bytes: int | None = None) -> list[Phrase]:
     """The phrases of an uploaded 千牛 快捷短语 file, or a ``QianniuImportError`` naming bad rows."""
     limit = limit_bytes if limit_bytes is not None else upload_limit_bytes()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from scripts_bank.cli.common import check_output
 from scripts_bank.cli.data import cmd_backup, cmd_import_chats, cmd_restore
+from scripts_bank.cli.exchange import add_commands
 from scripts_bank.cli.model import cmd_adapt
 from scripts_bank.cli.text import cmd_lookup, cmd_mine_questions, cmd_rank, cmd_similarity
 from training.chats.parsers import FORMATS
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("file", type=Path, help="要恢复的备份文件")
     restore.add_argument("--force", action="store_true", help="目标数据库已有数据时仍然覆盖")
     restore.set_defaults(func=cmd_restore)
+    add_commands(sub)
     return parser
 
 
