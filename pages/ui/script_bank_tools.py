@@ -13,11 +13,15 @@ from pages.ui.qianniu_import import render_qianniu_import
 from scripts_bank.authoring import export_scripts, import_scripts
 from scripts_bank.io import export_bytes, read_script_table, scripts_table
 from scripts_bank.usage import WEAK_LOOKUP_COSINE, usage_report, weak_lookups
+from scripts_bank.zammad import zammad_csv
 from training.core.config import get_settings
 from training.core.tables import safe_export
 from training.models import LintPhrase, User
 from training.nlp.model_versions import active_model_id, model_threshold
 from training.ranking.lint_rules import PHRASE_KINDS, list_phrases, save_phrase
+
+ZAMMAD = "zammad"
+EXPORT_FORMATS = {"xlsx": "Excel（xlsx）", "csv": "CSV", ZAMMAD: "Zammad 文本模块（CSV）"}
 
 
 def _import_scripts() -> None:
@@ -42,16 +46,19 @@ def render_transfer(user: User | None) -> None:
     st.button("导入", key="bank_import", disabled=upload is None, on_click=_import_scripts)
     show("bank_import")
     st.subheader("导出话术库")
-    fmt = st.radio("格式", ["xlsx", "csv"], horizontal=True, key="bank_export_fmt")
+    fmt = st.radio("格式", list(EXPORT_FORMATS), horizontal=True, key="bank_export_fmt",
+                   format_func=EXPORT_FORMATS.__getitem__)
     if st.button("生成导出文件", key="bank_export"):
         with db_session() as session:
             rows = run_action(lambda: export_scripts(session=session, actor=user))
         if rows is not None:
+            name = "话术库-Zammad文本模块.csv" if fmt == ZAMMAD else f"话术库.{fmt}"
             st.download_button(
-                f"下载 话术库.{fmt}",
-                export_bytes(scripts_table(rows), fmt),
-                file_name=f"话术库.{fmt}",
+                f"下载 {name}",
+                zammad_csv(rows) if fmt == ZAMMAD else export_bytes(scripts_table(rows), fmt),
+                file_name=name,
                 key="bank_export_download",
+                on_click="ignore",
             )
     render_qianniu_export(user)
     render_qianniu_import(user)
