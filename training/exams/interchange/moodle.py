@@ -129,7 +129,8 @@ def _parse_tree(text: str) -> tuple[ET.Element, dict[int, int]]:
         parser.Parse(text, True)
         root = builder.close()
     except expat.ExpatError as exc:
-        raise FormatError(f"Moodle XML 格式有误（第 {exc.lineno} 行第 {exc.offset + 1} 列：{expat.ErrorString(exc.code)}），"
+        reason = expat.ErrorString(exc.code)
+        raise FormatError(f"Moodle XML 格式有误（第 {exc.lineno} 行第 {exc.offset + 1} 列：{reason}），"
                           "请检查文件是否完整。") from exc
     except (RecursionError, AssertionError) as exc:
         raise FormatError("Moodle XML 结构无法解析，请检查文件是否完整。") from exc
