@@ -5,6 +5,7 @@ import streamlit as st
 
 from pages.ui.actions import act, ask, asked, confirm_step, forget, note, show
 from pages.ui.common import current_user, db_session, run_action, show_table
+from pages.ui.question_exchange import render_question_exchange
 from training.core.config import get_settings
 from training.exams.knowledge import (
     KINDS,
@@ -168,3 +169,5 @@ st.caption("第一行为表头：题型（单选题、多选题或判断题）�
 upload = st.file_uploader("选择文件", type=["csv", "xlsx"], key="ki_upload")
 st.button("导入", key="ki_import", disabled=upload is None, on_click=_import)
 show("ki_import")
+
+render_question_exchange(user)
