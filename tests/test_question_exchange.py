@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from exam_world import Demo, demo_people
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
@@ -205,3 +207,27 @@ def test_page_previews_then_imports_and_offers_the_export(session: Session, demo
     at.run()
     assert not at.exception, at.exception
     assert any("GIFT" in s.value for s in at.success)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.one_of(st.binary(max_size=400),
+                     st.text(alphabet="{}=~#%:$/\n ，质保退货TF0123-><", max_size=200).map(str.encode)),
+       name=st.sampled_from(["q.gift", "q.xml", "q.xlsx", "q.csv", "q.txt"]))
+def test_arbitrary_files_are_refused_in_chinese_or_imported_whole(
+        session: Session, demo: Demo, raw: bytes, name: str) -> None:
+    before = (len(_stems(session)), len(_scenarios(session)))
+    try:
+        parsed = read_questions(raw, file_name=name)
+    except QuestionImportError as exc:
+        assert str(exc) and not str(exc).isascii()
+        return
+    plan = plan_import(session=session, actor=demo.trainer, parsed=parsed)
+    if plan.ok:
+        done = import_questions(session=session, actor=demo.trainer, parsed=parsed)
+        assert (len(_stems(session)), len(_scenarios(session))) == (
+            before[0] + done.created_items, before[1] + done.created_scenarios)
+    else:
+        with pytest.raises(QuestionImportError):
+            import_questions(session=session, actor=demo.trainer, parsed=parsed)
+        session.rollback()
+        assert (len(_stems(session)), len(_scenarios(session))) == before
