@@ -77,10 +77,14 @@ def _header_key(value: str) -> str:
     return _ALIASES.get(key, key)
 
 
+def _quoted(value: str) -> bool:
+    """Whether ``value`` is ``'*`` then a formula start: the writer puts one more ``'`` before it."""
+    rest = value.lstrip("'")
+    return rest[:1] != "" and rest[0] in FORMULA_PREFIXES
+
+
 def _unquote(value: str) -> str:
-    if value.startswith("'") and value[1:2] and value[1] in FORMULA_PREFIXES:
-        return value[1:]
-    return value
+    return value[1:] if value.startswith("'") and _quoted(value) else value
 
 
 def _cell(value: object) -> str:
@@ -246,7 +250,10 @@ def _row(record: QuestionRecord) -> list[object]:
 def _safe(values: Iterable[object]) -> list[object]:
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    return [safe_cell(ILLEGAL_CHARACTERS_RE.sub("", v)) if isinstance(v, str) else v for v in values]
+    cells = [ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values]
+    # safe_cell's ' before a formula start; a text already starting '= gets one more, so reading,
+    # which takes one off, gives it back.
+    return [safe_cell("'" + v if isinstance(v, str) and v[:1] == "'" and _quoted(v) else v) for v in cells]
 
 
 def write_exam_xlsx(records: Sequence[QuestionRecord]) -> bytes:

@@ -158,11 +158,9 @@ def _plain(text: str, fmt: str = "") -> str:
 def _read(text: str, line: int, category: list[str], parsed: Parsed) -> None:
     title = ""
     if text.startswith("::"):
-        end = text.find("::", 2)
-        while end != -1 and text[end - 1] == "\\":
-            end = text.find("::", end + 1)
-        if end != -1:
-            title, text = _plain(text[2:end]), text[end + 2:]
+        parts = _split(text[2:], "::")
+        if len(parts) > 1:
+            title, text = _plain(parts[0]), "::".join(parts[1:])
     found = _FORMAT.match(text)
     fmt = found.group(1).lower() if found else ""
     opening = _unescaped(text, "{")
@@ -267,12 +265,15 @@ def write_gift(records: Sequence[QuestionRecord]) -> bytes:
     return "\n".join(out).encode("utf-8")
 
 
+def _text(value: str) -> str:
+    """``value`` escaped, behind ``[plain]`` when it would read as a format, comment or category."""
+    escaped = _escape(value)
+    return "[plain]" + escaped if escaped.startswith(("[", "//", "$")) else escaped
+
+
 def _question(record: QuestionRecord) -> str:
-    stem = _escape(record.stem)
-    if stem.startswith(("[", "::", "//", "$")):
-        stem = "[plain]" + stem
-    head = (f"::{_escape(record.title)}::" if record.title else "") + stem
-    explanation = f"####{_escape(record.explanation)}" if record.explanation else ""
+    head = (f"::{_text(record.title)}::" if record.title else "") + _text(record.stem)
+    explanation = f"####{_text(record.explanation)}" if record.explanation else ""
     if record.type == TRUEFALSE:
         return f"{head} {{{'TRUE' if record.answer == RIGHT else 'FALSE'}{explanation}}}"
     if record.type not in (SINGLE, MULTIPLE):
@@ -281,10 +282,11 @@ def _question(record: QuestionRecord) -> str:
     right = SPLITS[min(max(len(record.answer), 1), len(SPLITS)) - 1]
     for index, option in enumerate(record.options):
         chosen = chr(65 + index) in record.answer
-        if record.type == SINGLE:
-            lines.append(f"\t{'=' if chosen else '~'}{_escape(option)}")
+        if record.type == SINGLE:  # an explicit weight when the text itself starts with %
+            weight = ("%100%" if chosen else "%0%") if option.startswith("%") else ""
+            lines.append(f"\t{'=' if chosen else '~'}{weight}{_text(option)}")
         else:
-            lines.append(f"\t~%{right if chosen else '-100'}%{_escape(option)}")
+            lines.append(f"\t~%{right if chosen else '-100'}%{_text(option)}")
     if explanation:
         lines.append(f"\t{explanation}")
     return "\n".join([*lines, "}"])

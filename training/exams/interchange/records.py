@@ -90,7 +90,7 @@ KIND_NAMES = {SINGLE: "单选题", MULTIPLE: "多选题", TRUEFALSE: "判断题"
 _CONTEXTS = ("$course$", "$system$", "$module$", "$cat$", "$coursecategory$")
 _BREAK_TAGS = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6]|/tr)\b[^>]*>", re.IGNORECASE)
 _DROPPED_BLOCKS = re.compile(r"<\s*(script|style)\b.*?<\s*/\s*\1\s*>", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"<[a-zA-Z/!?][^>]*>")
 
 
 def html_to_text(value: str) -> str:
