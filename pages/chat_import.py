@@ -1,5 +1,8 @@
 """Trainer: import a chat-log export, then mine its customer questions into the question bank."""
 
+import hashlib
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -7,26 +10,70 @@ from pages.ui.actions import note, show
 from pages.ui.common import current_user, db_session, embedder, progress_bar, run_action, show_table
 from pages.ui.markdown import md_escape
 from training.chats.importer import import_chat_log, list_imports
-from training.chats.parsers import detect_format, read_header
+from training.chats.parsers import FORMATS, detect_format, parse_chat_log, read_header
+from training.chats.qianniu import NotedChatLog
 from training.chats.readers import MAPPED_FORMATS, ColumnMapping, propose_mapping
+from training.chats.types import AGENT
 from training.core.clock import fmt_datetime
 from training.core.config import get_settings
 from training.mining.service import mine_import
 
+AUTO = "auto"
+FORMAT_LABELS = {
+    AUTO: "自动识别",
+    "jddc": "京东 7 列聊天导出",
+    "csv": "CSV 表格（需指定列）",
+    "tsv": "TSV 表格（需指定列）",
+    "xlsx": "Excel 表格（需指定列）",
+    "jsonl": "JSONL（每行一条消息）",
+    "qianniu-xlsx": "千牛导出 Excel（每位顾客一张表）",
+    "qianniu-zip": "千牛导出压缩包（每位顾客一个文件）",
+    "qianniu-text": "千牛聊天窗口复制的文本",
+}
+PREVIEW_LINES = 8
+
+
+def preview(raw: bytes, file_name: str, file_format: str,
+            mapping: ColumnMapping | None) -> dict[str, Any] | None:
+    """Counts, notes and the first lines of the upload as it would be imported (kept for reruns)."""
+    key = (hashlib.sha256(raw).hexdigest(), file_name, file_format, mapping)
+    cached: dict[str, Any] | None = st.session_state.get("ci_preview")
+    if cached is not None and cached["key"] == key:
+        return cached
+    log = run_action(lambda: parse_chat_log(raw, file_name=file_name, file_format=file_format,
+                                            mapping=mapping))
+    if log is None:
+        return None
+    rows = [{"会话": line.session_key, "发送方": "客服" if line.role == AGENT else "顾客",
+             "时间": fmt_datetime(line.sent_at) if line.sent_at is not None else "",
+             "内容": line.text} for line in log.lines[:PREVIEW_LINES]]
+    shown = {"key": key, "sessions": log.session_count, "messages": len(log.lines), "rows": rows,
+             "notes": list(log.notes) if isinstance(log, NotedChatLog) else [],
+             "masked": sum(log.masked.values())}
+    st.session_state["ci_preview"] = shown
+    return shown
+
+
 user = current_user()
 st.title("聊天记录导入")
-st.caption("支持京东 7 列 TSV 导出、CSV / Excel（需指定列）、JSONL；UTF-8 或 GBK 编码。"
+st.caption("支持京东 7 列 TSV 导出、CSV / Excel（需指定列）、JSONL，以及千牛导出的 Excel、压缩包和"
+           "从千牛聊天窗口复制的文本；UTF-8 或 GBK 编码。"
            "手机号、身份证号、邮箱、银行卡号和详细地址会在保存前脱敏。同一文件不会重复导入。")
 
 limit = get_settings().upload_limit_mb
 upload = st.file_uploader(f"选择聊天记录文件（不超过 {limit} MB）",
-                          type=["txt", "tsv", "csv", "xlsx", "jsonl"], key="ci_upload")
+                          type=["txt", "tsv", "csv", "xlsx", "jsonl", "zip"], key="ci_upload")
 mapping = None
 if upload is not None:
     raw, upload_name = upload.getvalue(), upload.name
-    file_format = run_action(lambda: detect_format(raw, upload_name))
+    chosen = st.selectbox("文件格式", [AUTO, *FORMATS], key="ci_format",
+                          format_func=FORMAT_LABELS.__getitem__)
+    file_format = (run_action(lambda: detect_format(raw, upload_name)) or "") if chosen == AUTO else chosen
+    if file_format:
+        how = "识别为" if chosen == AUTO else "按所选格式读取"
+        st.markdown(f"{how}：**{FORMAT_LABELS[file_format]}**")
     if file_format in MAPPED_FORMATS:
-        columns = run_action(lambda: read_header(raw, file_name=upload_name)) or []
+        columns = run_action(lambda: read_header(raw, file_name=upload_name, file_format=file_format)) or []
         if columns:
             st.markdown("**指定各列的含义**")
             proposed = propose_mapping(columns)
@@ -45,12 +92,21 @@ if upload is not None:
             time_col = pick("时间列（可选）", "time", "ci_map_time")
             if session_col is not None and role_col is not None and text_col is not None:
                 mapping = ColumnMapping(session_col, role_col, text_col, time_col)
-    if file_format and st.button("开始导入", type="primary", key="ci_import",
-                                 disabled=file_format in MAPPED_FORMATS and mapping is None):
+    shown = None
+    if file_format and (file_format not in MAPPED_FORMATS or mapping is not None):
+        shown = preview(raw, upload_name, file_format, mapping)
+    if shown is not None:
+        st.markdown(f"**预览**：{shown['sessions']} 个会话、{shown['messages']} 条消息"
+                    + (f"，{shown['masked']} 处个人信息将脱敏" if shown["masked"] else "")
+                    + f"（下表为前 {len(shown['rows'])} 条，内容已脱敏）")
+        for line in shown["notes"]:
+            st.caption(md_escape(line))
+        st.table(pd.DataFrame(shown["rows"]).style.hide(axis="index"))
+    if file_format and st.button("开始导入", type="primary", key="ci_import", disabled=shown is None):
         with progress_bar("正在读取、脱敏并导入……") as progress, db_session() as session:
             result = run_action(lambda: import_chat_log(
-                session=session, actor=user, raw=raw, file_name=upload_name, mapping=mapping,
-                progress=progress))
+                session=session, actor=user, raw=raw, file_name=upload_name, file_format=file_format,
+                mapping=mapping, progress=progress))
         if result is not None:
             st.session_state["ci_mine_target"] = result.import_id  # offered first for mining below
             st.success(f"已导入「{md_escape(result.file_name)}」：{result.session_count} 个会话、"
@@ -65,7 +121,8 @@ if upload is not None:
 st.subheader("导入记录")
 with db_session() as session:
     imports = run_action(lambda: list_imports(session=session, actor=user)) or []
-show_table(pd.DataFrame([{"ID": i.id, "文件": i.file_name, "格式": i.file_format,
+show_table(pd.DataFrame([{"ID": i.id, "文件": i.file_name,
+                          "格式": FORMAT_LABELS.get(i.file_format, i.file_format),
                           "导入时间": fmt_datetime(i.imported_at), "导入人": i.imported_by,
                           "会话": i.session_count, "消息": i.message_count,
                           "已挖掘问题": i.question_count} for i in imports]),

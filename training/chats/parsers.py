@@ -11,6 +11,10 @@ longer than ``MAX_MESSAGE_CHARS`` is masked, then cut there and marked ``TRUNCAT
 rows are reported): one pasted document should not block a whole export. A CSV cell longer than
 Python's csv field limit (131,072 characters) is refused with its row number.
 
+- qianniu-xlsx / qianniu-zip: the 千牛 export script's workbook (one sheet per customer) and its
+  ZIP of one JSON file per customer (``training.chats.qianniu``, ``training.chats.qianniu_zip``).
+- qianniu-text: text copied from the 千牛 client's history window (``training.chats.qianniu_text``).
+
 This module detects the format and reads the two line formats (jddc, jsonl); the table formats
 are read in ``training.chats.readers``, and every row becomes a masked line in ``training.chats.rows``.
 """
@@ -18,31 +22,70 @@ are read in ``training.chats.readers``, and every row becomes a masked line in `
 from __future__ import annotations
 
 import json
+import zipfile
 
+from training.chats.qianniu import is_qianniu_workbook, read_qianniu_xlsx
+from training.chats.qianniu_text import looks_like_qianniu_text, read_qianniu_text
+from training.chats.qianniu_zip import has_json_members, is_workbook_archive, open_zip, read_qianniu_zip
 from training.chats.readers import MAPPED_FORMATS, ColumnMapping, csv_rows, read_table, xlsx_rows
 from training.chats.rows import ChatLogError, LogBuilder, MaskedChatLog, add_record, scalar
 from training.chats.types import AGENT, CUSTOMER
 from training.core.progress import Progress
-from training.core.uploads import check_upload, decode_text
+from training.core.uploads import XLSX_MAX_EXPANSION, check_upload, decode_text, upload_limit_bytes
 
-FORMATS = ("jddc", "csv", "tsv", "xlsx", "jsonl")
+FORMATS = ("jddc", "csv", "tsv", "xlsx", "jsonl", "qianniu-xlsx", "qianniu-zip", "qianniu-text")
+_HEAD_BYTES = 65_536
 
 
 def detect_format(raw: bytes, file_name: str) -> str:
-    """Guess "jddc", "csv", "tsv", "xlsx" or "jsonl" from the file name and first line."""
+    """Guess one of FORMATS from the file name and content (archives are opened, text's first line read).
+
+    A ZIP archive is a workbook ("qianniu-xlsx" when a sheet has the 千牛 message columns, else
+    "xlsx") or a folder of JSON exports ("qianniu-zip"); text whose first line is a 千牛 header
+    (``昵称 2026-3-5 14:02:11``) is "qianniu-text".
+    """
     lower = file_name.lower()
     if raw.startswith(b"\xd0\xcf\x11\xe0") or lower.endswith(".xls"):
         raise ChatLogError(f"文件「{file_name}」是旧版 Excel (.xls) 或加密的工作簿：请另存为 .xlsx 后重试。")
-    if raw.startswith(b"PK\x03\x04") or lower.endswith((".xlsx", ".xlsm")):
-        return "xlsx"
-    head = raw[:65_536].decode("utf-8", errors="ignore").lstrip("\ufeff")
+    if raw.startswith(b"PK\x03\x04") or lower.endswith((".xlsx", ".xlsm", ".zip")):
+        return _detect_archive(raw, lower)
+    head = _head_text(raw[:_HEAD_BYTES])
     first = next((line for line in head.split("\n") if line.strip()), "").rstrip("\r")
     if lower.endswith((".jsonl", ".ndjson")) or first.lstrip().startswith("{"):
         return "jsonl"
     fields = first.split("\t")
     if len(fields) >= 7 and all(f.strip() in ("0", "1") for f in fields[2:5]):
         return "jddc"
+    if not lower.endswith((".csv", ".tsv")) and looks_like_qianniu_text(head):
+        return "qianniu-text"
     return "tsv" if lower.endswith(".tsv") or "\t" in first else "csv"
+
+
+def _detect_archive(raw: bytes, lower: str) -> str:
+    fallback = "qianniu-zip" if lower.endswith(".zip") else "xlsx"  # the reader reports the damage
+    limit = upload_limit_bytes()
+    if len(raw) > limit:
+        return fallback
+    try:
+        with open_zip(raw, lower) as archive:
+            if is_workbook_archive(archive):
+                unpacked = sum(info.file_size for info in archive.infolist())
+                # A zip bomb is not opened here: the size gate refuses it when the file is read.
+                return "qianniu-xlsx" if unpacked <= limit * XLSX_MAX_EXPANSION and \
+                    is_qianniu_workbook(raw) else "xlsx"
+            return "qianniu-zip" if lower.endswith(".zip") or has_json_members(archive) else fallback
+    except (ChatLogError, zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        return fallback
+
+
+def _head_text(head: bytes) -> str:
+    """The first bytes as text for detection: UTF-8 (a character cut at the end is dropped) or GBK."""
+    try:
+        return head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:
+            return head.decode("gb18030", errors="ignore")
+        return head.decode("utf-8-sig", errors="ignore")
 
 
 def read_header(raw: bytes, *, file_name: str, file_format: str = "auto") -> list[str]:
@@ -85,6 +128,12 @@ def parse_chat_log(
     elif fmt == "xlsx":
         rows = xlsx_rows(raw, file_name, limit)
         read_table(rows, len(rows), mapping, builder)
+    elif fmt == "qianniu-xlsx":
+        read_qianniu_xlsx(raw, builder)
+    elif fmt == "qianniu-zip":
+        read_qianniu_zip(raw, limit, builder)
+    elif fmt == "qianniu-text":
+        read_qianniu_text(_decode(raw, file_name), builder)
     else:
         text = _decode(raw, file_name)
         read_table(csv_rows(text, fmt, file_name), text.count("\n") + 1, mapping, builder)
@@ -92,6 +141,9 @@ def parse_chat_log(
 
 
 def _checked_size(raw: bytes, file_name: str, limit_bytes: int | None) -> int:
+    limit = limit_bytes if limit_bytes is not None else upload_limit_bytes()
+    if file_name.lower().endswith(".zip") and raw.strip() and len(raw) <= limit:
+        open_zip(raw, file_name).close()  # a broken .zip is called a ZIP file, not a broken workbook
     return check_upload(raw, file_name=file_name, limit_bytes=limit_bytes, error=ChatLogError)
 
 
