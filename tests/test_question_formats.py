@@ -130,6 +130,13 @@ def test_moodle_gbk_file_with_html_categories_and_tags() -> None:
     assert essay.explanation == "先道歉"
 
 
+def test_moodle_essay_grader_information_is_a_reference_answer() -> None:
+    body = '<graderinfo format="html"><text>&lt;p&gt;先道歉&lt;/p&gt;</text></graderinfo>' \
+           "<generalfeedback><text>语气要诚恳</text></generalfeedback>"
+    record = parse_moodle_xml(_quiz(_q("essay", "催发货", body))).records[0]
+    assert record.explanation == "参考答案：先道歉\n语气要诚恳"
+
+
 def test_moodle_utf8_with_bom() -> None:
     raw = "\ufeff" + MOODLE_GBK.replace('encoding="GBK"', 'encoding="UTF-8"')
     assert len(parse_moodle_xml(raw.encode("utf-8")).records) == 4
@@ -351,6 +358,19 @@ def test_xlsx_with_noted_headers_in_any_order() -> None:
     assert (numbers.options, numbers.tags) == (["9", "10"], ["难度:1"])
     assert [(s.line, s.reason) for s in parsed.skipped] == [(7, "题型「填空题」不支持，已跳过")]
     assert parsed.errors == []
+
+
+def test_xlsx_header_on_a_later_sheet_below_a_note_row() -> None:
+    book = Workbook()
+    book.active.append(["填写说明：题型可填 单选/多选/判断/问答"])
+    sheet = book.create_sheet("题目")
+    sheet.append(["导入模板 v2"])
+    sheet.append(["题目", "题目类型", "A", "B", "答案"])
+    sheet.append(["质保多久？", "单选", "一年", "两年", "A"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    parsed = parse_exam_xlsx(buffer.getvalue(), file_name="题库.xlsx")
+    assert parsed.records == [QuestionRecord(SINGLE, "质保多久？", ["一年", "两年"], "A", "", [], "", 3)]
 
 
 @pytest.mark.parametrize(("answer", "expected"), [

@@ -2,7 +2,8 @@
 
 Columns ``题干 | 题型 | 选项A … 选项H | 正确答案 | 解析 | 章节 | 难度``, in any order; extra columns
 are ignored. Headers are compared without bracketed notes and whitespace (``题干（必填）``,
-``正确答案\\n(多选用ABC)``); the header row is the first of the first five rows that names 题干.
+``正确答案\\n(多选用ABC)``); the header row is the first of the first five rows that names 题干,
+on the first sheet that has one.
 Missing 题干/题型/正确答案 → ``FormatError``; so are an old .xls, a damaged workbook and text in
 neither UTF-8 nor GBK. Row numbers are Excel's (header = row 1); empty rows are passed over.
 
@@ -55,9 +56,9 @@ LETTERS = "ABCDEFGH"[:MAX_OPTIONS]
 HEADER = ["题干", "题型", *(f"选项{c}" for c in LETTERS), "正确答案", "解析", "章节", "难度"]
 REQUIRED = ("题干", "题型", "正确答案")
 DIFFICULTY = "难度:"
-_ALIASES = {"题目": "题干", "试题": "题干", "试题类型": "题型", "类型": "题型", "答案": "正确答案",
-            "标准答案": "正确答案", "参考答案": "正确答案", "答案解析": "解析", "试题解析": "解析",
-            "知识点": "章节", "分类": "章节", "难易度": "难度", "难易程度": "难度"}
+_ALIASES = {"题目": "题干", "试题": "题干", "试题类型": "题型", "题目类型": "题型", "类型": "题型",
+            "答案": "正确答案", "标准答案": "正确答案", "参考答案": "正确答案", "答案解析": "解析",
+            "试题解析": "解析", "知识点": "章节", "分类": "章节", "难易度": "难度", "难易程度": "难度"}
 _TYPES = {"单选题": SINGLE, "单选": SINGLE, "单项选择题": SINGLE, "多选题": MULTIPLE, "多选": MULTIPLE,
           "多项选择题": MULTIPLE, "不定项选择题": MULTIPLE, "判断题": TRUEFALSE, "判断": TRUEFALSE,
           "问答题": SCENARIO, "简答题": SCENARIO, "问答": SCENARIO, "简答": SCENARIO, "情景题": SCENARIO}
@@ -118,11 +119,13 @@ def _xlsx_rows(raw: bytes, file_name: str) -> list[tuple[int, list[str]]]:
                 raise FormatError(f"文件「{file_name}」解压后过大，请拆分后再导入。")
         book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
         try:
-            sheet = book.worksheets[0]
-            return [(number, [_cell(v) for v in values])
-                    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)]
+            sheets = [[(number, [_cell(v) for v in values])
+                       for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)]
+                      for sheet in book.worksheets]
         finally:
             book.close()
+        # The first sheet holding the header (a template may open with an instructions sheet).
+        return next((rows for rows in sheets if _header_row(rows) is not None), sheets[0] if sheets else [])
     except FormatError:
         raise
     except Exception as exc:  # zipfile, zlib, XML and openpyxl's own errors on a damaged workbook
@@ -145,10 +148,15 @@ def _csv_rows(raw: bytes, file_name: str) -> list[tuple[int, list[str]]]:
         raise FormatError(f"文件「{file_name}」的 CSV 格式有误：{exc}") from exc
 
 
+def _header_row(rows: list[tuple[int, list[str]]]) -> int | None:
+    """The index of the header: the first of the first five rows that names 题干."""
+    return next((i for i, (_, row) in enumerate(rows[:5]) if "题干" in map(_header_key, row)), None)
+
+
 def _read_rows(rows: list[tuple[int, list[str]]], file_name: str) -> Parsed:
     if not any(any(row) for _, row in rows):
         raise FormatError(f"文件「{file_name}」是空的。")
-    header_at = next((i for i, (_, row) in enumerate(rows[:5]) if "题干" in map(_header_key, row)), None)
+    header_at = _header_row(rows)
     columns: dict[str, int] = {}
     for index, value in enumerate(rows[header_at if header_at is not None else 0][1] if rows else []):
         columns.setdefault(_header_key(value), index)

@@ -1,7 +1,8 @@
 """Moodle XML (``<quiz>``): read into ``QuestionRecord``s, and write records Moodle imports.
 
 Reading: ``multichoice`` (``<single>`` true → single, false → multiple), ``truefalse`` and
-``essay`` (→ scenario) are taken. Correct options: for a single, the one answer with fraction 100
+``essay`` (→ scenario; its grader information, if any, opens the explanation as ``参考答案：…``)
+are taken. Correct options: for a single, the one answer with fraction 100
 (a partial-credit option counts as wrong); for a multiple, every answer with a positive fraction.
 Tags: every meaningful segment of the current ``$course$/top/…`` category (see
 ``records.category_tags``), then the question's ``<tags>``. Texts with ``format="html"`` (or no
@@ -162,7 +163,9 @@ def _read_question(element: ET.Element, kind: str, line: int, category: list[str
         parsed.skipped.append(Skipped(shown, line, f"{name}（{kind or '未注明 type'}）不支持，已跳过"))
         return
     tags = unique([*category, *(_text(t, plain=True) for t in element.findall("tags/tag"))])
-    explanation = _text(element.find("generalfeedback"))
+    reference = _text(element.find("graderinfo")) if kind == "essay" else ""
+    explanation = "\n".join(filter(None, [reference and f"参考答案：{reference}",
+                                           _text(element.find("generalfeedback"))]))
     base = QuestionRecord(type=SCENARIO, stem=stem, explanation=explanation, tags=tags, title=title,
                           line=line)
     try:
