@@ -404,9 +404,11 @@ def test_true_false_answer_spellings(answer: str, options: list[str], expected: 
     (["质保", "单选", "甲", "乙", "甲"], "应为选项字母"),
     (["质保", "判断", "", "", "也许"], "应为 正确/错误"),
     (["质保", "", "", "", "A"], "题型为空"),
+    (["质保", "单选", "甲", "乙", "A", "丙"], "选项I 有内容"),
 ])
 def test_malformed_rows_are_errors_with_excel_rows(row: list[str], reason: str) -> None:
-    raw = _xlsx([["题干", "题型", "选项A", "选项B", "正确答案"], ["好题", "问答", None, None, None], row])
+    header = ["题干", "题型", "选项A", "选项B", "正确答案", "选项I"]
+    raw = _xlsx([header, ["好题", "问答", None, None, None], row])
     parsed = parse_exam_xlsx(raw, file_name="a.xlsx")
     assert len(parsed.records) == 1 and len(parsed.errors) == 1
     assert parsed.errors[0].line == 3 and reason in parsed.errors[0].reason

@@ -73,7 +73,7 @@ _MAX_UNPACKED = 512 * 1024 * 1024
 
 def _header_key(value: str) -> str:
     key = re.sub(r"[\s:：*]+", "", _BRACKETS.sub("", value)).upper()
-    if re.fullmatch(r"(选项)?[A-H]", key):
+    if re.fullmatch(r"(选项)?[A-Z]", key):
         return "选项" + key[-1]
     return _ALIASES.get(key, key)
 
@@ -201,6 +201,9 @@ def _read_row(cells: dict[str, str], number: int, parsed: Parsed) -> None:
 
 
 def _options(cells: dict[str, str]) -> list[str]:
+    beyond = sorted(k for k, v in cells.items() if v and re.fullmatch(r"选项[I-Z]", k))
+    if beyond:
+        raise ValueError(f"{'、'.join(beyond)} 有内容，最多 {MAX_OPTIONS} 个选项（A 到 H）")
     values = [cells.get(f"选项{c}", "") for c in LETTERS]
     while values and not values[-1]:
         values.pop()
