@@ -19,6 +19,8 @@ A row of a taken type that cannot be understood (no stem, an answer letter beyon
 single with two letters, a gap in the options…) is in ``Parsed.errors``: the importer refuses
 the file.
 
+The template has no title column: records read have no title, and writing drops titles.
+
 Writing: that header; 题型 in Chinese; 正确答案 letters or 正确/错误; tags: the ``难度:`` one →
 难度, the others joined by ``/`` → 章节 (a tag holding ``/`` comes back split). Text cells that
 would start a formula get a leading ``'`` (``training.core.tables.safe_cell``), which reading

@@ -11,6 +11,7 @@ meaningful segment, see ``records.category_tags``); ``[html]``/``[moodle]``/``[p
 * with ``~`` answers: exactly one ``=`` → single (a positive ``~%50%`` weight is partial credit,
   read as wrong); several ``=``, or no ``=`` at all → multiple, where every ``=`` and every
   ``~`` with a positive ``%weight%`` is correct (``~%-50%`` and unweighted ``~`` are wrong);
+  Moodle itself shows ``{=a =b ~c}`` as one-answer with two full-mark options, Huashu as 多选;
 * only ``=`` answers and no ``~`` (``{=a}``, ``{=a =b}``) is GIFT's short answer → skipped, as
   are numerical ``{#…}`` and matching (``=a -> b``) questions, and text without an answer block.
 
