@@ -252,7 +252,7 @@ def test_zip_members_are_sessions_with_roles_and_image_placeholder() -> None:
     ]
     assert log.lines[0].sent_at == datetime(2026, 3, 5, 14, 2, 11, tzinfo=team_zone())
     assert isinstance(log, NotedChatLog)
-    assert log.notes == ["压缩包中 「说明.txt」不是 JSON 文件，已忽略。"]  # the GBK name, readable
+    assert log.notes == ["压缩包中的「说明.txt」不是 JSON 文件，已忽略。"]  # the GBK name, readable
 
 
 def test_zip_same_customer_twice_gives_two_sessions() -> None:

@@ -103,8 +103,8 @@ def _members(raw: bytes, file_name: str, limit: int, log: NotedChatLog) -> Itera
             yield name, data
         if skipped:
             shown = "、".join(f"「{n}」" for n in skipped[:5])
-            shown += f" 等 {len(skipped)} 个" if len(skipped) > 5 else ""
-            log.notes.append(f"压缩包中 {shown}不是 JSON 文件，已忽略。")
+            shown += f"等 {len(skipped)} 个文件" if len(skipped) > 5 else ""
+            log.notes.append(f"压缩包中的{shown}不是 JSON 文件，已忽略。")
 
 
 def read_qianniu_zip(raw: bytes, limit: int, builder: LogBuilder) -> None:
