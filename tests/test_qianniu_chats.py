@@ -225,6 +225,22 @@ def test_workbook_bad_message_number_and_time() -> None:
                                    "工作表「小李」第 3 行：发送时间「昨天下午」无法识别"]
 
 
+def test_workbook_header_may_follow_a_title_row() -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "小李"
+    sheet.append(["与 小李 的聊天记录（导出于 2026-03-08）"])
+    sheet.append(HEADER)
+    sheet.append(["小李", 1, "2026-03-05 14:02:11", "在吗", "小李", "客户"])
+    sheet.append(["小李", 2, "2026-03-05 14:02:20", "在的", SHOP, "机器人"])
+    out = io.BytesIO()
+    book.save(out)
+    assert detect_format(out.getvalue(), "x.xlsx") == "qianniu-xlsx"
+    with pytest.raises(ChatLogError, match="工作表「小李」第 4 行：账号类型「机器人」"):
+        parse_chat_log(out.getvalue(), file_name="x.xlsx")
+
+
 def test_workbook_without_message_sheets_is_refused_when_chosen() -> None:
     book = openpyxl.Workbook()
     sheet = book.active

@@ -1,12 +1,12 @@
 """千牛 (Taobao's agent client) chat export from the export script: the workbook (qianniu-xlsx).
 
 - qianniu-xlsx: one sheet per customer with the columns ``客户名, 消息序号, 发送时间, 发送内容,
-  发送账号, 账号类型`` (账号类型 客户/客服); a sheet without message columns (汇总, 客户列表 …) is
-  ignored with a note. One sheet is one session, its rows ordered by 消息序号. The session key is
-  the customer name, or ``客户名（表名）`` when the sheet's title is not the name, so two sheets of
-  the same customer stay two sessions (a sheet title is unique in a workbook). A row whose
-  账号类型 is empty takes its role from 发送账号: ``店铺名:子账号`` is the shop, the customer's name
-  the customer.
+  发送账号, 账号类型`` (账号类型 客户/客服) in one of its first 5 rows; a sheet without message
+  columns (汇总, 客户列表 …) is ignored with a note. One sheet is one session, its rows ordered
+  by 消息序号. The session key is the customer name, or ``客户名（表名）`` when the sheet's title
+  is not the name, so two sheets of the same customer stay two sessions (a sheet title is unique
+  in a workbook). A row whose 账号类型 is empty takes its role from 发送账号: ``店铺名:子账号`` is
+  the shop, the customer's name the customer.
 
 Shared with ``training.chats.qianniu_zip``: ``NotedChatLog`` (notes for the preview) and
 ``located_error`` (an error placed by sheet and row, or member and message). Any error refuses the file.
@@ -36,6 +36,7 @@ from training.chats.types import AGENT, CUSTOMER
 #: The export script's message columns; a sheet with 发送内容 and 消息序号 is a message sheet.
 XLSX_COLUMNS = ("客户名", "消息序号", "发送时间", "发送内容", "发送账号", "账号类型")
 _MESSAGE_MARKS = ("消息序号", "发送内容")
+HEADER_ROWS = 5
 _EXCEL_EPOCH = datetime(1899, 12, 30)
 
 
@@ -73,6 +74,12 @@ def _header(cells: Any) -> list[str]:
     return [scalar(c).replace(" ", "") for c in cells]
 
 
+def _header_row(rows: list[tuple[Any, ...]]) -> int | None:
+    """Index of the header among the first ``HEADER_ROWS`` rows (a title row may come first)."""
+    return next((i for i, cells in enumerate(rows[:HEADER_ROWS])
+                 if all(mark in _header(cells) for mark in _MESSAGE_MARKS)), None)
+
+
 def is_qianniu_workbook(raw: bytes) -> bool:
     """Whether a workbook has a sheet whose first row holds the export script's message columns."""
     try:
@@ -81,8 +88,7 @@ def is_qianniu_workbook(raw: bytes) -> bool:
         return False
     try:
         for sheet in book.worksheets:
-            first = next(sheet.iter_rows(max_row=1, values_only=True), None)
-            if first is not None and all(mark in _header(first) for mark in _MESSAGE_MARKS):
+            if _header_row(list(sheet.iter_rows(max_row=HEADER_ROWS, values_only=True))) is not None:
                 return True
         return False
     except Exception:  # noqa: BLE001
@@ -106,12 +112,12 @@ def read_qianniu_xlsx(raw: bytes, builder: LogBuilder) -> None:
         raise ChatLogError(broken) from exc
     message_sheets = 0
     for title, rows in sheets:
-        header = _header(rows[0]) if rows else []
-        if not all(mark in header for mark in _MESSAGE_MARKS):
+        at = _header_row(rows)
+        if at is None:
             log.notes.append(f"工作表「{title}」没有消息列（消息序号、发送内容），已跳过。")
             continue
         message_sheets += 1
-        _read_sheet(title, header, rows[1:], builder)
+        _read_sheet(title, _header(rows[at]), rows[at + 1:], at + 2, builder)
     if not message_sheets and not builder.error_count:
         raise ChatLogError(f"文件「{builder.file_name}」没有千牛聊天记录工作表："
                            f"应有 {'、'.join(XLSX_COLUMNS)} 这些列。")
@@ -119,12 +125,13 @@ def read_qianniu_xlsx(raw: bytes, builder: LogBuilder) -> None:
 
 @dataclass(frozen=True)
 class _Row:
-    number: int  # the sheet's row number, header = 1
+    number: int  # the sheet's row number, as Excel shows it
     seq: int
     cells: dict[str, Any]
 
 
-def _read_sheet(title: str, header: list[str], rows: list[tuple[Any, ...]], builder: LogBuilder) -> None:
+def _read_sheet(title: str, header: list[str], rows: list[tuple[Any, ...]], first_row: int,
+                builder: LogBuilder) -> None:
     index = {name: header.index(name) for name in XLSX_COLUMNS if name in header}
 
     def cell(cells: tuple[Any, ...], name: str) -> Any:
@@ -132,7 +139,7 @@ def _read_sheet(title: str, header: list[str], rows: list[tuple[Any, ...]], buil
         return cells[i] if i is not None and i < len(cells) else None
 
     kept: list[_Row] = []
-    for number, cells in enumerate(rows, start=2):
+    for number, cells in enumerate(rows, start=first_row):
         builder.tick(number, len(rows))
         if all(scalar(c) == "" for c in cells):
             continue
