@@ -17,7 +17,7 @@ from training.models.exams import (
     Review,
     Rubric,
 )
-from training.models.infra import AuditLog, EmbeddingCache, EncoderVersion
+from training.models.infra import AuditLog, CacheGeneration, EmbeddingCache, EncoderVersion, Job
 from training.models.scripts import LintPhrase, LookupLog, Script, ScriptFeedback, ScriptVersion
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Attempt",
     "AttemptStatus",
     "AuditLog",
+    "CacheGeneration",
     "Category",
     "Certificate",
     "Certification",
@@ -39,6 +40,7 @@ __all__ = [
     "ExamItem",
     "ExamPaper",
     "ExamState",
+    "Job",
     "KnowledgeItem",
     "LintPhrase",
     "LoginSession",
