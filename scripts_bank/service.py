@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from scripts_bank.highlight import matched_spans, segments
@@ -15,6 +14,7 @@ from scripts_bank.index_store import cached_index
 from scripts_bank.lookup import BankEntry, ScriptIndex
 from scripts_bank.relevance import Confidence, RelevanceFloor, content_words, keyword_evidence
 from training.auth.permissions import EVERYONE, STAFF, PermissionDenied, require_role
+from training.core import generations
 from training.core.config import get_settings
 from training.core.errors import UserError
 from training.exams.submission import has_open_attempt
@@ -147,13 +147,10 @@ _index_lock = threading.Lock()
 _indexes: dict[tuple[object, ...], tuple[ScriptIndex, dict[str, ScriptView]]] = {}
 
 
-def _bank_signature(session: Session) -> tuple[object, ...]:
-    """Changes whenever an approved script is added, edited, approved or archived."""
-    count, latest, versions = session.exec(
-        select(func.count(col(Script.id)), func.max(Script.updated_at), func.sum(Script.current_version))
-        .where(Script.status == APPROVED)
-    ).one()
-    return count, str(latest), versions
+def _bank_generation(session: Session) -> int:
+    """The bank's change counter: raised by every transaction that writes a script or a version,
+    on any replica (``training.core.generations``); read at most once a second per process."""
+    return generations.read(session.get_bind().engine, generations.SCRIPTS)
 
 
 def bank_index(
@@ -166,7 +163,7 @@ def bank_index(
     it ahead of time (model warm-up) makes the first lookup find the index ready.
     """
     key = (str(session.get_bind().engine.url), id(embedder), embedder.model_id, semantic_weight,
-           *_bank_signature(session))
+           _bank_generation(session))
     with _index_lock:
         found = _indexes.get(key)
         if found is not None:

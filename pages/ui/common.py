@@ -24,6 +24,7 @@ from training.auth.sessions import (
     open_login,
     resume_login,
 )
+from training.core import generations
 from training.core.config import get_settings
 from training.core.db import make_engine
 from training.core.errors import UserError
@@ -62,13 +63,8 @@ def _embedder(url: str, model: str) -> Embedder:
     return Embedder(load_encoder(model), DbEmbeddingStore(_engine(url)))
 
 
-#: Seconds a page run may use a cached answer to "which model is active" (other sessions see a
-#: switch within this time; the session that switched sees it at once).
-ACTIVE_MODEL_TTL = 15
-
-
-@st.cache_data(ttl=ACTIVE_MODEL_TTL, show_spinner=False)
-def _active_model(url: str) -> str:
+@st.cache_data(max_entries=16, show_spinner=False)
+def _active_model(url: str, generation: int) -> str:
     from training.nlp.model_versions import active_model
 
     with Session(_engine(url)) as session:
@@ -76,18 +72,20 @@ def _active_model(url: str) -> str:
 
 
 def forget_active_model() -> None:
-    """Drop the cached active-model answer (after a switch)."""
+    """Drop the cached active-model answers (tests that reuse one database URL)."""
     _active_model.clear()
+    generations.forget()
 
 
 def embedder() -> Embedder:
     """The active sentence encoder (see 模型管理) with the database embedding cache.
 
-    Each model is loaded once per process; which model is active is read from the database at
-    most every ``ACTIVE_MODEL_TTL`` seconds, not on every page run.
+    Each model is loaded once per process. Which model is active is cached per value of the
+    database's ``model`` change counter (``training.core.generations``), which this process reads
+    at most once a second: a switch on any replica reaches every replica within that second.
     """
     url = get_settings().resolved_database_url
-    return _embedder(url, _active_model(url))
+    return _embedder(url, _active_model(url, generations.read(_engine(url), generations.MODEL)))
 
 
 def log_in(user: User) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import event, update
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine, select
 
+from training.core import generations  # noqa: F401 - registers the change counters' session listeners
 from training.core.clock import SQLITE_TEAM_DATE, sqlite_team_date
 from training.core.config import get_settings
 
