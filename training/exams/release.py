@@ -7,6 +7,7 @@ from sqlmodel import Session
 from training.certification.certificates import evaluate_certificates
 from training.core.config import get_settings
 from training.exams.scores import Progress, needs_review, score_attempts
+from training.exams.sitting_figures import file_sittings
 from training.exams.sittings import answers_of, questions_of, reviews_of
 from training.models import Attempt, AttemptStatus, utcnow
 from training.nlp.embeddings import Embedder
@@ -15,13 +16,18 @@ from training.nlp.embeddings import Embedder
 def release_attempts(
     *, session: Session, attempts: list[Attempt], embedder: Embedder | None, progress: Progress | None = None,
 ) -> None:
-    """Score the attempts, stamp them released and issue the certificates their results earn; commits."""
+    """Score the attempts, stamp them released and issue the certificates their results earn; commits.
+
+    The dashboards' per-sitting figures (``sitting_figures``) are filed in the same transaction
+    as the scores and the release stamp.
+    """
     score_attempts(session=session, targets=attempts, embedder=embedder, settings=get_settings(),
                    progress=progress)
     now = utcnow()
     for attempt in attempts:
         attempt.released_at = now
         session.add(attempt)
+    file_sittings(session=session, attempts=attempts)
     session.commit()
     for user_id in sorted({a.user_id for a in attempts}):
         evaluate_certificates(session=session, user_id=user_id, now=now)

@@ -14,8 +14,11 @@ from training.models.exams import (
     ExamItem,
     ExamPaper,
     ExamState,
+    ItemDayFigure,
+    ItemFigure,
     Review,
     Rubric,
+    SittingFigure,
 )
 from training.models.infra import AuditLog, CacheGeneration, EmbeddingCache, EncoderVersion, Job
 from training.models.scripts import LintPhrase, LookupLog, Script, ScriptFeedback, ScriptVersion
@@ -40,6 +43,8 @@ __all__ = [
     "ExamItem",
     "ExamPaper",
     "ExamState",
+    "ItemDayFigure",
+    "ItemFigure",
     "Job",
     "KnowledgeItem",
     "LintPhrase",
@@ -53,6 +58,7 @@ __all__ = [
     "Script",
     "ScriptFeedback",
     "ScriptVersion",
+    "SittingFigure",
     "User",
     "UserBase",
     "UserPublic",

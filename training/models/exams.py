@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -127,6 +127,62 @@ class Answer(SQLModel, table=True):
     flagged: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     score: float | None = None
     score_detail: dict[str, Any] | None = _json(nullable=True)
+
+
+class SittingFigure(SQLModel, table=True):
+    """A released sitting as the dashboards count it, filed in the release's transaction.
+
+    ``cohort_id`` (0: none) and ``role`` are the candidate's as of the release, ``day`` the
+    team-local day of submission in ``zone``: the key its answers were added to ``ItemFigure``
+    and ``ItemDayFigure`` under. The dashboards compare them with the person's current cohort and
+    role (and the zone) and correct for the sittings that no longer match
+    (``training.analytics.exams``). ``typed_answers`` and ``typed_cpm`` are the count and sum of
+    its answers' ``chars_per_minute`` (typing speed).
+    """
+
+    attempt_id: int = Field(foreign_key="attempt.id", primary_key=True)
+    user_id: int = Field(foreign_key="user.id")
+    cohort_id: int = 0
+    role: str = Field(max_length=16)
+    day: date
+    zone: str = Field(max_length=64)
+    typed_answers: int = 0
+    typed_cpm: float = 0.0
+
+
+class ItemFigure(SQLModel, table=True):
+    """Item-analysis sums of one paper slot over the released sittings of one cohort and role.
+
+    The count of scored answers and the sums Σx, Σy, Σxy, Σx², Σy² (x the answer's score share,
+    y its sitting's score), keyed as the sittings' ``SittingFigure``. Releasing adds to these
+    rows in the same transaction.
+    """
+
+    item_id: int = Field(foreign_key="examitem.id", primary_key=True)
+    cohort_id: int = Field(default=0, primary_key=True)
+    role: str = Field(max_length=16, primary_key=True)
+    n: int = 0
+    sx: float = 0.0
+    sy: float = 0.0
+    sxy: float = 0.0
+    sxx: float = 0.0
+    syy: float = 0.0
+
+
+class ItemDayFigure(SQLModel, table=True):
+    """``ItemFigure`` split by the team-local day of submission (in ``zone``), for a period filter."""
+
+    item_id: int = Field(foreign_key="examitem.id", primary_key=True)
+    cohort_id: int = Field(default=0, primary_key=True)
+    role: str = Field(max_length=16, primary_key=True)
+    day: date = Field(primary_key=True)
+    zone: str = Field(max_length=64, primary_key=True)
+    n: int = 0
+    sx: float = 0.0
+    sy: float = 0.0
+    sxy: float = 0.0
+    sxx: float = 0.0
+    syy: float = 0.0
 
 
 class Review(SQLModel, table=True):
