@@ -15,6 +15,7 @@ over candidates: the entries of the nearest semantic lists plus the best keyword
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -126,6 +127,7 @@ class ScriptIndex:
         self.semantic = semantic
         self.keyword_index = keyword_index
         self._query_vectors: OrderedDict[str, Matrix] = OrderedDict()
+        self._query_lock = threading.Lock()
 
     def _mask(self, only: Collection[str] | None) -> npt.NDArray[np.bool_] | None:
         if only is None:
@@ -138,13 +140,20 @@ class ScriptIndex:
         """Query vectors: one live query skips the embedding store (a DB round trip) for a small LRU."""
         if len(queries) > 1:
             return self.embedder.embed(list(queries), show_progress=show_progress)
-        cached = self._query_vectors.get(queries[0])
+        query = queries[0]
+        with self._query_lock:  # sessions share the index: their threads share this LRU
+            cached = self._query_vectors.get(query)
+            if cached is not None:
+                self._query_vectors.move_to_end(query)
         if cached is None:
-            cached = self.embedder.encoder.encode(list(queries))[0]
-            self._query_vectors[queries[0]] = cached
-            if len(self._query_vectors) > QUERY_CACHE_SIZE:
-                self._query_vectors.popitem(last=False)
-        self._query_vectors.move_to_end(queries[0])
+            encode_query = getattr(self.embedder.encoder, "encode_query", None)
+            # The lean path (training.nlp.encoder.query) where the encoder has one: same vector.
+            cached = encode_query(query) if encode_query else self.embedder.encoder.encode([query])[0]
+            with self._query_lock:
+                self._query_vectors[query] = cached
+                self._query_vectors.move_to_end(query)
+                if len(self._query_vectors) > QUERY_CACHE_SIZE:
+                    self._query_vectors.popitem(last=False)
         return cached[None, :]
 
     def search(

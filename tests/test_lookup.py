@@ -302,3 +302,41 @@ def test_a_live_query_skips_the_embedding_store_and_is_encoded_once() -> None:
     first = index.search(["冰箱啥时候发"], k=3)
     assert index.search(["冰箱啥时候发"], k=3) == first
     assert store.puts == puts and encoder.encoded[encoded:] == ["冰箱啥时候发"]
+
+
+class LeanEncoder(HashingEncoder):
+    """A stand-in with a single-query path, counting which path each query took."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lean: list[str] = []
+
+    def encode_query(self, query: str) -> npt.NDArray[np.float32]:
+        self.lean.append(query)
+        vector: npt.NDArray[np.float32] = self.encode([query])[0]
+        return vector
+
+
+def test_one_live_query_takes_the_lean_path_once() -> None:
+    encoder = LeanEncoder()
+    index = ScriptIndex(fake_bank(60), embedder=Embedder(encoder))
+    encoder.encoded.clear()
+    first = index.search(["耳机不能充电"], k=3)
+    again = index.search(["耳机不能充电"], k=3)
+    assert first == again and encoder.lean == ["耳机不能充电"]  # the second came from the LRU
+    batch = index.search(["耳机不能充电", "手表怎么退货"], k=3)  # batches keep encode()
+    assert batch[0] == first[0] and encoder.lean == ["耳机不能充电"]
+
+
+def test_concurrent_queries_share_the_query_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scripts_bank import lookup
+
+    monkeypatch.setattr(lookup, "QUERY_CACHE_SIZE", 8)
+    index = ScriptIndex(fake_bank(60), embedder=Embedder(LeanEncoder()))
+    queries = [f"耳机第{i % 24}次不能充电" for i in range(600)]
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda q: index.search([q], k=2)[0], queries))
+    assert results[:24] == results[24:48]
+    assert len(index._query_vectors) <= 8

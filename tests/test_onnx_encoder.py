@@ -186,3 +186,74 @@ def test_export_is_made_once_and_replaced_whole_when_stale(
     assert len(fake_exports) == 2
     assert not (target / "leftover.txt").exists()
     assert sorted(p.name for p in folder.iterdir()) == ["model.safetensors", "onnx"]  # no temp dirs
+
+
+# ------------------------------------------------------------------ the lean query path (issue 21)
+
+SHORT = [s for s in SENTENCES if len(s) < 100]
+
+
+@pytest.mark.encoder
+def test_lean_onnx_queries_give_the_torch_vectors(model_folder: Path, torch_encoder: Encoder) -> None:
+    from training.nlp.encoder.onnx import onnx_query_encoder
+
+    lean = onnx_query_encoder(model_folder)
+    assert lean is not None and lean.backend == "onnx"
+    ref_tok = torch_encoder.sentence_transformer.tokenizer
+    for s in SHORT:
+        assert lean.token_ids(s) == ref_tok("query: " + s)["input_ids"]
+    ref = torch_encoder.encode(SHORT)
+    ours = np.vstack([lean.encode(s) for s in SHORT])
+    assert ours.dtype == np.float32
+    assert np.abs(ours - ref).max() < 1e-5
+    # A long paste is cut at MAX_QUERY_TOKENS (special tokens included), not at 512.
+    from training.nlp.encoder.query import MAX_QUERY_TOKENS
+
+    assert len(lean.token_ids("好" * 600)) == MAX_QUERY_TOKENS
+
+
+@pytest.mark.encoder
+def test_lean_torch_queries_give_the_torch_vectors(model_folder: Path, torch_encoder: Encoder) -> None:
+    from training.nlp.encoder.query import torch_query_encoder
+
+    lean = torch_query_encoder(torch_encoder.sentence_transformer)
+    assert lean is not None and lean.backend == "torch"
+    ref = torch_encoder.encode(SHORT)
+    assert np.abs(np.vstack([lean.encode(s) for s in SHORT]) - ref).max() < 1e-5
+
+
+@pytest.mark.encoder
+def test_the_default_encoder_answers_queries_before_loading_torch(model_folder: Path) -> None:
+    load_encoder.cache_clear()
+    try:
+        enc = load_encoder(EMBEDDED_MODEL, "torch")
+        assert isinstance(enc, Encoder) and enc.model_id == embedded_model_id()  # the torch id
+        assert enc.query is not None and enc.query.backend == "onnx"
+        assert not enc.loaded and enc.dim == 384
+        vectors = np.vstack([enc.encode_query(s) for s in SHORT])
+        assert not enc.loaded
+        assert np.abs(vectors - enc.encode(SHORT)).max() < 1e-5  # loads torch now
+        assert enc.loaded
+    finally:
+        load_encoder.cache_clear()
+
+
+@pytest.mark.encoder
+def test_a_fresh_process_queries_without_torch(model_folder: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from training.nlp.encoder.load import load_encoder\n"
+        "enc = load_encoder()\n"
+        "assert enc.encode_query('退款多久能到账').shape == (384,)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "HUASHU_DATA_DIR": str(model_folder.parents[2])}
+    env.pop("HUASHU_ENCODER_BACKEND", None)
+    env.pop("HUASHU_MODEL", None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          check=False, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

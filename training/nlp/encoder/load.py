@@ -7,6 +7,7 @@ Sits on top of the encoder package: it picks ONNX Runtime (``training.nlp.encode
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 from training.core.config import EMBEDDED_MODEL, get_settings
@@ -14,7 +15,28 @@ from training.nlp.encoder.adapter import ADAPTER_FILE, AdapterEncoder, Heads, ad
 from training.nlp.encoder.embedded import embedded_model_dir, embedded_model_id
 from training.nlp.encoder.encoder import Encoder, load_sentence_transformer
 from training.nlp.encoder.model_ids import backend_model_id, local_model_id
-from training.nlp.encoder.onnx import load_onnx_encoder
+from training.nlp.encoder.onnx import load_onnx_encoder, onnx_query_encoder
+from training.nlp.encoder.query import read_prompts, torch_query_encoder
+
+#: Single queries of the torch default go through the lean path (``training.nlp.encoder.query``).
+LEAN_QUERIES = True
+
+
+def _embedded_torch_encoder(folder: Path) -> Encoder:
+    """The embedded model on torch; its queries through the lean path, torch loaded only if needed.
+
+    With a current ONNX export in the folder, single queries run on its fp32 graph (the torch
+    model's vectors, ~1e-7) and torch is imported on the first batch ``encode``; without one,
+    torch loads now and queries take the lean torch forward.
+    """
+    query = onnx_query_encoder(folder) if LEAN_QUERIES else None
+    if query is None:
+        st = load_sentence_transformer(folder)
+        return Encoder(st, embedded_model_id(), query=torch_query_encoder(st) if LEAN_QUERIES else None)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    prompts, _ = read_prompts(folder)
+    return Encoder.lazy(lambda: load_sentence_transformer(folder), embedded_model_id(),
+                        dim=int(config["hidden_size"]), prompts=prompts, query=query)
 
 
 @functools.cache
@@ -42,8 +64,7 @@ def load_encoder(model: str | None = None, backend: str | None = None) -> Encode
         if onnx is not None:  # None: not a local folder, so torch loads it
             return onnx
     if model == EMBEDDED_MODEL:
-        folder = embedded_model_dir(get_settings().cache_dir)
-        return Encoder(load_sentence_transformer(folder), embedded_model_id())
+        return _embedded_torch_encoder(embedded_model_dir(get_settings().cache_dir))
     from sentence_transformers import SentenceTransformer
 
     local = Path(model) if Path(model).is_dir() else None

@@ -30,6 +30,7 @@ from training.nlp.encoder.embedded import embedded_model_dir, embedded_model_id
 from training.nlp.encoder.encoder import Encoder, load_sentence_transformer
 from training.nlp.encoder.files import publish_dir, sizes_match
 from training.nlp.encoder.model_ids import backend_model_id, local_model_id
+from training.nlp.encoder.query import MAX_QUERY_TOKENS, QUERY_THREADS, QueryEncoder, Vector, load_tokenizer
 
 #: Backend name -> ONNX file inside the export folder.
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model_quint8.onnx"}
@@ -239,6 +240,45 @@ class OnnxSentenceModel:
         if normalize_embeddings:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
+
+
+def onnx_query_encoder(folder: Path, *, max_tokens: int = MAX_QUERY_TOKENS,
+                       threads: int = QUERY_THREADS) -> QueryEncoder | None:
+    """The fp32 ONNX export of ``folder`` as a query encoder, or None if there is no current export.
+
+    Never exports (that needs torch, minutes and GBs): without an export the caller keeps torch.
+    See ``training.nlp.encoder.query`` for why fp32 serves the torch model's vectors.
+    """
+    folder = Path(folder)
+    if not export_is_current(folder):
+        return None
+    export = folder / EXPORT_SUBDIR
+    marker = json.loads((export / _MARKER).read_text(encoding="utf-8"))
+    if not (export / "tokenizer.json").is_file() or marker.get("inputs") not in (
+            ["input_ids", "attention_mask"], ["input_ids", "attention_mask", "token_type_ids"]):
+        return None
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(export / ONNX_FILES["onnx"]), options,
+                                   providers=["CPUExecutionProvider"])
+    inputs: list[str] = list(marker["inputs"])
+
+    def forward(ids: npt.NDArray[np.int64]) -> Vector:
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+        if "token_type_ids" in inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        out: Vector = session.run(None, feed)[0]
+        return out
+
+    prompts = marker.get("prompts") or {}
+    name = marker.get("default_prompt_name")
+    prefix = str(prompts.get(name, "")) if name else ""
+    max_tokens = min(max_tokens, int(marker.get("max_seq_length") or max_tokens))
+    return QueryEncoder(load_tokenizer(export / "tokenizer.json", max_tokens), forward, prefix, "onnx")
 
 
 def load_onnx_encoder(model: str, backend: str, *, threads: int | None = None) -> Encoder | None:
