@@ -49,6 +49,8 @@ from training.core.migrate import upgrade_database  # noqa: E402
 from training.models import Role, User  # noqa: E402
 
 SLOW_MS = 500.0
+#: Tables keyed by other columns (no id sequence to move on after COPY).
+NO_SERIAL_ID = {"certificationpaper", "sittingfigure", "itemfigure", "itemdayfigure"}
 QUERY_MODULES = ("training.analytics.dashboards", "scripts_bank.analytics")
 
 
@@ -107,7 +109,7 @@ def seed(engine: Engine, shape: Shape) -> list[tuple[str, int, float]]:
         log(f"  {table}: {n:,} rows in {timings[-1][2]:.1f} s")
     with engine.begin() as conn:
         for table, *_ in timings:
-            if table != "certificationpaper":  # the only table without a serial id
+            if table not in NO_SERIAL_ID:
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
                                   f"(SELECT max(id) FROM \"{table}\"))"))
     return timings

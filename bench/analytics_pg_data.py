@@ -3,8 +3,10 @@
 Ids are computed, not looked up, so each table is one stream for ``COPY``. Every agent has an
 ability and a typing speed that grows with weeks since joining; an answer's score follows from
 ability, the item's difficulty and a fixed hash of the answer id, so attempts (mean of their
-items) and answers agree without keeping 2M scores in memory. Script use is skewed (Zipf-like):
-the last tenth of the bank is never shown, about 15% of lookups find nothing good.
+items) and answers agree without keeping 2M scores in memory; the per-sitting figures releasing
+files (``sittingfigure``, ``itemfigure``, ``itemdayfigure``) are summed from the same scores.
+Script use is skewed (Zipf-like): the last tenth of the bank is never shown, about 15% of
+lookups find nothing good.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
+
+from training.core.clock import team_date, team_zone_name
 
 Table = tuple[str, list[str], Iterator[tuple[object, ...]]]
 
@@ -68,6 +72,7 @@ def tables(shape: Shape) -> Iterator[Table]:
     """Every table in foreign-key order with its column names and rows."""
     rng = random.Random(shape.seed)
     now = datetime.now(UTC)
+    zone = team_zone_name()
     cohorts = -(-shape.agents // COHORT_SIZE)
     first_agent = 2 + TRAINERS  # user 1 is the admin, then the trainers
     ability = [rng.uniform(0.45, 0.95) for _ in range(shape.agents)]
@@ -137,15 +142,25 @@ def tables(shape: Shape) -> Iterator[Table]:
         (p * cohorts + c + 1, p + 1, c + 1, _ts(published[p]), 1, _ts(published[p]))
         for p in range(shape.papers) for c in range(cohorts))
 
+    def attempt_score(p: int, a: int) -> float:
+        aid = attempt_id(p, a)
+        return round(sum(score(a, p * ITEMS + i, (aid - 1) * ITEMS + i + 1) for i in range(ITEMS)) / ITEMS, 4)
+
+    def speed(p: int, a: int, answer_id: int) -> float:
+        weeks = max(0.0, (submitted(a, p) - joined[a]).days / 7)
+        return round(min(160.0, 50 + 4 * weeks) * (0.8 + 0.4 * _unit(answer_id + 1)), 1)
+
+    def role(a: int) -> str:
+        return "agent" if a % 10 < 7 else "new_hire"
+
     def attempts() -> Iterator[tuple[object, ...]]:
         for p in range(shape.papers):
             for a in range(shape.agents):
                 aid = attempt_id(p, a)
-                mean = sum(score(a, p * ITEMS + i, (aid - 1) * ITEMS + i + 1) for i in range(ITEMS)) / ITEMS
                 done = submitted(a, p)
                 yield (aid, p * cohorts + a // COHORT_SIZE + 1, first_agent + a,
                        _ts(done - timedelta(minutes=25)), _ts(done + timedelta(minutes=35)), _ts(done),
-                       "submitted", round(mean, 4), 1,
+                       "submitted", attempt_score(p, a), 1,
                        _ts(done + timedelta(days=1)))
 
     yield "attempt", ["id", "assignment_id", "user_id", "started_at", "deadline_at", "submitted_at", "status",
@@ -156,20 +171,49 @@ def tables(shape: Shape) -> Iterator[Table]:
             for a in range(shape.agents):
                 aid = attempt_id(p, a)
                 done = _ts(submitted(a, p))
-                weeks = max(0.0, (submitted(a, p) - joined[a]).days / 7)
                 for i in range(ITEMS):
                     answer_id = (aid - 1) * ITEMS + i + 1
                     value = score(a, p * ITEMS + i, answer_id)
                     if i < ITEMS // 2:
-                        speed = round(min(160.0, 50 + 4 * weeks) * (0.8 + 0.4 * _unit(answer_id + 1)), 1)
                         yield (answer_id, aid, p * ITEMS + i + 1, REPLIES[answer_id % len(REPLIES)], "", done,
-                               30 + 120 * _unit(answer_id + 2), speed, value, value)
+                               30 + 120 * _unit(answer_id + 2), speed(p, a, answer_id), value, value)
                     else:
                         yield (answer_id, aid, p * ITEMS + i + 1, "", "A" if value else "B", done,
                                5 + 20 * _unit(answer_id + 2), None, value, value)
 
     yield "answer", ["id", "attempt_id", "item_id", "text", "choice", "saved_at", "time_spent_seconds",
                      "chars_per_minute", "auto_score", "score"], answers()
+
+    # Per-sitting figures, as releasing files them (training/exams/sitting_figures.py): every
+    # sitting is released; its key is the agent's cohort and role and the local day of submission.
+    def sitting_figures() -> Iterator[tuple[object, ...]]:
+        for p in range(shape.papers):
+            for a in range(shape.agents):
+                aid = attempt_id(p, a)
+                speeds = [speed(p, a, (aid - 1) * ITEMS + i + 1) for i in range(ITEMS // 2)]
+                yield (aid, first_agent + a, a // COHORT_SIZE + 1, role(a),
+                       team_date(submitted(a, p)).isoformat(), zone, len(speeds), sum(speeds))
+
+    yield "sittingfigure", ["attempt_id", "user_id", "cohort_id", "role", "day", "zone", "typed_answers",
+                            "typed_cpm"], sitting_figures()
+
+    def item_figures(by_day: bool) -> Iterator[tuple[object, ...]]:
+        for p in range(shape.papers):  # a paper's slots are summed over its sittings, then written
+            sums: dict[tuple[object, ...], list[float]] = {}
+            for a in range(shape.agents):
+                aid, y = attempt_id(p, a), attempt_score(p, a)
+                day = (team_date(submitted(a, p)).isoformat(), zone) if by_day else ()
+                for i in range(ITEMS):
+                    x = score(a, p * ITEMS + i, (aid - 1) * ITEMS + i + 1)
+                    row = sums.setdefault((p * ITEMS + i + 1, a // COHORT_SIZE + 1, role(a), *day), [0.0] * 6)
+                    for k, v in enumerate((1.0, x, y, x * y, x * x, y * y)):
+                        row[k] += v
+            for key, (n, *rest) in sorted(sums.items(), key=lambda kv: repr(kv[0])):
+                yield (*key, int(n), *rest)
+
+    sums = ["n", "sx", "sy", "sxy", "sxx", "syy"]
+    yield "itemfigure", ["item_id", "cohort_id", "role", *sums], item_figures(False)
+    yield "itemdayfigure", ["item_id", "cohort_id", "role", "day", "zone", *sums], item_figures(True)
 
     def reviews() -> Iterator[tuple[object, ...]]:
         rid = 0
