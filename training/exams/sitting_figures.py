@@ -70,6 +70,7 @@ def _answer_sums(key: tuple[str, ...], ids: list[int], sign: int) -> Any:
         .join(Attempt, col(Attempt.id) == col(Answer.attempt_id))
         .where(col(Answer.attempt_id).in_(ids), x.is_not(None))
         .group_by(*keys)
+        .order_by(*keys)  # rows locked in key order: two releases adding to the same rows queue up
     )
 
 
