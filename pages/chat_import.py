@@ -6,9 +6,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from pages.ui.actions import note, show
-from pages.ui.common import current_user, db_session, embedder, progress_bar, run_action, show_table
+from pages.ui.actions import show
+from pages.ui.common import current_user, db_session, progress_bar, run_action, show_table
+from pages.ui.job_panel import job_panel, open_job, start_job
 from pages.ui.markdown import md_escape
+from scripts_bank.jobs import MINE
 from training.chats.importer import import_chat_log, list_imports
 from training.chats.parsers import FORMATS, detect_format, parse_chat_log, read_header
 from training.chats.qianniu import NotedChatLog
@@ -16,7 +18,6 @@ from training.chats.readers import MAPPED_FORMATS, ColumnMapping, propose_mappin
 from training.chats.types import AGENT
 from training.core.clock import fmt_datetime
 from training.core.config import get_settings
-from training.mining.service import mine_import
 
 AUTO = "auto"
 FORMAT_LABELS = {
@@ -129,22 +130,29 @@ show_table(pd.DataFrame([{"ID": i.id, "文件": i.file_name,
            empty="还没有导入记录。", hide_index=True, width="stretch")
 show("ci_mine")
 
+
+
+def _mined(result: dict[str, Any]) -> str:
+    """The outcome of a mining job in words."""
+    if result.get("new_count") is None:  # a retried job whose first attempt had finished the work
+        return f"挖掘完成：{result.get('question_count', 0)} 次提问已放入「问题库」。"
+    joined = (f"{result['joined_count']} 个是问题库中已有的问题（频次已累加），"
+              if result.get("joined_count") else "")
+    return (f"挖掘出 {result.get('question_count', 0)} 次提问：{joined}"
+            f"{result.get('new_count', 0)} 个是新问题，已放入「问题库」。")
+
+
 pending = [i for i in imports if i.question_count == 0]
 if pending:
     st.subheader("挖掘顾客问题")
     target = st.selectbox("选择导入记录", [i.id for i in pending], key="ci_mine_target",
                           format_func=lambda i: next(f"#{x.id} {x.file_name}" for x in pending
                                                      if x.id == i))
-    if st.button("开始挖掘", key="ci_mine"):
-        with progress_bar("正在提取问题、计算语义相似度并聚类……") as progress, db_session() as session:
-            outcome = run_action(lambda: mine_import(
-                session=session, actor=user, import_id=target, embedder=embedder(),
-                progress=progress))
-        if outcome is not None:
-            # Drawn again from the top, so the list shows the mined counts and drops 开始挖掘 for it;
-            # the progress bar needs this run, so this action cannot be a callback.
-            joined = (f"{outcome.joined_count} 个是问题库中已有的问题（频次已累加），"
-                      if outcome.joined_count else "")
-            note("ci_mine", f"挖掘出 {outcome.question_count} 次提问：{joined}"
-                            f"{outcome.new_count} 个是新问题，已放入「问题库」。")
-            st.rerun()
+    mining = open_job(MINE) is not None  # one mining at a time: each uses the whole machine
+    if st.button("开始挖掘", key="ci_mine", disabled=mining,
+                 help="在后台进行，期间可以离开本页；完成后问题出现在「问题库」。"):
+        if start_job(user, MINE, "", {"import_id": target}) is not None:
+            st.rerun()  # draw the panel with the queued job
+    if mining:
+        st.caption("正在挖掘另一份导入记录，完成后才能开始下一次挖掘。")
+job_panel(user, MINE, "", _mined)

@@ -8,14 +8,16 @@ import streamlit as st
 from pages.ui.actions import act, show
 from pages.ui.cells import percent, rows_table, when, yes_no
 from pages.ui.certificate_view import certificates_section, eligibility_tab, programmes_tab
-from pages.ui.common import current_user, db_session, embedder, progress_bar, role_label, run_action
+from pages.ui.common import current_user, db_session, embedder, role_label, run_action
+from pages.ui.job_panel import job_panel, open_job, start_job
 from pages.ui.markdown import md_escape
 from pages.ui.result_view import show as show_feedback
+from scripts_bank.jobs import RELEASE
 from training.auth.accounts import list_cohorts, list_users
 from training.certification.readouts import cohort_progress, person_history
 from training.exams.delivery import list_papers
 from training.exams.feedback import AttemptFeedback, QuestionFeedback, attempt_feedback
-from training.exams.grading import ReviewSaved, release_results, save_review
+from training.exams.grading import ReviewSaved, release_blocker, save_review
 from training.exams.grading_views import ResultRow, ReviewTarget, paper_results, review_targets
 from training.exams.retakes import RETAKE_DAYS, RetakeGrant, grant_retake
 from training.exams.scores import scoring_formula
@@ -88,13 +90,18 @@ def _results_tab(user: User, papers: list[ExamPaper]) -> None:
     paper_id = st.selectbox("试卷", list(titles), format_func=titles.__getitem__, key="er_paper")
     assert paper_id is not None
     st.caption(scoring_formula())
-    if st.button("发布成绩", type="primary", key="er_release",
-                 help="为所有已交卷、尚未发布的答卷评分并发布；考生随即可以查看得分和参考话术。"):
-        with progress_bar("正在计算系统评分并发布成绩……") as progress, db_session() as session:
-            released = run_action(lambda: release_results(
-                session=session, actor=user, paper_id=paper_id, embedder=embedder(), progress=progress))
-        if released is not None:
-            st.success(f"已发布 {released} 份成绩。")
+    key = f"paper:{paper_id}"
+    releasing = open_job(RELEASE, key) is not None
+    if st.button("发布成绩", type="primary", key="er_release", disabled=releasing,
+                 help="为所有已交卷、尚未发布的答卷评分并发布；考生随即可以查看得分和参考话术。"
+                      "在后台进行，期间可以离开本页。"):
+        with db_session() as session:
+            blocked = run_action(lambda: release_blocker(session=session, actor=user, paper_id=paper_id))
+        if blocked:
+            st.error(blocked)
+        elif start_job(user, RELEASE, key, {"paper_id": paper_id}) is not None:
+            st.rerun()  # draw the panel below with the queued job
+    job_panel(user, RELEASE, key, lambda result: f"已发布 {result.get('released', 0)} 份成绩。")
     with db_session() as session:
         rows = run_action(lambda: paper_results(session=session, actor=user, paper_id=paper_id))
     if rows is None:

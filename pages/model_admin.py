@@ -5,14 +5,14 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlmodel import Session
 
 from pages.ui.actions import ask, asked, cancel, confirm_step
-from pages.ui.common import current_user, db_session, embedder, engine, forget_active_model, run_action
+from pages.ui.common import current_user, db_session, forget_active_model, run_action
+from pages.ui.job_panel import job_panel, open_job, start_job
 from pages.ui.markdown import md_escape
-from scripts_bank.warmup import WarmUpReport, warm_up
+from scripts_bank.jobs import ADAPT, WARM_UP
 from training.core.clock import fmt_datetime
-from training.core.config import EMBEDDED_MODEL, get_settings
+from training.core.config import EMBEDDED_MODEL
 from training.models import EncoderVersion
 from training.nlp.model_versions import (
     SHIPPED_NAME,
@@ -25,12 +25,8 @@ from training.nlp.model_versions import (
     model_folder,
     model_id_of,
 )
-from training.ops import jobs
-from training.ops.adapt_platform import MIN_ITEMS, adapt_from_platform, platform_data
+from training.ops.adapt_platform import MIN_ITEMS, platform_data
 
-TRAIN_JOB = "encoder-adapt"
-WARM_JOB = "encoder-warmup"
-POLL_SECONDS = 2
 FLASH_KEY = "model_admin_flash"
 SHIPPED_CONFIRMED = "model_shipped_confirmed"
 #: Each held-out figure: its name for trainers, what it measures, and whether it reads as a percentage.
@@ -57,47 +53,15 @@ if flash:
     st.success(md_escape(flash))
 
 
-def _job_panel(name: str, label: str, done: Any) -> None:
-    """Progress of the background job ``name``, polled while it runs; a full rerun when it ends."""
-    job = jobs.status(name)
-    watch_key = f"model_admin_watch_{name}"
-
-    @st.fragment(run_every=POLL_SECONDS if job is not None and job.running else None)
-    def panel() -> None:
-        now = jobs.status(name)
-        if now is None:
-            return
-        if now.running:
-            st.session_state[watch_key] = now.run_id
-            st.progress(now.fraction, text=f"{label}：{md_escape(now.message or '准备中……')}")
-            return
-        if now.error:
-            st.error(f"{label}失败：{md_escape(now.error)}")
-        else:
-            st.success(done(now.result))
-        if st.session_state.pop(watch_key, None) == now.run_id:
-            st.rerun()  # the job just ended: redraw the whole page (new version, new counts)
-
-    panel()
-
-
-def _warmed(report: WarmUpReport) -> str:
-    return (f"新模型已准备就绪：重新整理了 {report.texts} 条文本的检索索引（{report.clusters} 个问题、"
-            f"{report.scripts} 条话术），{report.covered} 个问题已有话术覆盖。")
+def _warmed(report: dict[str, Any]) -> str:
+    return (f"新模型已准备就绪：重新整理了 {report.get('texts', 0)} 条文本的检索索引"
+            f"（{report.get('clusters', 0)} 个问题、{report.get('scripts', 0)} 条话术），"
+            f"{report.get('covered', 0)} 个问题已有话术覆盖。")
 
 
 def _start_warm_up() -> None:
-    """Embed what the app needs under the model just switched to, in the background."""
-    new_embedder = embedder()  # loads the new model once per process (with a spinner)
-    bind, actor = engine(), user
-    weight = get_settings().lookup_semantic_weight
-
-    def work(progress: jobs.Progress) -> WarmUpReport:
-        with Session(bind, expire_on_commit=False) as session:
-            return warm_up(session=session, actor=actor, embedder=new_embedder, semantic_weight=weight,
-                           progress=progress)
-
-    run_action(lambda: jobs.start(WARM_JOB, work))
+    """Embed what the app needs under the model just switched to, in the background (a job)."""
+    start_job(user, WARM_UP, "", {})
 
 
 def _label(version: EncoderVersion) -> str:
@@ -142,7 +106,7 @@ st.markdown(f"**{_label(current) if current else SHIPPED_NAME}**",
             help=f"技术标识（供技术支持排查问题）：{model_id_of(model)}")
 if current is not None and not model_folder(current).is_dir():
     st.warning(f"当前版本的模型文件夹不存在（{model_folder(current)}），应用已改用内置模型。")
-_job_panel(WARM_JOB, "用新模型重新整理检索索引", _warmed)
+job_panel(user, WARM_UP, "", _warmed)
 
 # --- 可用训练数据
 st.subheader("可用训练数据")
@@ -159,20 +123,14 @@ st.caption("用本店数据训练：先为每条训练文本计算一次向量�
            "并按本店数据学习判断回答是否切中问题时意思、用词、长短各占的比重。"
            "在本机 CPU 上后台运行，期间可离开本页。"
            "训练结束后保存为新版本，需在下方“模型版本”中设为当前模型才会生效。")
-training = (job := jobs.status(TRAIN_JOB)) is not None and job.running
+training = open_job(ADAPT) is not None
 with st.form("adapt_form"):
     minutes = st.number_input("训练时长上限（分钟，不含计算向量、评估与保存）", min_value=1, max_value=120,
                               value=20, step=1, key="adapt_minutes")
     if st.form_submit_button("开始训练", type="primary", disabled=training):
-        bind, actor, budget = engine(), user, float(minutes) * 60
-
-        def train(progress: jobs.Progress) -> str:
-            with Session(bind, expire_on_commit=False) as session:
-                return adapt_from_platform(session=session, actor=actor, budget_seconds=budget,
-                                           progress=progress).name
-
-        run_action(lambda: jobs.start(TRAIN_JOB, train))
-_job_panel(TRAIN_JOB, "训练", lambda name: "训练完成：新版本已保存，请在下方「模型版本」查看是否建议切换。")
+        if start_job(user, ADAPT, "", {"budget_seconds": float(minutes) * 60}) is not None:
+            st.rerun()  # draw the panel below with the queued job
+job_panel(user, ADAPT, "", lambda result: "训练完成：新版本已保存，请在下方「模型版本」查看是否建议切换。")
 
 # --- 模型版本
 st.subheader("模型版本")
@@ -231,7 +189,7 @@ st.caption("训练前→后：用一批没有参加训练的本店数据，分�
 for name, meaning, _ in FIGURES.values():
     st.caption(f"**{name}**：{meaning}")
 
-warming = (job := jobs.status(WARM_JOB)) is not None and job.running
+warming = open_job(WARM_UP) is not None
 by_id = {v.id: v for v in versions}
 left, middle, right = st.columns([3, 1, 1], vertical_alignment="bottom")
 if st.session_state.get("model_newest_seen") != versions[0].id:

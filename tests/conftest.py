@@ -19,6 +19,9 @@ from training.nlp.embeddings import Embedder
 from training.nlp.encoder import load as _encoder_load  # noqa: F401 - loaded now so the guard below can patch it
 
 PG_URL = os.environ.get("HUASHU_TEST_DATABASE_URL")
+# Tests run queued jobs themselves (``exam_world.run_jobs``), not in a thread of the test process;
+# the browser tests' servers run theirs in the app (tests/e2e/conftest.py).
+os.environ["HUASHU_JOB_WORKER"] = "external"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 

@@ -80,3 +80,14 @@ def sit(session: Session, user: User, paper_id: int, *, reply: str = "") -> int:
                                   slot_id=question.slot_id, choice=item.answer, elapsed_seconds=10)
     submission.submit_attempt(session=session, actor=user, attempt_id=attempt.id or 0)
     return attempt.id or 0
+
+
+def run_jobs() -> int:
+    """Run every queued job now, in this process, as a ``huashu worker`` would; returns how many ran."""
+    import threading
+
+    import scripts_bank.jobs  # noqa: F401 - registers the handlers
+    from training.core.db import get_engine
+    from training.ops import worker
+
+    return worker.work(get_engine(), stop=threading.Event(), once=True)

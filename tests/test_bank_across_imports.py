@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from exam_world import run_jobs
 from sqlmodel import Session, select
 
 from scripts_bank.authoring import import_scripts
@@ -233,6 +234,8 @@ def test_chat_import_page_says_what_joined_the_bank(db_url: str, real_encoder: o
         at.button(key="ci_import").click()
         at.run()
         at.button(key="ci_mine").click()
+        at.run()
+        assert run_jobs() == 1
         at.run()
         assert not at.exception
         messages.append(next(s.value for s in at.success if s.value.startswith("挖掘出 ")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from exam_world import run_jobs
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
@@ -46,6 +47,9 @@ def test_import_then_mine_the_demo_log(trainer_at: AppTest, real_encoder: object
         imported = session.exec(select(ChatImport)).one()
     assert at.selectbox(key="ci_mine_target").value == imported.id, "the new import is offered for mining"
     at.button(key="ci_mine").click()
+    at.run()
+    assert not at.exception
+    assert run_jobs() == 1  # mining is a background job (a worker runs it)
     at.run()
     assert not at.exception
     assert at.success[0].value.startswith("挖掘出 ")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from exam_world import Demo, demo_people, publish, sit
+from exam_world import Demo, demo_people, publish, run_jobs, sit
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
@@ -111,6 +111,9 @@ def test_release_button_releases_a_submitted_scenario_attempt(session: Session, 
     at.button(key="er_release").click()
     at.run()
     assert not at.exception
+    assert run_jobs() == 1  # the release is a background job (a worker runs it)
+    at.run()
+    assert not at.exception
     assert "已发布 1 份成绩。" in [s.value for s in at.success]
     session.rollback()  # end the read snapshot: the page wrote through its own engine
     result = attempt_feedback(session=session, actor=demo.trainer, attempt_id=attempt_id)
@@ -188,6 +191,8 @@ def test_scoring_and_reasons_are_explained_in_plain_chinese(session: Session, de
     sit(session, demo.agent, paper_id, reply="亲，今天下单明天发顺丰")
     at = _page(demo.trainer)
     at.button(key="er_release").click()
+    at.run()
+    assert run_jobs() == 1
     at.run()
     assert not at.exception
     captions = [c.value for c in at.caption]

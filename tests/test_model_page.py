@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from exam_world import Demo, demo_people
+from exam_world import Demo, demo_people, run_jobs
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 from streamlit.testing.v1 import AppTest
 
-from scripts_bank.warmup import WarmUpReport
+from scripts_bank.jobs import ADAPT, WARM_UP
 from training.core.config import get_settings
 from training.models import AuditLog, EmbeddingCache, EncoderVersion, User
 from training.nlp.encoder.embedded import embedded_model_dir, embedded_model_id
@@ -26,7 +25,6 @@ from training.ops.adapt_platform import platform_data
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 PAGE = "pages/model_admin.py"
-TRAIN_JOB, WARM_JOB = "encoder-adapt", "encoder-warmup"
 REPORT = {"before": {"rank_r1": 0.5, "rank_mrr": 0.6}, "after": {"rank_r1": 0.75, "rank_mrr": 0.8},
           "held_out": {"examples": 8, "pairs": 0}, "training": {"steps": 12, "seconds": 30.5}}
 
@@ -41,9 +39,6 @@ def data_dir(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     (folder / "shipped").parent.mkdir(parents=True)
     (folder / "shipped").symlink_to(shipped)
     yield folder
-    for name in (TRAIN_JOB, WARM_JOB):
-        jobs.wait(name, 600)
-        jobs.forget(name)
     get_settings.cache_clear()
 
 
@@ -106,10 +101,12 @@ def test_trainer_sees_counts_and_no_versions_and_too_little_data_fails_in_chines
 
     at.number_input(key="adapt_minutes").set_value(1)
     _click(at, "开始训练")  # the demo world holds 16 items: the background run refuses
-    job = jobs.wait(TRAIN_JOB, 120)
+    assert any("排队等待处理" in p.proto.text for p in at.get("progress"))
+    assert run_jobs() == 1
+    job = jobs.latest(session=session, kind=ADAPT)
     assert job is not None and not job.running and job.error is not None and "太少" in job.error
     at.run()
-    assert any("训练失败" in e.value and "太少" in e.value for e in at.error)
+    assert any("训练模型失败" in e.value and "太少" in e.value for e in at.error)
     assert session.exec(select(EncoderVersion)).all() == []
 
 
@@ -134,15 +131,15 @@ def test_switching_to_a_version_warms_its_embeddings_and_back(
     session.expire_all()
     assert active_version(session=session) is not None and active_version(session=session).id == version.id  # type: ignore[union-attr]
     assert "已切换到本店训练版 第 1 版。" in [s.value for s in at.success]
-    job = jobs.wait(WARM_JOB, 600)
+    assert run_jobs() == 1
+    job = jobs.latest(session=session, kind=WARM_UP)
     assert job is not None and job.succeeded, job
-    report = job.result
-    assert isinstance(report, WarmUpReport)
+    report = job.result or {}
     folder = (data_dir / "models" / "v-page").resolve()
-    assert report.model_id == f"{folder}@v-page" and report.scripts == 16 and report.texts >= 16
+    assert report["model_id"] == f"{folder}@v-page" and report["scripts"] == 16 and report["texts"] >= 16
     cached = session.exec(select(func.count()).select_from(EmbeddingCache)
-                          .where(EmbeddingCache.model_id == report.model_id)).one()
-    assert cached == report.texts  # every question embedded under the new model, once
+                          .where(EmbeddingCache.model_id == report["model_id"])).one()
+    assert cached == report["texts"]  # every question embedded under the new model, once
     at.run()
     assert "新模型已准备就绪" in _page_text(at) and "**本店训练版 第 1 版**" in _page_text(at)
     assert at.dataframe[0].value.iloc[0]["当前"] == "✔"
@@ -156,8 +153,9 @@ def test_switching_to_a_version_warms_its_embeddings_and_back(
     assert f"已切换到{SHIPPED_NAME}。" in [s.value.replace("\\", "") for s in at.success]
     session.expire_all()
     assert active_version(session=session) is None
-    job = jobs.wait(WARM_JOB, 600)
-    assert job is not None and job.succeeded and job.result.model_id == embedded_model_id()
+    assert run_jobs() == 1
+    job = jobs.latest(session=session, kind=WARM_UP)
+    assert job is not None and job.succeeded and (job.result or {})["model_id"] == embedded_model_id()
     rows = session.exec(select(AuditLog).where(AuditLog.action == "encoder.activate")
                         .order_by(col(AuditLog.id))).all()
     assert [r.target for r in rows] == [f"encoder:{version.id}", "encoder:shipped"]
@@ -174,39 +172,6 @@ def test_agent_cannot_open_the_model_page(session: Session, demo: Demo) -> None:
     direct.run()
     assert "无权" in " ".join(e.value for e in direct.error)
     assert not direct.metric and not direct.dataframe and not direct.button
-
-
-def test_jobs_run_one_per_name_and_report_progress_errors_and_results() -> None:
-    release = threading.Event()
-
-    def slow(progress: jobs.Progress) -> str:
-        progress(0.5, "一半")
-        release.wait(30)
-        return "完成"
-
-    first = jobs.start("test-job", slow)
-    try:
-        with pytest.raises(jobs.JobBusy):
-            jobs.start("test-job", slow)
-        for _ in range(100):
-            now = jobs.status("test-job")
-            if now is not None and now.message:
-                break
-            threading.Event().wait(0.05)
-        assert now is not None and now.running and (now.fraction, now.message) == (0.5, "一半")
-    finally:
-        release.set()
-    done = jobs.wait("test-job", 30)
-    assert done is not None and done.succeeded and done.result == "完成" and done.run_id == first.run_id
-
-    def broken(progress: jobs.Progress) -> None:
-        raise RuntimeError("boom")
-
-    jobs.start("test-job", broken)  # the finished job no longer blocks its name
-    failed = jobs.wait("test-job", 30)
-    assert failed is not None and not failed.running and failed.error == "RuntimeError: boom"
-    jobs.forget("test-job")
-    assert jobs.status("test-job") is None
 
 
 def test_verdict_needs_a_gain_and_no_loss() -> None:

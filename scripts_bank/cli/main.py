@@ -12,6 +12,7 @@ from scripts_bank.cli.data import cmd_backup, cmd_import_chats, cmd_restore
 from scripts_bank.cli.exchange import add_commands
 from scripts_bank.cli.model import cmd_adapt
 from scripts_bank.cli.text import cmd_lookup, cmd_mine_questions, cmd_rank, cmd_similarity
+from scripts_bank.cli.worker import add_command as add_worker
 from training.chats.parsers import FORMATS
 from training.core.jsonl import InputError
 
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--force", action="store_true", help="目标数据库已有数据时仍然覆盖")
     restore.set_defaults(func=cmd_restore)
     add_commands(sub)
+    add_worker(sub)
     return parser
 
 

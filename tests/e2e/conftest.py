@@ -32,7 +32,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     if os.environ.get("HUASHU_TEST_DATABASE_URL"):
         pytest.skip("browser flows run once, on SQLite")
     env = {**os.environ, "HUASHU_DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
-           "HUASHU_ADMIN_PASSWORD": "admin-e2e-password"}
+           "HUASHU_ADMIN_PASSWORD": "admin-e2e-password", "HUASHU_JOB_WORKER": "app"}
     subprocess.run([sys.executable, "-m", "training.ops.bootstrap", "--demo"], cwd=ROOT, env=env,
                    check=True, capture_output=True)
     port = _free_port()

@@ -26,7 +26,7 @@ def free_port() -> int:
 def app_env(db_file: Path) -> dict[str, str]:
     """The environment that points the app (and its bootstrap) at ``db_file``."""
     return {**os.environ, "HUASHU_DATABASE_URL": f"sqlite:///{db_file}",
-            "HUASHU_ADMIN_PASSWORD": ADMIN_PASSWORD}
+            "HUASHU_ADMIN_PASSWORD": ADMIN_PASSWORD, "HUASHU_JOB_WORKER": "app"}
 
 
 def bootstrap_demo(db_file: Path) -> None:

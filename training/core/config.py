@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     # 0.7 sits in a flat optimum (0.6-0.8) on the AFQMC/BQ lookup bench (bench/README.md).
     lookup_semantic_weight: float = Field(default=0.7, ge=0.0, le=1.0)
 
+    # Who runs the durable jobs (training.ops.jobs): "app" = a thread in every app process (the
+    # single-machine default), "external" = only `huashu worker` processes (several replicas).
+    job_worker: Literal["app", "external"] = "app"
+    # Seconds a running job may go without a heartbeat before another worker runs it again.
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+
     @field_validator("timezone")
     @classmethod
     def _known_time_zone(cls, value: str) -> str:

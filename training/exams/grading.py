@@ -114,6 +114,18 @@ def release_results(
     return len(attempts)
 
 
+def release_blocker(*, session: Session, actor: User | None, paper_id: int) -> str | None:
+    """Why releasing the paper's results now would do nothing (a page says so at once), or None."""
+    require_role(actor, *STAFF)
+    if session.get(ExamPaper, paper_id) is None:
+        return "试卷不存在。"
+    expire_overdue(session=session)
+    waiting = session.exec(select(Attempt.id).join(ExamAssignment).where(
+        ExamAssignment.paper_id == paper_id, Attempt.status == AttemptStatus.SUBMITTED.value,
+        col(Attempt.released_at).is_(None)).limit(1)).first()
+    return None if waiting is not None else _nothing_to_release(session, paper_id)
+
+
 def _nothing_to_release(session: Session, paper_id: int) -> str:
     """Why a paper has no result to release: all released already, nobody submitted, or still sitting."""
     statuses = [

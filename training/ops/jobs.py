@@ -1,120 +1,148 @@
-"""Long tasks (fine-tuning, cache warm-up) run in a background thread, one per name at a time.
+"""Long work as durable jobs in the database: one queue for every app replica and worker.
 
-The registry is process-wide: every browser session of the app sees the same jobs, so two
-trainers cannot start two fine-tuning runs on a 2-core machine at once. Pages poll ``status``.
+This module is the queue as pages see it (submit, read); ``training.ops.worker`` runs the jobs.
+
+A page ``submit``s a job (kind, key, parameters, who); a worker — ``huashu worker``, or a thread
+inside the app when ``HUASHU_JOB_WORKER=app`` (the default, for the single-machine SQLite set-up)
+— ``claim``s it and runs the kind's handler, writing progress to the job's row; every replica
+reads the row, so a page shows a job another replica started. Why a table and not a queue library
+(procrastinate): the same code must run on SQLite, which such libraries do not support, and a
+claim is one statement (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock on SQLite).
+
+Dying mid-job loses nothing: a running job whose heartbeat is older than the lease
+(``HUASHU_JOB_LEASE_SECONDS``) is claimed again and run from the start, at most ``MAX_ATTEMPTS``
+times. Each claim raises ``attempt``; progress and the end are written only under the claim's own
+attempt, so a job finishes exactly once even if an old worker wakes up. Handlers commit their
+results in one transaction (or are safe to repeat), so a half-done attempt is never shown as done.
 """
 
 from __future__ import annotations
 
-import itertools
-import sys
-import threading
-import time
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from training.auth.permissions import PermissionDenied
-from training.core.errors import UserError
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
-#: Progress callback handed to a job: (fraction done in [0, 1], message).
+from training.auth.permissions import STAFF, require_role
+from training.core import generations
+from training.core.errors import UserError
+from training.models import Job, User
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+MAX_ATTEMPTS = 3
+HEARTBEAT_SECONDS = 2.0
+PROGRESS_EVERY = 0.5
+#: Progress callback handed to a handler: (fraction done in [0, 1], message).
 Progress = Callable[[float, str], None]
 
 
 class JobBusy(UserError):
-    """A job of the same name is still running."""
+    """The same work (kind and key) is already queued or running."""
 
 
 @dataclass(frozen=True)
-class JobStatus:
-    """A snapshot of one job: how far it is, and how it ended."""
+class JobView:
+    """One job as pages show it."""
 
-    name: str
-    run_id: int
-    started_at: float
-    fraction: float = 0.0
-    message: str = ""
-    finished_at: float | None = None
-    error: str | None = None
-    result: Any = None
+    id: int
+    kind: str
+    key: str
+    status: str
+    fraction: float
+    message: str
+    attempt: int
+    created_by: int | None
+    created_at: datetime
+    finished_at: datetime | None
+    result: dict[str, Any] | None
+    error: str | None
 
     @property
     def running(self) -> bool:
-        """True until the job's function returned or raised."""
-        return self.finished_at is None
+        """Queued or running: not over yet."""
+        return self.status in (QUEUED, RUNNING)
 
     @property
     def succeeded(self) -> bool:
-        """True once the job finished without an error."""
-        return self.finished_at is not None and self.error is None
+        return self.status == DONE
 
 
-_lock = threading.Lock()
-_jobs: dict[str, JobStatus] = {}
-_threads: dict[str, threading.Thread] = {}
-_run_ids = itertools.count(1)
+def _view(job: Job) -> JobView:
+    assert job.id is not None
+    return JobView(job.id, job.kind, job.key, job.status, job.fraction, job.message, job.attempt,
+                   job.created_by, job.created_at, job.finished_at, job.result, job.error)
 
 
-def _update(name: str, run_id: int, **changes: Any) -> None:
-    with _lock:
-        current = _jobs.get(name)
-        if current is not None and current.run_id == run_id:
-            _jobs[name] = replace(current, **changes)
+@dataclass
+class Context:
+    """What a handler gets: the database, the job's parameters, who started it, and progress."""
+
+    engine: Engine
+    job_id: int
+    attempt: int
+    params: dict[str, Any]
+    actor_id: int | None
+    progress: Progress
+
+    def session(self) -> Session:
+        """A new session on the job's database (the handler closes it)."""
+        return Session(self.engine, expire_on_commit=False)
+
+    def actor(self, session: Session) -> User | None:
+        """The user who started the job, loaded in ``session``."""
+        return session.get(User, self.actor_id) if self.actor_id is not None else None
 
 
-def _run(name: str, run_id: int, fn: Callable[[Progress], Any]) -> None:
-    def progress(fraction: float, message: str) -> None:
-        _update(name, run_id, fraction=min(max(float(fraction), 0.0), 1.0), message=message)
-
-    try:
-        result = fn(progress)
-    except (UserError, PermissionDenied) as exc:
-        _update(name, run_id, error=str(exc), finished_at=time.time())
-    except Exception as exc:  # a background failure must reach the page, not vanish
-        traceback.print_exc(file=sys.stderr)
-        _update(name, run_id, error=f"{type(exc).__name__}: {exc}", finished_at=time.time())
-    else:
-        _update(name, run_id, fraction=1.0, result=result, finished_at=time.time())
+Handler = Callable[[Context], dict[str, Any] | None]
+_handlers: dict[str, Handler] = {}
 
 
-def start(name: str, fn: Callable[[Progress], Any]) -> JobStatus:
-    """Run ``fn(progress)`` in a daemon thread under ``name``; refuse while one of that name runs.
-
-    ``fn`` must open its own database session: sessions are not shared across threads.
-    """
-    with _lock:
-        current = _jobs.get(name)
-        if current is not None and current.running:
-            raise JobBusy("已有同类任务正在运行，请等它完成后再试。")
-        status = JobStatus(name=name, run_id=next(_run_ids), started_at=time.time())
-        _jobs[name] = status
-        thread = threading.Thread(target=_run, args=(name, status.run_id, fn), name=f"job-{name}",
-                                  daemon=True)
-        _threads[name] = thread
-    thread.start()
-    return status
+def register(kind: str, handler: Handler) -> None:
+    """Make ``handler`` run the jobs of ``kind`` (``scripts_bank.jobs`` registers every kind)."""
+    _handlers[kind] = handler
 
 
-def status(name: str) -> JobStatus | None:
-    """The latest job of ``name`` (running or finished), or None if none ran in this process."""
-    with _lock:
-        return _jobs.get(name)
+def handler_of(kind: str) -> Handler | None:
+    """The handler registered for ``kind``, if any."""
+    return _handlers.get(kind)
 
 
-def wait(name: str, timeout: float | None = None) -> JobStatus | None:
-    """Block until the latest job of ``name`` finished (or ``timeout`` seconds passed)."""
-    with _lock:
-        thread = _threads.get(name)
-    if thread is not None:
-        thread.join(timeout)
-    return status(name)
+def submit(
+    *, session: Session, actor: User | None, kind: str, key: str = "", params: dict[str, Any] | None = None,
+) -> JobView:
+    """Queue a job (trainers and admins); JobBusy if the same kind and key is queued or running."""
+    starter = require_role(actor, *STAFF)
+    # Two replicas submitting at once: the counter's row lock makes the check-then-insert one at a time.
+    generations.bump(session, [f"job:{kind}"[:32]])
+    if latest_open(session=session, kind=kind, key=key) is not None:
+        session.rollback()
+        raise JobBusy("同样的任务已在排队或运行中，请等它完成后再试。")
+    job = Job(kind=kind, key=key, params=params or {}, created_by=starter.id)
+    session.add(job)
+    session.commit()
+    session.refresh(job)
+    return _view(job)
 
 
-def forget(name: str) -> None:
-    """Drop a finished job's record (a running one is kept)."""
-    with _lock:
-        current = _jobs.get(name)
-        if current is not None and not current.running:
-            del _jobs[name]
-            _threads.pop(name, None)
+def latest_open(*, session: Session, kind: str, key: str = "") -> JobView | None:
+    """The queued or running job of ``kind`` and ``key``, if any."""
+    job = session.exec(select(Job).where(Job.kind == kind, Job.key == key,
+                                         col(Job.status).in_([QUEUED, RUNNING]))
+                       .order_by(col(Job.id).desc())).first()
+    return _view(job) if job is not None else None
+
+
+def latest(*, session: Session, kind: str, key: str = "") -> JobView | None:
+    """The newest job of ``kind`` and ``key`` in any state (what a page shows), or None."""
+    job = session.exec(select(Job).where(Job.kind == kind, Job.key == key)
+                       .order_by(col(Job.id).desc())).first()
+    return _view(job) if job is not None else None
+
+
+def get(*, session: Session, job_id: int) -> JobView | None:
+    """One job by id."""
+    job = session.get(Job, job_id)
+    return _view(job) if job is not None else None
