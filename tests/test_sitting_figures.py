@@ -27,6 +27,7 @@ from training.core.migrate import alembic_config
 from training.exams import answering, papers, submission
 from training.exams import attempts as exams
 from training.exams.release import release_attempts
+from training.exams.sitting_figures import file_sittings, refile_moved
 from training.models import (
     Answer,
     Attempt,
@@ -188,8 +189,9 @@ def test_figures_give_what_every_answer_gives(session: Session, world: Demo) -> 
     assert _same(session, world.trainer) > 0
 
 
-def test_moved_cohort_changed_role_and_zone_are_corrected(
+def test_moved_cohort_changed_role_and_zone_are_corrected_then_refiled(
         session: Session, world: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
+    hand_made = session.exec(select(Attempt).where(Attempt.number == 9)).one()  # never filed
     other = Cohort(name="二班")
     session.add(other)
     session.commit()
@@ -201,9 +203,17 @@ def test_moved_cohort_changed_role_and_zone_are_corrected(
     _same(session, world.trainer)
     moved = Filters(cohort_id=other.id)
     assert ax.item_analysis(session=session, actor=world.trainer, filters=moved)  # from the corrections only
+    assert ax._stale_sittings(session, moved)
     monkeypatch.setenv("HUASHU_TIMEZONE", "America/Los_Angeles")  # days filed in Shanghai no longer match
     get_settings.cache_clear()
     try:
+        _same(session, world.trainer)
+        # Refiled under their current cohort, role and zone: nothing left to correct, same figures.
+        assert refile_moved(session=session) == len(session.exec(select(SittingFigure)).all())
+        session.commit()
+        assert {f.zone for f in session.exec(select(SittingFigure)).all()} == {"America/Los_Angeles"}
+        for f in _filters(session):
+            assert set(ax._stale_sittings(session, f).items()) <= {(hand_made.id, 1)}
         _same(session, world.trainer)
     finally:
         monkeypatch.delenv("HUASHU_TIMEZONE")
@@ -213,8 +223,6 @@ def test_moved_cohort_changed_role_and_zone_are_corrected(
 def test_migration_backfills_what_release_filed(db_url: str, session: Session, world: Demo) -> None:
     # The hand-made sitting: filed the way the backfill files every released sitting.
     hand_made = session.exec(select(Attempt).where(Attempt.number == 9)).one()
-    from training.exams.sitting_figures import file_sittings
-
     file_sittings(session=session, attempts=[hand_made])
     session.commit()
     filed = _figures(session)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlalchemy import ColumnElement, and_, case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
@@ -298,61 +298,67 @@ def _fileable() -> list[ColumnElement[bool]]:
             col(Attempt.score).is_not(None), col(Attempt.submitted_at).is_not(None)]
 
 
-def _stale_sittings(session: Session, filters: Filters) -> dict[int, tuple[int, float]]:
-    """Sittings counted wrongly by the filed sums for these filters: id → (+1 add, -1 remove; score).
+def _stale_sittings(session: Session, filters: Filters) -> dict[int, int]:
+    """Sittings the filed sums count wrongly for these filters: attempt id → +1 (add) or -1 (take out).
 
     A sitting counts now when ``learner_attempt_conditions`` hold; it is in the filed sums when
     its SittingFigure key passes the same filters. The two can only differ for a filed sitting
-    whose candidate's cohort or role (or the team's zone, for a period) changed since, and for a
-    released sitting not filed: whether there is any is a count, before looking for them.
+    whose candidate's cohort or role changed since (or the team's zone, with a period), and for
+    a released sitting never filed: whether there is any of those is a count, before looking.
+    A filed sitting was submitted, released and scored for good, so in the zone it was filed in
+    its filed day stands for its submission time: the check reads the figures and the people only.
     """
     now = case((and_(*learner_attempt_conditions(filters)), 1), else_=0)
     filed = case((and_(col(SittingFigure.attempt_id).is_not(None),
                        *_filed_conditions(SittingFigure, filters)), 1), else_=0)
-    moved = [col(SittingFigure.role) != col(User.role),
-             col(SittingFigure.cohort_id) != func.coalesce(col(User.cohort_id), 0)]
-    if _dated(filters):
-        moved.append(col(SittingFigure.zone) != clock.team_zone_name())
-    # The moved sittings first (figures and people only, no scan of every sitting), then their rows.
-    ids = sorted(int(i) for (i,) in fetch(session=session, query=sa_select(col(SittingFigure.attempt_id))
-                                          .join(User, col(User.id) == col(SittingFigure.user_id))
-                                          .where(or_(*moved))))
-    rows: list[Any] = []
-    for start in range(0, len(ids), CORRECTION_CHUNK):
-        rows += fetch(session=session, query=sa_select(col(Attempt.id), col(Attempt.score), now - filed)
+    person: list[ColumnElement[bool]] = [col(User.role).in_(LEARNER_ROLES)]
+    if filters.cohort_id is not None:
+        person.append(col(User.cohort_id) == filters.cohort_id)
+    if filters.start is not None:
+        person.append(col(SittingFigure.day) >= filters.start)
+    if filters.end is not None:
+        person.append(col(SittingFigure.day) <= filters.end)
+    counted = case((and_(*person), 1), else_=0)
+    same_zone = col(SittingFigure.zone) == clock.team_zone_name()
+    rows = list(fetch(session=session, query=sa_select(col(SittingFigure.attempt_id), counted - filed)
+                      .join(User, col(User.id) == col(SittingFigure.user_id))
+                      .where(*([same_zone] if _dated(filters) else []), counted != filed)))
+    if _dated(filters):  # filed in another zone: their day says nothing now, the sitting's time does
+        rows += fetch(session=session, query=sa_select(col(Attempt.id), now - filed)
                       .select_from(SittingFigure)
                       .join(User, col(User.id) == col(SittingFigure.user_id))
                       .join(Attempt, col(Attempt.id) == col(SittingFigure.attempt_id))
-                      .where(col(SittingFigure.attempt_id).in_(ids[start:start + CORRECTION_CHUNK]),
-                             now != filed))
+                      .where(~same_zone, now != filed))
     released, filed_count = fetch(session=session, query=sa_select(
         sa_select(func.count()).select_from(Attempt).where(*_fileable()).scalar_subquery(),
         sa_select(func.count()).select_from(SittingFigure).scalar_subquery()))[0]
     if int(released) != int(filed_count):
-        rows += fetch(session=session, query=sa_select(col(Attempt.id), col(Attempt.score), now)
+        rows += fetch(session=session, query=sa_select(col(Attempt.id), now)
                       .select_from(Attempt)
                       .join(User, col(User.id) == col(Attempt.user_id))
                       .outerjoin(SittingFigure, col(SittingFigure.attempt_id) == col(Attempt.id))
                       .where(col(SittingFigure.attempt_id).is_(None), now == 1))
-    return {int(i): (int(w), float(y or 0.0)) for i, y, w in rows}
+    return {int(i): int(w) for i, w in rows}
 
 
 def _corrections(session: Session, filters: Filters) -> dict[int, Sums]:
-    """Per slot, what the filed sums miss or hold wrongly for these filters, read from those answers."""
+    """Per slot, what the filed sums miss or hold wrongly for these filters, summed from those answers."""
     weights = _stale_sittings(session, filters)
+    x, y = col(Answer.score), col(Attempt.score)
     out: dict[int, Sums] = {}
-    ids = sorted(weights)
-    for start in range(0, len(ids), CORRECTION_CHUNK):
-        chunk = ids[start:start + CORRECTION_CHUNK]
-        answers = fetch(session=session, query=sa_select(col(Answer.attempt_id), col(Answer.item_id),
-                                                         col(Answer.score))
-                        .where(col(Answer.attempt_id).in_(chunk), col(Answer.score).is_not(None)))
-        for attempt_id, item_id, score in answers:
-            w, y = weights[int(attempt_id)]
-            x = float(score)
-            sums = out.setdefault(int(item_id), [0.0] * 6)
-            for k, v in enumerate((1.0, x, y, x * y, x * x, y * y)):
-                sums[k] += w * v
+    for sign in (1, -1):
+        ids = sorted(i for i, w in weights.items() if w == sign)
+        for start in range(0, len(ids), CORRECTION_CHUNK):
+            for item_id, *sums in fetch(session=session, query=sa_select(
+                    col(Answer.item_id), func.count(), func.sum(x), func.sum(y), func.sum(x * y),
+                    func.sum(x * x), func.sum(y * y))
+                    .select_from(Answer)
+                    .join(Attempt, col(Attempt.id) == col(Answer.attempt_id))
+                    .where(col(Answer.attempt_id).in_(ids[start:start + CORRECTION_CHUNK]), x.is_not(None))
+                    .group_by(col(Answer.item_id))):
+                total = out.setdefault(int(item_id), [0.0] * 6)
+                for k, v in enumerate(sums):
+                    total[k] += sign * float(v)
     return out
 
 

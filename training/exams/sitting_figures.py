@@ -6,7 +6,8 @@ their slots (and to ``ItemDayFigure``, the same split by day), in the release's 
 transaction, so the figures are never partial. A released sitting's scores never change
 afterwards (``review_answer`` refuses, releasing takes only unreleased sittings); a future path
 that changes them must go through ``refile_sittings``. The cohort, role and zone may change
-later: the dashboards correct for that (``training.analytics.exams``).
+later: the dashboards correct for that (``training.analytics.exams``), and ``refile_moved``
+files such sittings under their new key so the correction stays small.
 """
 
 from __future__ import annotations
@@ -130,7 +131,35 @@ def unfile_sittings(*, session: Session, attempt_ids: Iterable[int]) -> int:
             _add_sums(session, figure, chunk, -1)
         result = run(delete(SittingFigure).where(col(SittingFigure.attempt_id).in_(chunk)))
         count += int(getattr(result, "rowcount", 0) or 0)
+        gone = set(chunk)
+        for obj in list(session.identity_map.values()):  # deleted behind the ORM's back
+            if isinstance(obj, SittingFigure) and obj.attempt_id in gone:
+                session.expunge(obj)
     return count
+
+
+def refile_moved(*, session: Session, user_ids: Iterable[int] | None = None) -> int:
+    """Refile the sittings whose candidate changed cohort or role since (or filed in another zone); no commit.
+
+    The dashboards stay right without it (they correct for such sittings from their answers),
+    but each moved sitting costs them a read of its answers: call this after changing people's
+    cohort or role (``user_ids``) or the zone (all), in that change's transaction or later.
+    Returns how many sittings were refiled.
+    """
+    moved = (col(SittingFigure.role) != col(User.role)) | (
+        col(SittingFigure.cohort_id) != func.coalesce(col(User.cohort_id), 0)) | (
+        col(SittingFigure.zone) != clock.team_zone_name())
+    query = (sa_select(col(SittingFigure.attempt_id)).join(User, col(User.id) == col(SittingFigure.user_id))
+             .where(moved))
+    if user_ids is not None:
+        query = query.where(col(User.id).in_(sorted(set(user_ids))))
+    session.flush()
+    ids = sorted(int(i) for i in session.connection().execute(query).scalars().all())
+    for chunk in _chunks(ids):
+        attempts = [a for i in chunk if (a := session.get(Attempt, i)) is not None]
+        unfile_sittings(session=session, attempt_ids=chunk)
+        file_sittings(session=session, attempts=attempts)
+    return len(ids)
 
 
 def refile_sittings(*, session: Session, attempts: list[Attempt], change: Any) -> None:
