@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 
 from training.auth.permissions import PermissionDenied
 from training.core.config import get_settings
+from training.core.errors import UserError
 from training.models import Job
 from training.ops import jobs, worker
 
@@ -46,7 +47,7 @@ def short_lease(monkeypatch: pytest.MonkeyPatch) -> Iterator[float]:
 def _echo(context: jobs.Context) -> dict[str, object]:
     context.progress(0.5, "一半")
     if context.params.get("fail") == "user":
-        raise jobs.UserError("参数不对")
+        raise UserError("参数不对")
     if context.params.get("fail") == "bug":
         raise RuntimeError("boom")
     return {"echo": context.params.get("value"), "attempt": context.attempt}
@@ -67,10 +68,13 @@ def test_submit_refuses_agents_and_a_second_start_of_the_same_work(session: Sess
     assert jobs.latest_open(session=session, kind="test_echo", key="a") == first
 
 
+LISTED: list[dict[str, object]] = [{"value": 7}, {"fail": "user"}, {"fail": "bug"}]
+
+
 def test_a_worker_runs_jobs_in_order_and_records_results_and_failures(
         session: Session, engine: Engine, demo: Demo) -> None:
     ids = [jobs.submit(session=session, actor=demo.trainer, kind="test_echo", key=str(i), params=params).id
-           for i, params in enumerate([{"value": 7}, {"fail": "user"}, {"fail": "bug"}])]
+           for i, params in enumerate(LISTED)]
     assert worker.work(engine, stop=threading.Event(), once=True) == 3
     done, refused, broken = (jobs.get(session=session, job_id=i) for i in ids)
     assert done is not None and done.succeeded and done.result == {"echo": 7, "attempt": 1}

@@ -100,7 +100,8 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
     with Session(engine, expire_on_commit=False) as session:
         trainer = session.exec(select(User).where(User.role == Role.TRAINER.value)).one()
-        admin = session.exec(select(User).where(User.role == Role.ADMIN.value)).first()
+        admin = session.exec(select(User).where(User.role == Role.ADMIN.value).order_by(col(User.id))).first()
+        assert admin is not None
         paper_id = publish(session, trainer, "售后情景考", scenario=True, objective=1)
         for person in more_candidates(session, admin, CANDIDATES):
             sit(session, person, paper_id, reply="亲，16点前付款当天发货，默认中通快递哦")
