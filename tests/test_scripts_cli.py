@@ -99,3 +99,21 @@ def test_init_migrates_an_empty_database_and_seeds_the_demo(tmp_path: Path, monk
         get_engine().dispose()
         get_engine.cache_clear()
         get_settings.cache_clear()
+
+
+def test_bank_page_offers_the_zammad_export(session: Session, demo: Demo) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+    at.session_state["user_id"] = demo.trainer.id
+    at.run()
+    at.switch_page("pages/script_bank.py")
+    at.run()
+    radio = at.radio(key="bank_export_fmt")
+    assert radio.options == ["Excel（xlsx）", "CSV", "Zammad 文本模块（CSV）"]
+    radio.set_value("zammad")
+    next(b for b in at.button if b.key == "bank_export").click()
+    at.run()
+    assert not at.exception, at.exception
+    [download] = [d for d in at.get("download_button") if "Zammad" in d.proto.label]
+    assert download.proto.label == "下载 话术库-Zammad文本模块.csv"
