@@ -3,6 +3,7 @@
 from training.models.accounts import Cohort, LoginSession, User, UserBase, UserPublic
 from training.models.base import ROLE_LABELS, Category, Role, utcnow
 from training.models.chats import ChatImport, ChatMessage, KnowledgeItem, MinedQuestion, QuestionFrequency
+from training.models.drills import Drill, DrillAssignment, DrillMode, DrillRun, DrillStatus, DrillTurn
 from training.models.exams import (
     Answer,
     Attempt,
@@ -37,6 +38,12 @@ __all__ = [
     "ChatImport",
     "ChatMessage",
     "Cohort",
+    "Drill",
+    "DrillAssignment",
+    "DrillMode",
+    "DrillRun",
+    "DrillStatus",
+    "DrillTurn",
     "EmbeddingCache",
     "EncoderVersion",
     "ExamAssignment",
