@@ -19,7 +19,8 @@ from exam_world import Demo, demo_people, knowledge, more_candidates, publish
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from training.analytics import exams as ax
+from training.analytics import exams as reference
+from training.analytics import figures as ax
 from training.analytics.base import Filters
 from training.core.clock import team_today
 from training.core.config import get_settings
@@ -131,8 +132,8 @@ def _same(session: Session, actor: User) -> int:
     compared = 0
     for f in _filters(session):
         new = ax.item_analysis(session=session, actor=actor, filters=f)
-        old = ax.item_analysis_from_answers(session=session, actor=actor, filters=f)
-        def label(s: ax.ItemStat) -> tuple[object, ...]:
+        old = reference.item_analysis_from_answers(session=session, actor=actor, filters=f)
+        def label(s: reference.ItemStat) -> tuple[object, ...]:
             return s.item_id, s.paper_id, s.position, s.prompt, s.kind, s.category, s.answers
 
         assert [label(s) for s in new] == [label(s) for s in old], f
@@ -143,7 +144,7 @@ def _same(session: Session, actor: User) -> int:
                                                             abs_tol=1e-9), f
         compared += len(new)
         ramp = ax.ramp_up(session=session, actor=actor, filters=f)
-        before = ax.ramp_up_from_answers(session=session, actor=actor, filters=f)
+        before = reference.ramp_up_from_answers(session=session, actor=actor, filters=f)
         assert [(w.week, w.learners, w.sittings) for w in ramp] == [(w.week, w.learners, w.sittings)
                                                                      for w in before], f
         for w, v in zip(ramp, before, strict=True):

@@ -1,8 +1,9 @@
 """Analytics for the 训练看板 and 学习进度 pages: aggregation in SQL, one module per audience.
 
-Team figures (staff only) live in ``analytics_exams`` and ``analytics_team``; a learner's own
-figures in ``analytics_learner``. ``QUERIES`` names every team aggregation with default filters,
-so a benchmark can time them all.
+Team figures (staff only) live in ``analytics_exams`` (item analysis and ramp-up in
+``analytics_figures``, from the figures filed at release) and ``analytics_team``; a learner's
+own figures in ``analytics_learner``. ``QUERIES`` names every team aggregation with default
+filters, so a benchmark can time them all.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from training.analytics.exams import (
     PaperPassRate,
     RampWeek,
     ScoreBin,
-    item_analysis,
     pass_rates,
-    ramp_up,
     score_distribution,
 )
+from training.analytics.figures import item_analysis, ramp_up
 from training.analytics.learner import (
     MistakeProgress,
     MyCertificate,

@@ -6,7 +6,7 @@ their slots (and to ``ItemDayFigure``, the same split by day), in the release's 
 transaction, so the figures are never partial. A released sitting's scores never change
 afterwards (``review_answer`` refuses, releasing takes only unreleased sittings); a future path
 that changes them must go through ``refile_sittings``. The cohort, role and zone may change
-later: the dashboards correct for that (``training.analytics.exams``), and ``refile_moved``
+later: the dashboards correct for that (``training.analytics.figures``), and ``refile_moved``
 files such sittings under their new key so the correction stays small.
 """
 

@@ -136,7 +136,7 @@ class SittingFigure(SQLModel, table=True):
     team-local day of submission in ``zone``: the key its answers were added to ``ItemFigure``
     and ``ItemDayFigure`` under. The dashboards compare them with the person's current cohort and
     role (and the zone) and correct for the sittings that no longer match
-    (``training.analytics.exams``). ``typed_answers`` and ``typed_cpm`` are the count and sum of
+    (``training.analytics.figures``). ``typed_answers`` and ``typed_cpm`` are the count and sum of
     its answers' ``chars_per_minute`` (typing speed).
     """
 
