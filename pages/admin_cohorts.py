@@ -6,6 +6,7 @@ import streamlit as st
 from pages.ui.actions import act, forget, note, show
 from pages.ui.common import current_user, db_session, run_action, show_table
 from training.auth.accounts import assign_cohort, create_cohort, list_cohorts, list_users
+from training.exams.sitting_figures import refile_moved
 from training.models import Cohort, User
 
 
@@ -38,7 +39,10 @@ def _assign(people: dict[int, str], names: dict[int, str]) -> None:
 
     def run(actor: User) -> User:
         with db_session() as session:
-            return assign_cohort(session=session, actor=actor, user_id=user_id, cohort_id=cohort_id)
+            moved = assign_cohort(session=session, actor=actor, user_id=user_id, cohort_id=cohort_id)
+            refile_moved(session=session, user_ids=[user_id])  # the dashboards' per-cohort figures
+            session.commit()
+            return moved
 
     act("cohort_move", run, success=f"已将 {who}调入{where}。" if cohort_id is not None
         else f"已将 {who}移出班组。")

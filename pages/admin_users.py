@@ -16,6 +16,7 @@ from training.auth.accounts import (
     set_user_active,
 )
 from training.core.config import get_settings
+from training.exams.sitting_figures import refile_moved
 from training.models import Role, User
 
 SAFE_ROLE = Role.AGENT.value  # a new account is 客服 until an admin gives it more
@@ -100,7 +101,10 @@ def _set_role(labels: dict[int, str]) -> None:
 
     def run(actor: User) -> User:
         with db_session() as session:
-            return set_role(session=session, actor=actor, user_id=user_id, role=role)
+            changed = set_role(session=session, actor=actor, user_id=user_id, role=role)
+            refile_moved(session=session, user_ids=[user_id])  # the dashboards' per-role figures
+            session.commit()
+            return changed
 
     act("au_target", run, success=f"已将 {name}的角色改为{role_label(role)}。")
 

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from training.exams.choices import TRUE_FALSE, TRUE_FALSE_KIND
 from training.exams.delivery import candidate_seed, draw_paper
 from training.exams.papers import SCENARIO
+from training.exams.sitting_figures import file_sittings
 from training.models import (
     Answer,
     Attempt,
@@ -103,4 +104,5 @@ def sit(*, session: Session, world: World, paper: ExamPaper, assignment: ExamAss
         earned += question.points * (answer.score or 0.0)
     attempt.score = earned / sum(q.points for q in questions)
     session.add(attempt)
+    file_sittings(session=session, attempts=[attempt])  # as a release files them
     return attempt
