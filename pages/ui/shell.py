@@ -42,6 +42,9 @@ KNOWLEDGE = st.Page("pages/knowledge_items.py", title="知识题库", icon=":mat
 PAPERS = st.Page("pages/paper_builder.py", title="组卷", icon=":material/assignment:",
                  url_path="papers")
 MY_EXAMS = st.Page("pages/my_exams.py", title="我的考试", icon=":material/edit_note:", url_path="exams")
+DRILLS = st.Page("pages/drills.py", title="模拟接待", icon=":material/forum:", url_path="drills")
+DRILL_BUILDER = st.Page("pages/drill_builder.py", title="模拟接待管理", icon=":material/record_voice_over:",
+                        url_path="drill-builder")
 # A new hire without the certificates required for duty lands on their exams (the on-duty gate).
 GATE = st.Page("pages/my_exams.py", title="上岗考试", icon=":material/lock:", url_path="main", default=True)
 MISTAKES = st.Page("pages/mistakes.py", title="错题本", icon=":material/replay:", url_path="mistakes")
@@ -58,16 +61,20 @@ PROGRESS = st.Page("pages/my_progress.py", title="学习进度", icon=":material
                    url_path="progress")
 
 MENUS: dict[Role, dict[str, list[st.Page]]] = {
-    Role.ADMIN: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS, REVIEW, RESULTS, DASHBOARD],
+    Role.ADMIN: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS, DRILL_BUILDER, REVIEW, RESULTS,
+                                    DASHBOARD],
                  "话术": [BANK, LOOKUP, SCRIPT_STATS], "管理": [USERS, COHORTS, MODELS, AUDIT],
                  "账号": [ACCOUNT]},
-    Role.TRAINER: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS, REVIEW, RESULTS, DASHBOARD],
+    Role.TRAINER: {"": [HOME], "培训": [IMPORTS, QUESTIONS, KNOWLEDGE, PAPERS, DRILL_BUILDER, REVIEW, RESULTS,
+                                      DASHBOARD],
                    "话术": [BANK, LOOKUP, SCRIPT_STATS], "管理": [MODELS], "账号": [ACCOUNT]},
-    Role.AGENT: {"": [HOME], "考试": [MY_EXAMS, MISTAKES, PROGRESS], "话术": [LOOKUP], "账号": [ACCOUNT]},
-    Role.NEW_HIRE: {"": [HOME], "考试": [MY_EXAMS, MISTAKES, PROGRESS], "话术": [LOOKUP], "账号": [ACCOUNT]},
+    Role.AGENT: {"": [HOME], "考试": [MY_EXAMS, DRILLS, MISTAKES, PROGRESS], "话术": [LOOKUP],
+                 "账号": [ACCOUNT]},
+    Role.NEW_HIRE: {"": [HOME], "考试": [MY_EXAMS, DRILLS, MISTAKES, PROGRESS], "话术": [LOOKUP],
+                    "账号": [ACCOUNT]},
 }
-GATED_MENU: dict[str, list[st.Page]] = {"": [GATE], "考试": [MISTAKES, PROGRESS], "话术": [LOOKUP],
-                                        "账号": [ACCOUNT]}
+GATED_MENU: dict[str, list[st.Page]] = {"": [GATE], "考试": [DRILLS, MISTAKES, PROGRESS],
+                                        "话术": [LOOKUP], "账号": [ACCOUNT]}
 
 
 def menu(user: User) -> dict[str, list[st.Page]]:

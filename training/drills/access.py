@@ -27,6 +27,7 @@ class DrillCard:
     run_id: int | None  # the run in progress, if any
     finished_runs: int
     best_score: float | None
+    last_finished: int | None  # the latest finished run, for its transcript
 
 
 def utc(moment: datetime) -> datetime:
@@ -62,11 +63,13 @@ def my_drills(*, session: Session, actor: User | None, now: datetime | None = No
         mine = [r for r in runs if r.drill_id == drill.id
                 and (assignment is None or r.assignment_id == assignment.id)]
         running = next((r.id for r in mine if r.finished_at is None), None)
-        scores = [r.score for r in mine if r.finished_at is not None and r.score is not None]
+        done = [r for r in mine if r.finished_at is not None]
+        scores = [r.score for r in done if r.score is not None]
+        latest = max(done, key=lambda r: r.id or 0) if done else None
         return DrillCard(drill.id or 0, drill.title, len(drill_turns(drill)), assignment is None,
                          assignment.id if assignment else None, assignment.opens_at if assignment else None,
                          assignment.closes_at if assignment else None, open_now, running,
-                         sum(1 for r in mine if r.finished_at is not None), max(scores) if scores else None)
+                         len(done), max(scores) if scores else None, latest.id if latest else None)
 
     for assignment in assignments_for(session=session, user=user):
         drill = session.get(Drill, assignment.drill_id)

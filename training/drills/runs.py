@@ -242,3 +242,15 @@ def end_run(*, session: Session, actor: User | None, run_id: int, embedder: Embe
     if run.finished_at is None:
         finish_run(session=session, run=run, embedder=embedder, now=now or utcnow())
     return run
+
+
+def open_run_id(*, session: Session, actor: User | None, now: datetime | None = None) -> int | None:
+    """The user's drill run in progress, if any (the page resumes it after a reload or restart)."""
+    user = require_role(actor, *EVERYONE)
+    now = now or utcnow()
+    for run in session.exec(select(DrillRun).where(col(DrillRun.user_id) == user.id,
+                                                   col(DrillRun.finished_at).is_(None))
+                            .order_by(col(DrillRun.started_at).desc())).all():
+        if not expire_run(session=session, run=run, now=now):
+            return run.id
+    return None
