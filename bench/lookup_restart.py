@@ -4,12 +4,21 @@ The child process times, wall and CPU: imports (the encoder stack and the app's 
 model load, reading the bank (a JSONL file standing in for the database), loading the saved
 index, and its first query; then prints them with its RSS as one JSON line. With an ONNX backend
 the query encoder is that backend while the index keeps the torch model's vectors (its model id
-is borrowed): a timing of the restart path, not a quality figure.
+is borrowed): a timing of the restart path, not a quality figure. Backend ``default`` is what the
+app gets from ``load_encoder()`` with the default settings: torch's model id, queries through
+the lean path (``training.nlp.encoder.query``), torch imported only if something needs it; the
+child reports which of torch / transformers / sentence-transformers it ended up importing.
+
+Run alone (after ``bench/lookup_scale.py`` has saved the 100k index):
+
+    python bench/lookup_restart.py [--size 100000] [--backends default,torch,onnx-int8] [--runs 3]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -17,6 +26,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):  # run as `python bench/lookup_restart.py`
+    _ROOT = Path(__file__).resolve().parent.parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "bench"]
+    sys.path.insert(0, str(_ROOT))
 
 STEPS = ("imports", "model", "bank", "index", "query", "ready")
 
@@ -49,6 +63,8 @@ def restart_child(folder: str, bank_file: str, model: str | None, backend: str, 
     marks = [clock()]
     if backend == "torch":
         import sentence_transformers  # noqa: F401  - what load_encoder imports, timed apart
+    elif backend == "default":
+        pass  # the app's lookup modules alone: the encoder imports what it needs when loaded
     else:
         import onnxruntime  # noqa: F401
         import transformers  # noqa: F401
@@ -57,7 +73,7 @@ def restart_child(folder: str, bank_file: str, model: str | None, backend: str, 
     from training.nlp.embeddings import Embedder
     from training.nlp.encoder.load import load_encoder
     marks.append(clock())
-    encoder: Any = load_encoder(model, backend)
+    encoder: Any = load_encoder(model) if backend == "default" else load_encoder(model, backend)
     bank_model = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8"))["model_id"]
     if encoder.model_id != bank_model:
         encoder = Renamed(encoder, bank_model)
@@ -75,7 +91,8 @@ def restart_child(folder: str, bank_file: str, model: str | None, backend: str, 
     out = {step: [(end[0] - start[0]) / 1000, (end[1] - start[1]) / 1000]
            for step, start, end in zip(STEPS, marks[:-1], marks[1:], strict=False)}
     out["ready"] = [(marks[-1][0] - marks[0][0]) / 1000, (marks[-1][1] - marks[0][1]) / 1000]
-    print(json.dumps({**out, "hits": len(hits), "rss": rss, "peak": peak}))
+    heavy = [m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules]
+    print(json.dumps({**out, "hits": len(hits), "rss": rss, "peak": peak, "heavy": heavy}))
 
 
 def restart_runs(script: Path, folder: Path, entries: Sequence[Any], model: str | None, query: str,
@@ -100,5 +117,46 @@ def restart_runs(script: Path, folder: Path, entries: Sequence[Any], model: str 
                     continue
                 r = json.loads(done.stdout.strip().splitlines()[-1])
                 rows.append([f"{backend} #{run}", *(f"{r[k][0]:.2f} ({r[k][1]:.2f})" for k in STEPS),
-                             f"{wall:.2f}", f"{r['rss']:.0f}", f"{r['peak']:.0f}"])
+                             f"{wall:.2f}", f"{r['rss']:.0f}", f"{r['peak']:.0f}",
+                             ", ".join(r.get("heavy", [])) or "none"])
     return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--size", type=int, default=100_000)
+    ap.add_argument("--queries", type=int, default=500)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--backends", default="default,torch,onnx-int8")
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args(argv)
+    from bench.datasets import load_average, markdown_table
+    from bench.lookup_bank import build_scale_bank
+    from scripts_bank import index_store
+    from scripts_bank.lookup import BankEntry
+    from training.core.config import get_settings
+    from training.nlp.encoder.load import load_encoder
+
+    bank = build_scale_bank(args.size, args.queries)
+    entries = [BankEntry(e["id"], e["question"], e["answer"]) for e in bank.entries]
+    model_id = load_encoder(args.model, "torch").model_id  # lazy: torch is not loaded for this
+    saved = get_settings().cache_dir / "bench-lookup-scale-index"
+    folder = index_store.index_folder(saved, model_id, entries)
+    if not (folder / "meta.json").is_file():
+        raise SystemExit(f"no saved index at {folder}: run bench/lookup_scale.py first")
+    loads = [os.getloadavg()]
+    rows = restart_runs(Path(__file__).resolve().parent / "lookup_scale.py", folder, entries, args.model,
+                        bank.queries[0][0], [b.strip() for b in args.backends.split(",") if b.strip()],
+                        args.runs)
+    loads.append(os.getloadavg())
+    print(f"## Restart: fresh process, saved {len(entries):,}-entry index, first query\n")
+    print("Load average 1/5/15 min before: " + "/".join(f"{x:.2f}" for x in loads[0]) + ", after: "
+          + "/".join(f"{x:.2f}" for x in loads[1]) + f" (1-min now {load_average()}). Seconds, wall (CPU).\n")
+    header = ["run", "imports", "model load", "bank read (JSONL)", "index load", "first query",
+              "ready (in process)", "wall incl. interpreter", "RSS MB", "peak RSS MB", "torch stack imported"]
+    print(markdown_table(header, rows) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -75,9 +75,47 @@ def encode_profile(encoder: Any, queries: list[str], model: str | None, backends
         rows += [[f"{n_threads}", name, *_ms(values)] for name, values in steps.items()]
     torch.set_num_threads(threads)
     from training.nlp.encoder.load import load_encoder
+    from training.nlp.encoder.query import torch_query_encoder
+
+    lean_paths = [("lean torch (tokenizers + inference_mode forward + pooling), 1 thread",
+                   torch_query_encoder(st))]
+    if getattr(encoder, "query", None) is not None:
+        lean_paths.append((f"lean {encoder.query.backend} fp32 (the default's query path), 1 thread",
+                           encoder.query))
+    torch.set_num_threads(1)
+    for name, lean in lean_paths:
+        if lean is None:
+            continue
+        lean.encode("预热一下")
+        wall, cpu = [], []
+        for q in queries:
+            c0 = clock()
+            lean.encode(q)
+            c1 = clock()
+            wall.append(c1[0] - c0[0])
+            cpu.append(c1[1] - c0[1])
+        cpu_ms = f"{np.percentile(cpu, 50):.1f} / {np.percentile(cpu, 95):.1f}"
+        rows.append(["1", name, *_ms(wall), cpu_ms])
+    query = getattr(encoder, "query", None)
+    if query is not None:  # what the cut at MAX_QUERY_TOKENS saves on a long paste
+        from training.nlp.encoder import query as query_mod
+
+        long_paste = "".join(queries)[:400]
+        for cut in (64, 128, 512):
+            tokenizer = query._tokenizer  # noqa: SLF001 - the bench times the cut alone
+            tokenizer.enable_truncation(max_length=cut)
+            times = []
+            for _ in range(10):
+                t0 = time.perf_counter()
+                query.encode(long_paste)
+                times.append(1000 * (time.perf_counter() - t0))
+            rows.append(["1", f"lean path, a {len(long_paste)}-character paste cut at {cut} tokens",
+                         *_ms(times)])
+        tokenizer.enable_truncation(max_length=query_mod.MAX_QUERY_TOKENS)
+    torch.set_num_threads(threads)
 
     for backend in backends:
-        if backend == "torch":
+        if backend in ("torch", "default"):
             continue
         other = load_encoder(model, backend)
         for n in (1, None):
@@ -93,9 +131,30 @@ def encode_profile(encoder: Any, queries: list[str], model: str | None, backends
     return rows
 
 
-def latency(index: ScriptIndex, queries: list[tuple[str, str]], exact: ScriptIndex,
+def query_embedder(name: str, encoder: Any, model: str | None, threads: int) -> Embedder:
+    """The index's embedder with query encoder ``name`` (see ``--query-backend``); bank id kept."""
+    from training.nlp.embeddings import Embedder
+    from training.nlp.encoder.encoder import Encoder
+    from training.nlp.encoder.load import load_encoder
+    from training.nlp.encoder.query import torch_query_encoder
+
+    if name == "default":
+        default = load_encoder(model)
+        same = default.model_id == encoder.model_id
+        return Embedder(default if same else Renamed(default, encoder.model_id))
+    if name == "torch":
+        return Embedder(Renamed(encoder, encoder.model_id))  # no encode_query: SentenceTransformer.encode
+    if name == "lean-torch":
+        st = encoder.sentence_transformer
+        return Embedder(Encoder(st, encoder.model_id, query=torch_query_encoder(st)))
+    other = load_encoder(model, name)
+    other.sentence_transformer.set_threads(threads)
+    return Embedder(Renamed(other, encoder.model_id))
+
+
+def latency(index: ScriptIndex, queries: list[tuple[str, str]], exact: ScriptIndex | None,
             ) -> tuple[list[list[str]], dict[str, list[list[str]]]]:
-    """Warm single-query latency rows, and per query the top 10 of ``index`` and of ``exact``."""
+    """Warm single-query latency rows, and per query the top 10 of ``index`` and of ``exact`` (if given)."""
     from training.nlp.keywords import keywords
 
     labels = {"encode": "query encoding (1 sentence)",
@@ -107,9 +166,12 @@ def latency(index: ScriptIndex, queries: list[tuple[str, str]], exact: ScriptInd
     wall: dict[str, list[float]] = {k: [] for k in labels}
     cpu: dict[str, list[float]] = {k: [] for k in labels}
     tops: dict[str, list[list[str]]] = {"partitioned": [], "exact": []}
+    if exact is None:
+        del labels["exact"]
     for warm in ("预热一下", "在吗", "发货了吗"):
         index.search([warm], k=10)
-        exact.search([warm], k=10)
+        if exact is not None:
+            exact.search([warm], k=10)
     for q, _ in queries:
         c0 = clock()
         vector = index.embed_queries([q])  # distinct queries: a miss of the query cache
@@ -126,7 +188,8 @@ def latency(index: ScriptIndex, queries: list[tuple[str, str]], exact: ScriptInd
             cpu[step].append(end[1] - start[1])
         tops["partitioned"].append([h.id for h in hits[0]])
     # A pass of its own: 150 MB per full scan would evict the encoder from the caches above.
-    for q, _ in queries:
+    for q, _ in queries if exact is not None else []:
+        assert exact is not None
         c0 = clock()
         exact_hits = exact.search([q], k=10)
         c1 = clock()
@@ -142,9 +205,9 @@ def overlap(a: list[list[str]], b: list[list[str]]) -> float:
     return float(np.mean([len(set(x) & set(y)) / max(len(y), 1) for x, y in zip(a, b, strict=True)]))
 
 
-def recall(tops: list[list[str]], gold: list[str]) -> float:
-    """Share of queries whose gold entry is in the top 10."""
-    return float(np.mean([g in t for t, g in zip(tops, gold, strict=True)]))
+def recall(tops: list[list[str]], gold: list[str], k: int = 10) -> float:
+    """Share of queries whose gold entry is in the top ``k``."""
+    return float(np.mean([g in t[:k] for t, g in zip(tops, gold, strict=True)]))
 
 
 def probe_sweep(index: ScriptIndex, queries: list[tuple[str, str]], exact_tops: list[list[str]],
@@ -210,13 +273,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", choices=("cold", "warm"), default="cold",
                     help="cold: rebuild the saved index from the cached vectors; warm: load it if saved")
     ap.add_argument("--max-pairs", type=int, default=None, help=argparse.SUPPRESS)  # run_all passes it
-    ap.add_argument("--backends", default="torch,onnx-int8",
-                    help="query encoders timed (encoding and restart); the bank stays the torch model's")
+    ap.add_argument("--backends", default="default,torch,onnx-int8",
+                    help="encoders of the restart runs (and ONNX ones profiled); the bank stays the torch "
+                         "model's. default = load_encoder() as the app gets it")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads of the timed query encoder (default 1: on a shared machine two "
                          "spinning threads stall; the profile table compares)")
-    ap.add_argument("--query-backend", default="torch",
-                    help="encoder of the timed queries (torch, onnx, onnx-int8); bank vectors stay torch's")
+    ap.add_argument("--query-backend", default="default,torch",
+                    help="encoders of the timed queries, comma-separated: default (load_encoder() as the "
+                         "app gets it: the lean query path), torch (SentenceTransformer.encode), lean-torch, "
+                         "onnx, onnx-int8; bank vectors stay torch's")
     ap.add_argument("--backend", default="torch", help=argparse.SUPPRESS)  # of a restart child
     ap.add_argument("--restart-child", nargs=3, metavar=("FOLDER", "BANK", "QUERY"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -250,14 +316,25 @@ def main(argv: list[str] | None = None) -> int:
     index, folder, build_note = build_or_load(entries, vectors, embedder, weight, cache_dir, args.cache)
     exact = ScriptIndex(entries, embedder=embedder, semantic_weight=weight, keyword_index=index.keyword_index,
                         semantic=SemanticIndex(vectors, index.semantic.mean, index.semantic.covariance))
-    if args.query_backend != "torch":
-        query_encoder = load_encoder(args.model, args.query_backend)
-        query_encoder.sentence_transformer.set_threads(args.threads)
-        index.embedder = exact.embedder = Embedder(Renamed(query_encoder, encoder.model_id))
     lookup.QUERY_CACHE_SIZE = len(bank.queries) + 16  # keep every query vector for the sweep below
-    exact._query_vectors = index._query_vectors  # one query cache: the full scan times its search alone
-    log("[lookup_scale] warm latency …")
-    latency_rows, tops = latency(index, bank.queries, exact)
+    latency_rows: list[list[str]] = []
+    tops: dict[str, list[list[str]]] = {}
+    quality: list[str] = []
+    gold = [g for _, g in bank.queries]
+    for i, name in enumerate(b.strip() for b in args.query_backend.split(",") if b.strip()):
+        index.embedder = exact.embedder = query_embedder(name, encoder, args.model, args.threads)
+        index._query_vectors.clear()
+        exact._query_vectors = index._query_vectors  # one query cache: the full scan times its search alone
+        log(f"[lookup_scale] warm latency, queries on {name} (load {load_average()}) …")
+        rows, run_tops = latency(index, bank.queries, exact if i == 0 else None)
+        latency_rows += [[name, *row] for row in rows]
+        quality.append(f"{name}: R@5 {recall(run_tops['partitioned'], gold, 5):.3f}, "
+                       f"R@10 {recall(run_tops['partitioned'], gold):.3f}")
+        if i == 0:
+            tops = run_tops
+    index.embedder = exact.embedder = query_embedder(
+        args.query_backend.split(",")[0].strip(), encoder, args.model, args.threads)
+    index._query_vectors.clear()  # the sweep re-encodes with the first query encoder, as the exact pass did
     log("[lookup_scale] lists sweep …")
     sweep = probe_sweep(index, bank.queries, tops["exact"], (0.02, 0.04, 0.08, 0.16))
     log("[lookup_scale] encoding profile …")
@@ -266,12 +343,11 @@ def main(argv: list[str] | None = None) -> int:
     log("[lookup_scale] restart …")
     restarts = restart_runs(Path(__file__).resolve(), folder, entries, args.model, bank.queries[0][0],
                             backends, runs=2)
-    gold = [g for _, g in bank.queries]
     size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
 
     print(f"## Lookup at scale: {len(entries):,}-entry bank\n")
     print(f"1-min load average before the run: {load0}, after: {load_average()}; {encoder.model_id} "
-          f"({args.query_backend}, {args.threads} thread(s) for the timed queries); "
+          f"(query encoders: {args.query_backend}; {args.threads} torch thread(s) for the timed queries); "
           f"semantic weight {weight}.\n")
     print("Bank questions by source: " + "; ".join(f"{k}: {v:,}" for k, v in bank.sources.items()) + ".\n")
     print(f"- One-time encoding of the bank questions: {int(record['encoded']):,} texts in "
@@ -282,19 +358,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"- Quality at this size (sanity check): gold entry in the top 10 for "
           f"{recall(tops['partitioned'], gold):.3f} of the queries (full scan: "
           f"{recall(tops['exact'], gold):.3f}); the default search returns "
-          f"{overlap(tops['partitioned'], tops['exact']):.3f} of the full scan's top 10.\n")
+          f"{overlap(tops['partitioned'], tops['exact']):.3f} of the full scan's top 10. Per query "
+          f"encoder: {'; '.join(quality)}.\n")
     print(f"### Warm single-query latency, ms ({len(bank.queries)} distinct held-out queries, k = 10)\n")
-    print(markdown_table(["step", "p50", "p95", "p99", "CPU p50", "CPU p95"], latency_rows) + "\n")
+    print(markdown_table(["query encoder", "step", "p50", "p95", "p99", "CPU p50", "CPU p95"], latency_rows)
+          + "\n")
     print("### Semantic lists scanned per query vs search time (ms) and agreement with the full scan\n")
     header = ["share of lists", "lists", "p50", "p95", "p99", "top-10 overlap", "R@10"]
     print(markdown_table(header, sweep) + "\n")
     print("### Where one query's encoding goes, ms (first 30 queries)\n")
-    print(markdown_table(["threads", "step", "p50", "p95", "p99"], profile) + "\n")
+    print(markdown_table(["threads", "step", "p50", "p95", "p99", "CPU p50 / p95"],
+                         [row + [""] * (6 - len(row)) for row in profile]) + "\n")
     print("### Restart: a fresh process loads the encoder and the saved index and answers one query\n")
     print("Seconds, wall (CPU of the process in all threads).\n")
     header = ["run", "imports (torch, sentence-transformers, app)", "model load", "bank read (JSONL)",
               "index load", "first query", "ready (in process)", "wall incl. interpreter", "RSS MB",
-              "peak RSS MB"]
+              "peak RSS MB", "torch stack imported"]
     print(markdown_table(header, restarts) + "\n")
     log(f"[lookup_scale] done in {time.perf_counter() - t_start:.0f} s")
     return 0
