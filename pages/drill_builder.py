@@ -50,7 +50,7 @@ def _save(import_id: int, session_key: str, seqs: list[int]) -> None:
                 actor=actor,
                 import_id=import_id,
                 session_key=session_key,
-                title=typed.get("dbld_title", ""),
+                title=typed.get(f"dbld_title_{import_id}_{session_key}", ""),
                 excluded=excluded,
                 first_reply_seconds=int(typed.get("dbld_first", 30)),
                 reply_seconds=int(typed.get("dbld_each", 60)),
@@ -127,7 +127,7 @@ with new_tab:
                         st.markdown(f"顾客：{md_escape(turn.customer)}")
                         st.caption(f"真实客服回复：{md_escape(turn.agent) or '—'}")
                 t1, t2, t3 = st.columns(3)
-                st.text_input("标题", value=chosen.preview[:20], key="dbld_title")
+                st.text_input("标题", value=chosen.preview[:20], key=f"dbld_title_{imp}_{key}")
                 t1.number_input("首次回复时限（秒）", 5, 600, 30, key="dbld_first")
                 t2.number_input("之后每次回复时限（秒）", 5, 600, 60, key="dbld_each")
                 t3.number_input("及格线（%）", 1, 100, 60, key="dbld_pass")

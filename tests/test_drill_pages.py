@@ -55,7 +55,7 @@ def _build(world: dict[str, int]) -> None:
     at.selectbox(key="dbld_session").set_value(f"1|{key}").run()
     assert not at.exception
     assert any("电饭煲是IH的吗" in m.value for m in at.markdown)
-    at.text_input(key="dbld_title").set_value("电饭煲咨询").run()
+    at.text_input(key=f"dbld_title_1_{key}").set_value("电饭煲咨询").run()
     at.button(key="dbld_save_btn").click().run()
     assert any("已保存「电饭煲咨询」（4 轮）" in s.value for s in at.success), [e.value for e in at.error]
     at.multiselect(key="dbld_cohorts").set_value([world["cohort"]]).run()

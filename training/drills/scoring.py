@@ -81,7 +81,8 @@ def finish_run(*, session: Session, run: DrillRun, embedder: Embedder | None, no
     for (i, row), vs in zip(sent, variants, strict=True):
         score, reasons = scored.get(i) or _without_encoder(session, turns[i], row.reply, vs)
         if vs and vs[0].label == REAL_REPLY:
-            reasons = ["这一轮没有审定话术，按真实客服回复比较。", *reasons]
+            reasons = ["这一轮没有审定话术，按真实客服回复比较。",
+                       *(r.replace(f"最接近的审定话术：{REAL_REPLY}", "参考的真实客服回复") for r in reasons)]
         row.score, row.reasons = score, reasons
         row.model_version_id, row.model_name = version_id, name
         session.add(row)
