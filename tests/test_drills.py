@@ -13,14 +13,17 @@ from sqlmodel import Session, col, select
 from test_lookup import HashingEncoder
 
 from training.auth.permissions import PermissionDenied
+from training.certification.duty import duty_status
 from training.chats.importer import import_chat_log
 from training.core.db import get_engine
 from training.drills import building, results, runs
 from training.drills.access import my_drills
 from training.drills.building import DrillError
+from training.drills.certify import create_drill_certification
 from training.drills.scoring import NO_MODEL
 from training.drills.sessions import is_noise
 from training.models import (
+    Certificate,
     ChatMessage,
     Cohort,
     DrillRun,
@@ -251,3 +254,35 @@ def test_practice_drill_listed_and_can_be_ended(world: dict[str, int]) -> None:
         assert my_drills(session=session, actor=agent)[0].finished_runs == 1
         # Practice can be taken again.
         assert runs.start_run(session=session, actor=agent, drill_id=world["drill"]).id != run.id
+
+
+def test_a_drill_section_counts_toward_a_certificate(world: dict[str, int]) -> None:
+    with Session(get_engine(), expire_on_commit=False) as session:
+        trainer = _get(session, world["trainer"])
+        building.publish_drill(session=session, actor=trainer, drill_id=world["drill"])
+        with pytest.raises(PermissionDenied):
+            create_drill_certification(session=session, actor=_get(session, world["agent"]), name="实操认证",
+                                       drill_ids=[world["drill"]])
+        programme = create_drill_certification(session=session, actor=trainer, name="实操认证",
+                                               drill_ids=[world["drill"]], pass_mark=0.6)
+        newhire = _get(session, world["newhire"])
+        assert not duty_status(session=session, actor=newhire).on_duty
+        real = [str(t["agent"]) for t in building.drill_turns(building.get_drill(session=session,
+                                                                                 drill_id=world["drill"]))]
+
+        def take(replies: list[str], start: float) -> None:
+            run = runs.start_run(session=session, actor=newhire, drill_id=world["drill"], now=_at(start))
+            moment = start
+            for i, text in enumerate(replies):
+                moment += 10
+                runs.send_reply(session=session, actor=newhire, run_id=run.id or 0, index=i, text=text,
+                                now=_at(moment))
+                moment += runs.DEFAULT_PAUSE
+
+        take(["好的"] * 4, 0)  # below the pass mark: no certificate
+        assert session.exec(select(Certificate)).all() == []
+        take(real, 1000)  # the real agent's replies, scored by wording (no encoder): passes
+        certificate = session.exec(select(Certificate)).one()
+        assert certificate.certification_id == programme.id and certificate.user_id == newhire.id
+        assert certificate.number and certificate.attempt_id is None
+        assert duty_status(session=session, actor=newhire).on_duty

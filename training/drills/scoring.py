@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from training.auth import audit
 from training.drills.building import drill_turns, get_drill
+from training.drills.certify import evaluate_drill_certificates
 from training.exams.scores import approved_variants
 from training.models import DrillRun, DrillTurn
 from training.nlp.embeddings import Embedder
@@ -100,3 +101,4 @@ def finish_run(*, session: Session, run: DrillRun, embedder: Embedder | None, no
     audit.record(session=session, actor=None, action="drill.finish", target=str(run.id),
                  detail={"user": run.user_id, "score": round(run.score, 4)})
     session.commit()
+    evaluate_drill_certificates(session=session, user_id=run.user_id, now=now)

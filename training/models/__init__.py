@@ -3,7 +3,15 @@
 from training.models.accounts import Cohort, LoginSession, User, UserBase, UserPublic
 from training.models.base import ROLE_LABELS, Category, Role, utcnow
 from training.models.chats import ChatImport, ChatMessage, KnowledgeItem, MinedQuestion, QuestionFrequency
-from training.models.drills import Drill, DrillAssignment, DrillMode, DrillRun, DrillStatus, DrillTurn
+from training.models.drills import (
+    CertificationDrill,
+    Drill,
+    DrillAssignment,
+    DrillMode,
+    DrillRun,
+    DrillStatus,
+    DrillTurn,
+)
 from training.models.exams import (
     Answer,
     Attempt,
@@ -34,6 +42,7 @@ __all__ = [
     "Category",
     "Certificate",
     "Certification",
+    "CertificationDrill",
     "CertificationPaper",
     "ChatImport",
     "ChatMessage",

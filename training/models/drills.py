@@ -99,3 +99,10 @@ class DrillTurn(SQLModel, table=True):
     reasons: list[str] | None = _json(nullable=True)
     model_version_id: int | None = Field(default=None, foreign_key="encoderversion.id")
     model_name: str = Field(default="", max_length=100)
+
+
+class CertificationDrill(SQLModel, table=True):
+    """A drill a certification programme requires: a holder passed it at the programme's pass mark."""
+
+    certification_id: int = Field(foreign_key="certification.id", primary_key=True)
+    drill_id: int = Field(foreign_key="drill.id", primary_key=True)
