@@ -17,6 +17,7 @@ from training.auth.permissions import EVERYONE, STAFF, PermissionDenied, require
 from training.core import generations
 from training.core.config import get_settings
 from training.core.errors import UserError
+from training.drills.runs import has_open_run
 from training.exams.submission import has_open_attempt
 from training.models import LookupLog, Role, Script, ScriptVersion, User, utcnow
 from training.models.scripts import SCRIPT_APPROVED
@@ -104,6 +105,8 @@ def reader(*, session: Session, actor: User | None) -> User:
     user = require_role(actor, *EVERYONE)
     if user.role not in {r.value for r in STAFF} and has_open_attempt(session=session, user_id=user.id or 0):
         raise PermissionDenied("考试进行中，交卷前不能查看话术。")
+    if user.role not in {r.value for r in STAFF} and has_open_run(session=session, user_id=user.id or 0):
+        raise PermissionDenied("模拟接待进行中，完成前不能查看话术。")
     return user
 
 
