@@ -286,3 +286,24 @@ def test_a_drill_section_counts_toward_a_certificate(world: dict[str, int]) -> N
         assert certificate.certification_id == programme.id and certificate.user_id == newhire.id
         assert certificate.number and certificate.attempt_id is None
         assert duty_status(session=session, actor=newhire).on_duty
+
+
+def test_real_encoder_scores_each_turn_and_names_the_model(world: dict[str, int], embedder: Embedder) -> None:
+    with Session(get_engine(), expire_on_commit=False) as session:
+        trainer = _get(session, world["trainer"])
+        building.publish_drill(session=session, actor=trainer, drill_id=world["drill"])
+        newhire = _get(session, world["newhire"])
+        run = runs.start_run(session=session, actor=newhire, drill_id=world["drill"], now=_at(0))
+        replies = ["亲，是的哦，这款是IH电磁加热的", "内胆是食品级不粘涂层，可以放心使用",
+                   "可以煮粥，按水位线加水不会溢出", "今天好热啊"]
+        moment = 0.0
+        for i, text in enumerate(replies):
+            moment += 20
+            runs.send_reply(session=session, actor=newhire, run_id=run.id or 0, index=i, text=text,
+                            embedder=embedder, now=_at(moment))
+            moment += runs.DEFAULT_PAUSE
+        shown = results.transcript(session=session, actor=newhire, run_id=run.id or 0)
+        assert shown.model_name == SHIPPED_NAME and all(r.model_name == SHIPPED_NAME for r in shown.rows)
+        scores = [r.score or 0.0 for r in shown.rows]
+        assert min(scores[:3]) > scores[3]  # the off-topic reply scores lowest
+        assert any(reason.startswith("参考的真实客服回复") for reason in shown.rows[0].reasons)

@@ -55,8 +55,7 @@ def create_drill_certification(
     session.add(programme)
     session.flush()
     session.add_all([CertificationDrill(certification_id=programme.id or 0, drill_id=d) for d in drills])
-    audit.record(session=session, actor=editor, action="certification.create", target=str(programme.id),
-                 detail={"drills": drills})
+    audit.record(session=session, actor=editor, action="certification.create", target=str(programme.id))
     session.commit()
     session.refresh(programme)
     return programme
@@ -130,7 +129,7 @@ def evaluate_drill_certificates(
             current.revoked_at = moment
             session.add(current)
         audit.record(session=session, actor=None, action="certificate.issue", target=str(cert.id),
-                     detail={"user": user_id, "certification": programme.id, "drills": drills,
+                     detail={"user": user_id, "certification": programme.id,
                              "replaces": current.id if current else None})
         issued.append(cert)
     session.commit()

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from training.auth import audit
 from training.auth.permissions import EVERYONE, require_role
 from training.drills.access import entry_for, is_open, utc
 from training.drills.building import DrillError, drill_turns, get_drill
@@ -90,8 +89,6 @@ def start_run(
     session.add(run)
     session.flush()
     session.add(DrillTurn(run_id=run.id or 0, index=0, shown_at=now))
-    audit.record(session=session, actor=user, action="drill.start", target=str(run.id),
-                 detail={"drill": drill_id})
     session.commit()
     session.refresh(run)
     return run

@@ -12,7 +12,6 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from training.auth import audit
 from training.drills.building import drill_turns, get_drill
 from training.drills.certify import evaluate_drill_certificates
 from training.exams.scores import approved_variants
@@ -98,7 +97,5 @@ def finish_run(*, session: Session, run: DrillRun, embedder: Embedder | None, no
     run.finished_at, run.draft = now, ""
     run.model_version_id, run.model_name = version_id, name
     session.add(run)
-    audit.record(session=session, actor=None, action="drill.finish", target=str(run.id),
-                 detail={"user": run.user_id, "score": round(run.score, 4)})
     session.commit()
     evaluate_drill_certificates(session=session, user_id=run.user_id, now=now)
