@@ -157,10 +157,10 @@ def test_moodle_unsupported_types_are_skipped_with_their_lines() -> None:
     parsed = parse_moodle_xml(_quiz(*(_q(k, f"题{i}") for i, k in enumerate(kinds))))
     assert parsed.records == [] and parsed.errors == []
     assert [s.line for s in parsed.skipped] == list(range(2, 2 + len(kinds)))
-    assert parsed.skipped[0].reason == "数值题（numerical）不支持，已跳过"
-    assert parsed.skipped[0].describe() == "第 2 行「题0」：数值题（numerical）不支持，已跳过"
-    assert "完形填空题（multianswer）" in parsed.skipped[3].reason
-    assert "未知题型（somethingnew）" in parsed.skipped[-1].reason
+    assert parsed.skipped[0].reason == "数值题不支持，已跳过"
+    assert parsed.skipped[0].describe() == "第 2 行「题0」：数值题不支持，已跳过"
+    assert "完形填空题" in parsed.skipped[3].reason
+    assert "未知题型「somethingnew」" in parsed.skipped[-1].reason
 
 
 def _answers(*fractions: str) -> str:
@@ -274,11 +274,12 @@ def test_gift_unsupported_kinds_are_skipped_with_their_lines() -> None:
     parsed = parse_gift(raw)
     assert [r.title for r in parsed.records] == ["好"]
     assert [(s.title, s.line) for s in parsed.skipped] == [
-        ("运费", 1), ("匹配", 3), ("填空", 5), ("同义", 7), ("区间", 9), ("描述", 11), ("坏括号", 13)]
+        ("运费", 1), ("匹配", 3), ("填空", 5), ("同义", 7), ("区间", 9), ("描述", 11)]
     reasons = [s.reason for s in parsed.skipped]
     assert "数值题" in reasons[0] and "匹配题" in reasons[1]
     assert "简答题" in reasons[2] and "简答题" in reasons[3]
-    assert "不成对" in reasons[6]
+    # a broken question is an error (the file is refused), not an unsupported kind
+    assert [(s.title, s.line) for s in parsed.errors] == [("坏括号", 13)] and "不成对" in parsed.errors[0].reason
 
 
 def test_gift_choice_rules() -> None:
@@ -291,7 +292,7 @@ def test_gift_choice_rules() -> None:
 
 
 @pytest.mark.parametrize(("question", "reason"), [
-    ("哪些可退？{~甲 ~%-50%乙}", "没有正确选项"),
+    ("哪些可退？{~甲 ~%-50%乙}", "没有标出正确答案"),
     ("哪些可退？{=甲 " + " ".join(f"~选项{i}" for i in range(8)) + "}", "9 个选项"),
     ("哪些可退？{=甲 ~%abc%乙}", "分值"),
     ("哪些可退？{=甲 ~}", "选项 B 为空"),

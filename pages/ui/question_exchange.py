@@ -82,9 +82,11 @@ def _render_import(user: User | None) -> None:
                                         st.session_state.get("qx_format", AUTO)))
         if plan is not None:
             summary, *rest = plan.lines()
-            (st.info if plan.ok else st.error)(md_escape(summary))
+            for line in plan.problems():
+                st.error(md_escape(line))
+            st.info(md_escape(summary))
             for line in rest:
-                (st.warning if plan.ok else st.error)(md_escape(line))
+                st.warning(md_escape(line))
             show_table(pd.DataFrame([_preview_row(r) for r in plan.new[:_PREVIEW_ROWS]]),
                        empty="没有新的题目可导入。", hide_index=True, width="stretch")
             if len(plan.new) > _PREVIEW_ROWS:
@@ -113,7 +115,7 @@ def _render_export(user: User | None) -> None:
     if count == 0:
         st.info("没有符合条件的题目，未生成文件。")
         return
-    st.success(f"已生成 {count} 道题的 {FORMATS[fmt]} 文件。")
+    st.success(f"已生成 {count} 道题的「{FORMATS[fmt]}」文件。")
     st.download_button(f"下载 题目-{team_today():%Y%m%d}.{EXTENSIONS[fmt]}", data,
                        file_name=f"题目-{team_today():%Y%m%d}.{EXTENSIONS[fmt]}", mime=MIME_TYPES[fmt],
                        key="qx_download", on_click="ignore")

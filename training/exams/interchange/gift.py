@@ -17,9 +17,9 @@ meaningful segment, see ``records.category_tags``); ``[html]``/``[moodle]``/``[p
 
 Per-answer feedback (``#…``) is dropped; ``####…`` is the explanation. An answer block in the
 middle of the text is a fill-the-blank: the stem is the text before, ``____``, the text after.
-A question whose braces do not balance is skipped (the others still import). ``Parsed.errors``:
-a choice or true/false question that is malformed (an empty option, more than 8, no correct
-answer, a bad weight, an empty stem). Bytes in neither UTF-8 nor GBK raise ``FormatError``.
+``Parsed.errors``: a question whose braces do not balance, and a choice or true/false question
+that is malformed (an empty option, more than 8, no correct answer, a bad weight, an empty stem);
+the importer refuses a file with any. Bytes in neither UTF-8 nor GBK raise ``FormatError``.
 
 Writing (UTF-8): ``$CATEGORY: $course$/top/<tag>/<tag>…`` (all the tags: GIFT has no tags of
 its own) whenever the tags change, ``::title::``, single ``{=a ~b}``, multiple ``{~%50%a
@@ -53,6 +53,7 @@ from training.exams.interchange.records import (
 __all__ = ["parse_gift", "write_gift"]
 
 SPECIAL = "~=#{}:"
+UNBALANCED = "花括号 { } 不成对：答案部分没有结束，请补上 }（或用 \\{ 写出花括号本身）"
 _FORMAT = re.compile(r"^\s*\[(html|moodle|plain|markdown)\]", re.IGNORECASE)
 _WEIGHT = re.compile(r"^%(-?\d+(?:\.\d+)?)%")
 _TRUE, _FALSE = ("T", "TRUE"), ("F", "FALSE")
@@ -174,7 +175,7 @@ def _read(text: str, line: int, category: list[str], parsed: Parsed) -> None:
         parsed.skipped.append(Skipped(shown, line, "没有答案部分 {…}（描述文字，不是题目），已跳过"))
         return
     if opening == -1 or closing == -1 or stray != -1:
-        parsed.skipped.append(Skipped(shown, line, "花括号 { } 不成对，无法识别，已跳过"))
+        parsed.errors.append(Skipped(shown, line, UNBALANCED))
         return
     after = _plain(text[closing + 1:], fmt)
     stem = f"{before}____{after}".strip() if after else before
@@ -194,7 +195,7 @@ def _answer_block(block: str, fmt: str, stem: str, title: str, tags: list[str], 
     base = QuestionRecord(type=SCENARIO, stem=stem, explanation=explanation, tags=list(tags), title=title,
                           line=line)
     if body.startswith("#"):
-        raise _Skip("数值题（numerical）不支持")
+        raise _Skip("数值题不支持")
     if not stem:
         raise ValueError("题干为空")
     if not body:
@@ -218,7 +219,7 @@ def _choice(body: str, fmt: str, base: QuestionRecord) -> QuestionRecord:
     for start, end in zip(starts, [*starts[1:], len(body)], strict=True):
         marker, rest = body[start], body[start + 1:end].strip()
         if marker == "=" and "->" in rest:
-            raise _Skip("匹配题（matching）不支持")
+            raise _Skip("匹配题不支持")
         weight = 100.0 if marker == "=" else 0.0
         found = _WEIGHT.match(rest)
         if found:
@@ -228,7 +229,7 @@ def _choice(body: str, fmt: str, base: QuestionRecord) -> QuestionRecord:
         answers.append((marker, weight, _plain(_split(rest, "#")[0], fmt)))
     markers = [m for m, _, _ in answers]
     if "~" not in markers:
-        raise _Skip("简答题（short answer，只有 = 答案）不支持")
+        raise _Skip("简答题（只有 = 答案、没有 ~ 选项）不支持")
     if len(answers) > MAX_OPTIONS:
         raise ValueError(f"选择题有 {len(answers)} 个选项，最多 {MAX_OPTIONS} 个")
     empty = [chr(65 + i) for i, (_, _, text) in enumerate(answers) if not text]
@@ -237,7 +238,7 @@ def _choice(body: str, fmt: str, base: QuestionRecord) -> QuestionRecord:
     single = markers.count("=") == 1
     correct = [i for i, (m, w, _) in enumerate(answers) if m == "=" or (not single and w > 0)]
     if not correct:
-        raise ValueError("多选题没有正确选项（~%50% 这样的正分值才算正确）")
+        raise ValueError("没有标出正确答案：单选题用 = 标出正确选项，多选题用 ~%50% 这样的正分值")
     return QuestionRecord(type=SINGLE if single else MULTIPLE, stem=base.stem,
                           options=[text for _, _, text in answers],
                           answer="".join(chr(65 + i) for i in correct),

@@ -160,7 +160,9 @@ def _read_question(element: ET.Element, kind: str, line: int, category: list[str
     shown = title_of(title, stem)
     if kind not in ("multichoice", "truefalse", "essay"):
         name = UNSUPPORTED.get(kind, "计算题" if kind.startswith("calculated") else "未知题型")
-        parsed.skipped.append(Skipped(shown, line, f"{name}（{kind or '未注明 type'}）不支持，已跳过"))
+        reason = f"{name}不支持，已跳过" if kind in UNSUPPORTED or kind.startswith("calculated") \
+            else f"未知题型「{kind or '未注明'}」，已跳过"
+        parsed.skipped.append(Skipped(shown, line, reason))
         return
     tags = unique([*category, *(_text(t, plain=True) for t in element.findall("tags/tag"))])
     reference = _text(element.find("graderinfo")) if kind == "essay" else ""

@@ -61,7 +61,7 @@ class Skipped:
     reason: str
 
     def describe(self) -> str:
-        """One plain-Chinese line, e.g. 第 12 行「运费」：数值题（numerical）Huashu 不支持，已跳过."""
+        """One plain-Chinese line, e.g. 第 12 行「运费」：数值题不支持，已跳过."""
         where = f"第 {self.line} 行" if self.line else "位置不明"
         name = f"「{self.title}」" if self.title else ""
         return f"{where}{name}：{self.reason}"

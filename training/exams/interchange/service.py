@@ -86,21 +86,30 @@ class QuestionPlan:
     def lines(self) -> list[str]:
         """The plan in plain Chinese: what would be added, then what is skipped and why."""
         total = len(self.new) + len(self.existing) + len(self.repeated)
-        kinds = "、".join(f"{name} {n} 道" for name, n in self.counts().items()) or "无"
-        out = [f"文件中可导入的题目 {total} 道，其中新题 {len(self.new)} 道（{kinds}）。"]
+        kinds = "、".join(f"{name} {n} 道" for name, n in self.counts().items())
+        out = [f"文件中可导入的题目 {total} 道，其中新题 {len(self.new)} 道"
+               + (f"（{kinds}）。" if kinds else "。")]
+        other = Category.OTHER.value
+        if unmatched := [r for r in self.new if r.type == SCENARIO and _category(r) == other]:
+            out.append(f"{len(unmatched)} 道问答题的章节或分类不是本系统的问题分类，放入问题库的「其他」"
+                       "分类，导入后可在「问题库」中修改：" + _listed([_where(r) for r in unmatched]))
         if self.existing:
-            out.append(f"已在题库中、将跳过 {len(self.existing)} 道：" + _listed(
+            out.append(f"已在题库中，将跳过 {len(self.existing)} 道：" + _listed(
                 [_where(r) for r in self.existing]))
         if self.repeated:
-            out.append(f"文件内重复、将跳过 {len(self.repeated)} 道：" + _listed(
+            out.append(f"文件内重复，将跳过 {len(self.repeated)} 道：" + _listed(
                 [f"{_where(r)}（与第 {first} 行相同）" for r, first in self.repeated]))
-        if self.invalid:
-            out.append(f"有错误、导入前须修正 {len(self.invalid)} 道：" + _listed(
-                [s.describe() for s in self.invalid]))
         if self.parsed.skipped:
-            out.append(f"Huashu 不支持的题型、已跳过 {len(self.parsed.skipped)} 道：" + _listed(
+            out.append(f"本系统没有的题型，已跳过 {len(self.parsed.skipped)} 道：" + _listed(
                 [s.describe() for s in self.parsed.skipped]))
         return out
+
+    def problems(self) -> list[str]:
+        """Why the file cannot be imported (empty when it can)."""
+        if not self.invalid:
+            return []
+        return [f"有错误，整个文件都不会导入，请修正后重新上传（{len(self.invalid)} 道）：" + _listed(
+            [s.describe() for s in self.invalid])]
 
 
 def _listed(items: Sequence[str]) -> str:
@@ -110,7 +119,8 @@ def _listed(items: Sequence[str]) -> str:
 
 def _where(record: QuestionRecord) -> str:
     place = f"第 {record.line} 行" if record.line else ""
-    return f"{place}「{(record.title or record.stem)[:20]}」"
+    name = record.title or record.stem
+    return f"{place}「{name[:20]}{'…' if len(name) > 20 else ''}」"
 
 
 def detect_format(raw: bytes, file_name: str) -> str:
@@ -145,7 +155,8 @@ def read_questions(raw: bytes, *, file_name: str, file_format: str = "auto",
     try:
         parsed = readers[fmt]()
     except FormatError as exc:
-        raise QuestionImportError(f"文件「{file_name}」无法按 {FORMATS[fmt]} 读取：{exc}") from exc
+        reason = str(exc) if file_name in str(exc) else f"文件「{file_name}」{exc}"
+        raise QuestionImportError(f"无法按「{FORMATS[fmt]}」格式读取：{reason}") from exc
     if fmt == GIFT and not parsed.records and not parsed.errors and not any(
             "{" in text for text in (raw.decode("utf-8", "ignore"), raw.decode("gbk", "ignore"))):
         raise QuestionImportError(
