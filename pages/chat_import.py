@@ -111,7 +111,8 @@ if upload is not None:
         if result is not None:
             st.session_state["ci_mine_target"] = result.import_id  # offered first for mining below
             st.success(f"已导入「{md_escape(result.file_name)}」：{result.session_count} 个会话、"
-                       f"{result.message_count} 条消息，用时 {result.seconds:.1f} 秒。")
+                       f"{result.message_count} 条消息，用时 "
+                       + (f"{result.seconds:.1f} 秒。" if result.seconds >= 1 else "不到 1 秒。"))
             masked = {k: v for k, v in result.masked.items() if v}
             st.info("已脱敏：" + ("、".join(f"{k} {v} 处" for k, v in masked.items())
                                   if masked else "未发现需要脱敏的个人信息"))
@@ -122,7 +123,7 @@ if upload is not None:
 st.subheader("导入记录")
 with db_session() as session:
     imports = run_action(lambda: list_imports(session=session, actor=user)) or []
-show_table(pd.DataFrame([{"ID": i.id, "文件": i.file_name,
+show_table(pd.DataFrame([{"编号": i.id, "文件": i.file_name,
                           "格式": FORMAT_LABELS.get(i.file_format, i.file_format),
                           "导入时间": fmt_datetime(i.imported_at), "导入人": i.imported_by,
                           "会话": i.session_count, "消息": i.message_count,
@@ -148,11 +149,14 @@ if pending:
     target = st.selectbox("选择导入记录", [i.id for i in pending], key="ci_mine_target",
                           format_func=lambda i: next(f"#{x.id} {x.file_name}" for x in pending
                                                      if x.id == i))
-    mining = open_job(MINE) is not None  # one mining at a time: each uses the whole machine
+    busy = open_job(MINE)  # one mining at a time: each uses the whole machine
+    mining = busy is not None
     if st.button("开始挖掘", key="ci_mine", disabled=mining,
                  help="在后台进行，期间可以离开本页；完成后问题出现在「问题库」。"):
         if start_job(user, MINE, "", {"import_id": target}) is not None:
             st.rerun()  # draw the panel with the queued job
-    if mining:
+    if busy is not None and busy.params.get("import_id") != target:
         st.caption("正在挖掘另一份导入记录，完成后才能开始下一次挖掘。")
+elif imports:
+    st.caption("所有导入记录都已挖掘，问题在「问题库」中；导入新的聊天记录后可以再挖掘。")
 job_panel(user, MINE, "", _mined)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages.ui.actions import act, show
+from pages.ui.actions import act, ask, asked, confirm_step, show
 from pages.ui.cells import percent, rows_table, when, yes_no
 from pages.ui.certificate_view import certificates_section, eligibility_tab, programmes_tab
 from pages.ui.common import current_user, db_session, embedder, role_label, run_action
@@ -15,9 +15,10 @@ from pages.ui.result_view import show as show_feedback
 from scripts_bank.jobs import RELEASE
 from training.auth.accounts import list_cohorts, list_users
 from training.certification.readouts import cohort_progress, person_history
+from training.core.clock import fmt_datetime
 from training.exams.delivery import list_papers
 from training.exams.feedback import AttemptFeedback, QuestionFeedback, attempt_feedback
-from training.exams.grading import ReviewSaved, release_blocker, save_review
+from training.exams.grading import ReviewSaved, release_blocker, release_preview, save_review
 from training.exams.grading_views import ResultRow, ReviewTarget, paper_results, review_targets
 from training.exams.retakes import RETAKE_DAYS, RetakeGrant, grant_retake
 from training.exams.scores import scoring_formula
@@ -81,26 +82,45 @@ def _saved_message(saved: ReviewSaved) -> str:
     return "已保存评分。"
 
 
+def _release(subject: tuple[int, object]) -> None:
+    """Queue the release of a paper's results (after the trainer confirmed)."""
+    start_job(current_user(), RELEASE, f"paper:{subject[0]}", {"paper_id": subject[0]})
+
+
 def _results_tab(user: User, papers: list[ExamPaper]) -> None:
     published = [p for p in papers if p.status == PaperStatus.PUBLISHED]
     if not published:
         st.info("还没有已发布的试卷：在「组卷」页发布试卷后，考生的成绩会出现在这里。")
         return
-    titles = {p.id: f"#{p.id} {p.title}" for p in published}
+    titles = {p.id: f"{p.title}（{fmt_datetime(p.published_at)} 发布）" if p.published_at else p.title
+              for p in published}
+    running = [p.id for p in published if open_job(RELEASE, f"paper:{p.id}") is not None]
+    if running and "er_paper" not in st.session_state:
+        st.session_state["er_paper"] = running[0]  # after a reload: the paper whose release is running
     paper_id = st.selectbox("试卷", list(titles), format_func=titles.__getitem__, key="er_paper")
     assert paper_id is not None
+    if others := [titles[i] for i in running if i != paper_id]:
+        st.caption("正在后台发布成绩的试卷：" + "、".join(md_escape(t) for t in others))
     st.caption(scoring_formula())
     key = f"paper:{paper_id}"
-    releasing = open_job(RELEASE, key) is not None
+    releasing = paper_id in running
     if st.button("发布成绩", type="primary", key="er_release", disabled=releasing,
                  help="为所有已交卷、尚未发布的答卷评分并发布；考生随即可以查看得分和参考话术。"
                       "在后台进行，期间可以离开本页。"):
         with db_session() as session:
             blocked = run_action(lambda: release_blocker(session=session, actor=user, paper_id=paper_id))
+            preview = run_action(lambda: release_preview(session=session, actor=user, paper_id=paper_id))
         if blocked:
             st.error(blocked)
-        elif start_job(user, RELEASE, key, {"paper_id": paper_id}) is not None:
-            st.rerun()  # draw the panel below with the queued job
+        elif preview is not None:
+            ask("er_release", (paper_id, preview))
+    if (pending := asked("er_release")) and pending[0] == paper_id:
+        count, unreviewed = pending[1].attempts, pending[1].unreviewed
+        note_unreviewed = (f"其中 {unreviewed} 份有尚未评阅的情景题，这些题将按系统建议分计分；"
+                           if unreviewed else "")
+        confirm_step("er_release", confirm=f"确认发布 {count} 份成绩", on_confirm=_release,
+                     question=f"确认发布「{titles[paper_id]}」的 {count} 份成绩？{note_unreviewed}"
+                              "发布后考生即可查看得分，评分不能再修改。")
     job_panel(user, RELEASE, key, lambda result: f"已发布 {result.get('released', 0)} 份成绩。")
     with db_session() as session:
         rows = run_action(lambda: paper_results(session=session, actor=user, paper_id=paper_id))

@@ -124,10 +124,14 @@ st.caption("用本店数据训练：先为每条训练文本计算一次向量�
            "在本机 CPU 上后台运行，期间可离开本页。"
            "训练结束后保存为新版本，需在下方“模型版本”中设为当前模型才会生效。")
 training = open_job(ADAPT) is not None
+too_few = len(data) < MIN_ITEMS
+if too_few:
+    st.info(f"训练数据还不够：目前 {len(data)} 条，至少需要 {MIN_ITEMS} 条。"
+            "请先审定话术、挖掘问题或评阅答卷，数据够了才能开始训练。")
 with st.form("adapt_form"):
     minutes = st.number_input("训练时长上限（分钟，不含计算向量、评估与保存）", min_value=1, max_value=120,
                               value=20, step=1, key="adapt_minutes")
-    if st.form_submit_button("开始训练", type="primary", disabled=training):
+    if st.form_submit_button("开始训练", type="primary", disabled=training or too_few):
         if start_job(user, ADAPT, "", {"budget_seconds": float(minutes) * 60}) is not None:
             st.rerun()  # draw the panel below with the queued job
 job_panel(user, ADAPT, "", lambda result: "训练完成：新版本已保存，请在下方「模型版本」查看是否建议切换。")
@@ -216,4 +220,5 @@ if chosen is not None:
     (st.success if advised else st.warning)(f"**{_label(by_id[chosen])}**：{reason}")
     if by_id[chosen].base_model != model:
         st.caption(f"对比的是这个版本的训练起点「{_base_label(by_id[chosen].base_model)}」，不是当前模型。")
-    st.caption(f"版本标识：{md_escape(by_id[chosen].name)}")
+    picked = by_id[chosen]
+    st.caption(f"训练完成于 {fmt_datetime(picked.created_at)}（保存在 models/{md_escape(picked.name)}）")

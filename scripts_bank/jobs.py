@@ -26,6 +26,7 @@ from training.ops import jobs
 from training.ops.adapt_platform import adapt_from_platform
 
 RELEASE, MINE, ADAPT, WARM_UP = "release", "mine", "adapt", "warm_up"
+LOADING = "正在加载语义模型（本进程第一次使用时约需半分钟到一分钟）"
 #: What each kind is called on the pages.
 KIND_NAMES = {RELEASE: "发布成绩", MINE: "挖掘顾客问题", ADAPT: "训练模型",
               WARM_UP: "用新模型重新整理检索索引"}
@@ -42,7 +43,7 @@ def _embedder(context: jobs.Context) -> Embedder:
 
 def _release(context: jobs.Context) -> dict[str, Any]:
     paper_id = int(context.params["paper_id"])
-    context.progress(0.0, "正在加载语义模型")
+    context.progress(0.0, LOADING)
     embedder = _embedder(context)
     with context.session() as session:
         try:
@@ -68,7 +69,7 @@ def _mine(context: jobs.Context) -> dict[str, Any]:
         if context.attempt > 1 and done is not None and done.question_count:
             return {"import_id": import_id, "question_count": done.question_count, "new_count": None,
                     "joined_count": None}
-    context.progress(0.0, "正在加载语义模型")
+    context.progress(0.0, LOADING)
     embedder = _embedder(context)
     with context.session() as session:
         outcome = mine_import(session=session, actor=context.actor(session), import_id=import_id,
@@ -87,7 +88,7 @@ def _adapt(context: jobs.Context) -> dict[str, Any]:
 
 
 def _warm_up(context: jobs.Context) -> dict[str, Any]:
-    context.progress(0.0, "正在加载语义模型")
+    context.progress(0.0, LOADING)
     embedder = _embedder(context)
     with context.session() as session:
         report = warm_up(session=session, actor=context.actor(session), embedder=embedder,

@@ -111,6 +111,12 @@ def test_release_button_releases_a_submitted_scenario_attempt(session: Session, 
     at.button(key="er_release").click()
     at.run()
     assert not at.exception
+    # It asks first, naming the count and the written answers nobody reviewed.
+    assert any("的 1 份成绩？其中 1 份有尚未评阅的情景题" in w.value for w in at.warning), \
+        [w.value for w in at.warning]
+    assert run_jobs() == 0, "nothing is queued before the trainer confirms"
+    at.button(key="er_release_confirm").click()
+    at.run()
     assert run_jobs() == 1  # the release is a background job (a worker runs it)
     at.run()
     assert not at.exception
@@ -191,6 +197,8 @@ def test_scoring_and_reasons_are_explained_in_plain_chinese(session: Session, de
     sit(session, demo.agent, paper_id, reply="亲，今天下单明天发顺丰")
     at = _page(demo.trainer)
     at.button(key="er_release").click()
+    at.run()
+    at.button(key="er_release_confirm").click()
     at.run()
     assert run_jobs() == 1
     at.run()

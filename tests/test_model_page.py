@@ -20,7 +20,7 @@ from training.nlp.encoder.embedded import embedded_model_dir, embedded_model_id
 from training.nlp.encoder.model_ids import MODEL_CARD
 from training.nlp.model_versions import SHIPPED_NAME, active_version, judge_version, register_version
 from training.ops import jobs
-from training.ops.adapt_platform import platform_data
+from training.ops.adapt_platform import adapt_from_platform, platform_data
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -99,14 +99,12 @@ def test_trainer_sees_counts_and_no_versions_and_too_little_data_fails_in_chines
                                              ("scripts", "clusters", "reviewed_answers", "best_vs_worst")]
     assert not {"设为当前模型", "恢复内置模型"} & {b.label for b in at.button}
 
-    at.number_input(key="adapt_minutes").set_value(1)
-    _click(at, "开始训练")  # the demo world holds 16 items: the background run refuses
-    assert any("排队等待处理" in p.proto.text for p in at.get("progress"))
-    assert run_jobs() == 1
-    job = jobs.latest(session=session, kind=ADAPT)
-    assert job is not None and not job.running and job.error is not None and "太少" in job.error
-    at.run()
-    assert any("训练模型失败" in e.value and "太少" in e.value for e in at.error)
+    # The demo world holds 16 items: training cannot start, and the page says why before a click.
+    assert any("目前 16 条，至少需要 20 条" in i.value for i in at.info)
+    assert next(b for b in at.button if b.label == "开始训练").disabled
+    with pytest.raises(Exception, match="太少"):  # the service refuses too, whoever calls it
+        adapt_from_platform(session=session, actor=demo.trainer, budget_seconds=60)
+    assert run_jobs() == 0 and jobs.latest(session=session, kind=ADAPT) is None
     assert session.exec(select(EncoderVersion)).all() == []
 
 

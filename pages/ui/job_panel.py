@@ -3,7 +3,7 @@
 The job's row is the one truth (``training.ops.jobs``): any replica shows a job whichever replica
 started it, and a reload shows it again. While a job is queued or running the panel polls every
 ``POLL_SECONDS``; when a job this browser watched ends, the page is drawn again (new results,
-counts) with the outcome once. A failure stays on show to the trainer who started it for an hour.
+counts) with the outcome once. A failure stays on show to the trainer who started it for 10 minutes.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from training.models import User, utcnow
 from training.ops import jobs, worker
 
 POLL_SECONDS = 1.0
-FAILURE_SHOWN = timedelta(hours=1)
+FAILURE_SHOWN = timedelta(minutes=10)
 _OUTCOME = "job_outcome:"
 
 
@@ -78,7 +78,7 @@ def job_panel(user: User | None, kind: str, key: str, done: Callable[[dict[str, 
                     else f"{label}失败：{md_escape(now.error or '原因不明')}")
             st.session_state[_OUTCOME + watch_key] = (now.succeeded, text)
             st.rerun()  # the job just ended: redraw the whole page (new results, new counts)
-        elif (not now.succeeded and user is not None and now.created_by == user.id
+        elif (outcome is None and not now.succeeded and user is not None and now.created_by == user.id
               and now.finished_at is not None and utcnow() - now.finished_at < FAILURE_SHOWN):
             st.error(f"{label}失败：{md_escape(now.error or '原因不明')}")
 

@@ -53,6 +53,10 @@ def render_transfer(user: User | None) -> None:
             rows = run_action(lambda: export_scripts(session=session, actor=user))
         if rows is not None:
             name = "话术库-Zammad文本模块.csv" if fmt == ZAMMAD else f"话术库.{fmt}"
+            st.success(f"已生成 {len(rows)} 条已审定话术的{EXPORT_FORMATS[fmt]}文件。")
+            if fmt == ZAMMAD:
+                st.caption("占位符（如 {客户称呼}、{订单号}）原样写入：Zammad 不会自动替换，"
+                           "客服发送前需手动改成实际内容。")
             st.download_button(
                 f"下载 {name}",
                 zammad_csv(rows) if fmt == ZAMMAD else export_bytes(scripts_table(rows), fmt),

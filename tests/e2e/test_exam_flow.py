@@ -93,7 +93,8 @@ def test_new_hire_exam_to_certificate(server: str, browser_page, tmp_path: Path)
     login("trainer", "trainer-demo-2026")
     page.get_by_role("link", name="考试与认证").click()
     page.get_by_role("button", name="发布成绩").click()
-    page.get_by_text(re.compile("已发布")).first.wait_for(timeout=180_000)
+    page.get_by_role("button", name=re.compile("^确认发布 1 份成绩")).click()  # it asks first
+    page.get_by_text(re.compile("已发布 1 份成绩")).first.wait_for(timeout=180_000)
     snap("released")
 
     logout(page)  # wait for the login form: navigating away at once can cut the logout run short

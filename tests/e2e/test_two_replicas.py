@@ -148,6 +148,7 @@ def test_two_replicas_and_a_worker_killed_mid_job(world: dict[str, Any], tmp_pat
             with flow_a.step("考试与认证（副本 A）", "release-started"):
                 page.get_by_role("link", name="考试与认证").click()
                 page.get_by_role("button", name="发布成绩").click()
+                page.get_by_role("button", name=f"确认发布 {CANDIDATES} 份成绩").click()
                 page.get_by_text("发布成绩：").first.wait_for()
 
             # The worker has the job: kill it while it runs (loading the encoder, or scoring).

@@ -114,6 +114,29 @@ def release_results(
     return len(attempts)
 
 
+@dataclass(frozen=True)
+class ReleasePreview:
+    """What 发布成绩 would do: how many sittings, and how many have written answers not reviewed."""
+
+    attempts: int
+    unreviewed: int
+
+
+def release_preview(*, session: Session, actor: User | None, paper_id: int) -> ReleasePreview:
+    """Count the sittings a release would score, and those with an unreviewed written answer (staff)."""
+    require_role(actor, *STAFF)
+    attempts = list(session.exec(select(Attempt).join(ExamAssignment).where(
+        ExamAssignment.paper_id == paper_id, Attempt.status == AttemptStatus.SUBMITTED.value,
+        col(Attempt.released_at).is_(None))).all())
+    answers = answers_of(session=session, attempt_ids=[a.id or 0 for a in attempts])
+    written = {a.id or 0: [answer for q in questions_of(a)
+                           if needs_review(q, answer := answers.get((a.id or 0, q.slot_id))) and answer]
+               for a in attempts}
+    reviewed = reviews_of(session=session, answer_ids=[w.id or 0 for ws in written.values() for w in ws])
+    unreviewed = sum(1 for ws in written.values() if any(not reviewed.get(w.id or 0) for w in ws))
+    return ReleasePreview(len(attempts), unreviewed)
+
+
 def release_blocker(*, session: Session, actor: User | None, paper_id: int) -> str | None:
     """Why releasing the paper's results now would do nothing (a page says so at once), or None."""
     require_role(actor, *STAFF)

@@ -36,7 +36,7 @@ MIN_CHANGE = 0.01
 #: Fewer held-out examples and pairs than this make a verdict a rough guide only.
 MIN_HELD_OUT = 30
 #: Label of the shipped encoder in lists (it has no row until a trainer switches away from it).
-SHIPPED_NAME = "内置模型（多语种 e5-small）"
+SHIPPED_NAME = "内置模型（多语种小型语义模型）"
 
 
 def model_folder(version: EncoderVersion) -> Path:

@@ -137,7 +137,7 @@ def adapt_from_platform(
     data, counts = platform_data(session=session, actor=actor)
     if len(data) < MIN_ITEMS:
         raise UserError(f"可用于训练的数据太少：目前只有 {len(data)} 条（至少需要 {MIN_ITEMS} 条）。"
-                        "请先审批话术、挖掘问题或评阅答卷。")
+                        "请先审定话术、挖掘问题或评阅答卷。")
     train, held = split_data(data, held_share)
     base = base_model or active_model(session=session)
     name = team_now().strftime("adapted-%Y%m%d-%H%M%S")  # the name reads as the 创建时间 shown

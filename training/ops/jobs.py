@@ -59,6 +59,7 @@ class JobView:
     finished_at: datetime | None
     result: dict[str, Any] | None
     error: str | None
+    params: dict[str, Any]
 
     @property
     def running(self) -> bool:
@@ -73,7 +74,8 @@ class JobView:
 def _view(job: Job) -> JobView:
     assert job.id is not None
     return JobView(job.id, job.kind, job.key, job.status, job.fraction, job.message, job.attempt,
-                   job.created_by, job.created_at, job.finished_at, job.result, job.error)
+                   job.created_by, job.created_at, job.finished_at, job.result, job.error,
+                   dict(job.params or {}))
 
 
 @dataclass
