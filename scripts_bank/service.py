@@ -153,7 +153,7 @@ _indexes: dict[tuple[object, ...], tuple[ScriptIndex, dict[str, ScriptView]]] = 
 def _bank_generation(session: Session) -> int:
     """The bank's change counter: raised by every transaction that writes a script or a version,
     on any replica (``training.core.generations``); read at most once a second per process."""
-    return generations.read(session.get_bind().engine, generations.SCRIPTS)
+    return generations.read(session, generations.SCRIPTS)
 
 
 def bank_index(

@@ -19,11 +19,17 @@ from training.core.config import get_settings
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
+POOL_SIZE, POOL_OVERFLOW = 10, 20
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite files get WAL mode, a busy timeout and foreign keys."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # A replica serves many browser sessions at once, each holding a connection for one page
+        # run: 30 per process (the default 15 starved a 20-session load test). PostgreSQL's
+        # max_connections must cover replicas × 30 plus the workers (docs/deploy.md).
+        return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(

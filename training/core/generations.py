@@ -72,17 +72,26 @@ def _rolled_back(session: OrmSession) -> None:
     session.info.pop(_BUMPED, None)
 
 
-def read(engine: Engine, name: str, *, max_age: float = MAX_AGE) -> int:
-    """The counter of ``name`` (0 before any change), re-read at most every ``max_age`` seconds."""
+def read(bind: Engine | OrmSession, name: str, *, max_age: float | None = None) -> int:
+    """The counter of ``name`` (0 before any change), re-read at most every ``max_age`` seconds.
+
+    Given a session, the read goes through that session's connection: a request that already
+    holds a pooled connection never waits for a second one (with every connection of the pool
+    taken, that wait would never end).
+    """
+    engine = bind.get_bind().engine if isinstance(bind, OrmSession) else bind
     key = (id(engine), name)
     now = time.monotonic()
     with _lock:
         seen = _seen.get(key)
-        if seen is not None and now - seen[0] < max_age:
+        if seen is not None and now - seen[0] < (MAX_AGE if max_age is None else max_age):
             return seen[1]
-    with engine.connect() as conn:
-        value = conn.execute(text("SELECT value FROM cachegeneration WHERE name = :name"),
-                             {"name": name}).scalar()
+    query = text("SELECT value FROM cachegeneration WHERE name = :name")
+    if isinstance(bind, OrmSession):
+        value = bind.connection().execute(query, {"name": name}).scalar()
+    else:
+        with engine.connect() as conn:
+            value = conn.execute(query, {"name": name}).scalar()
     with _lock:
         _seen[key] = (now, int(value or 0))
     return int(value or 0)

@@ -19,6 +19,7 @@ answer letters refer to positions (``training.exams.choices``), so an export imp
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -76,17 +77,10 @@ class QuestionPlan:
         """Whether the file may be imported (no invalid record)."""
         return not self.invalid
 
-    def counts(self) -> dict[str, int]:
-        """How many new records of each kind (the Chinese kind name -> count)."""
-        counted: dict[str, int] = {}
-        for record in self.new:
-            counted[KIND_NAMES[record.type]] = counted.get(KIND_NAMES[record.type], 0) + 1
-        return counted
-
     def lines(self) -> list[str]:
         """The plan in plain Chinese: what would be added, then what is skipped and why."""
         total = len(self.new) + len(self.existing) + len(self.repeated)
-        kinds = "、".join(f"{name} {n} 道" for name, n in self.counts().items())
+        kinds = "、".join(f"{k} {n} 道" for k, n in Counter(KIND_NAMES[r.type] for r in self.new).items())
         out = [f"文件中可导入的题目 {total} 道，其中新题 {len(self.new)} 道"
                + (f"（{kinds}）。" if kinds else "。")]
         other = Category.OTHER.value
