@@ -46,6 +46,11 @@ def member_name(info: zipfile.ZipInfo) -> str:
     return info.filename
 
 
+def _is_dir(info: zipfile.ZipInfo) -> bool:
+    """A folder entry (``ZipInfo.is_dir`` fails on a member with an empty name: found by fuzzing)."""
+    return info.filename.endswith("/")
+
+
 def open_zip(raw: bytes, file_name: str) -> zipfile.ZipFile:
     """The archive, or a ChatLogError saying it is not a ZIP file."""
     try:
@@ -62,7 +67,7 @@ def is_workbook_archive(archive: zipfile.ZipFile) -> bool:
 
 def has_json_members(archive: zipfile.ZipFile) -> bool:
     """Whether any member of the archive is a .json file."""
-    return any(member_name(i).lower().endswith(".json") for i in archive.infolist() if not i.is_dir())
+    return any(member_name(i).lower().endswith(".json") for i in archive.infolist() if not _is_dir(i))
 
 
 def _members(raw: bytes, file_name: str, limit: int, log: NotedChatLog) -> Iterator[tuple[str, bytes]]:
@@ -84,7 +89,7 @@ def _members(raw: bytes, file_name: str, limit: int, log: NotedChatLog) -> Itera
             if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
                 raise ChatLogError(f"压缩包「{file_name}」中的「{name}」路径不安全（含 .. 或绝对路径），"
                                    "整个文件未导入。")
-            if info.is_dir():
+            if _is_dir(info):
                 continue
             base = parts[-1]
             if not base.lower().endswith(".json") or base.startswith("._") or parts[0] == "__MACOSX":
