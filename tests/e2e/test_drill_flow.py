@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import Session, create_engine, select
 
 from e2e.browser import Flow, login, logout, pick_in_multiselect
@@ -77,7 +78,7 @@ def test_trainer_builds_drill_new_hire_completes_it(server: str, browser_page, t
 
     with flow.step("模拟接待", "transcript"):
         page.get_by_text("接待记录：电饭煲是IH的吗").wait_for(timeout=300_000)  # scoring loads the encoder
-        assert page.get_by_text(re.compile("回复用时 \\d+ 秒（目标")).count() == 4
+        expect(page.get_by_text(re.compile("回复用时 \\d+ 秒（目标"))).to_have_count(4, timeout=60_000)
         page.get_by_text("第 4 轮", exact=False).first.wait_for()
         logout(page)
 
