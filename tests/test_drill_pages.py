@@ -73,13 +73,15 @@ def test_trainer_builds_and_assigns_new_hire_completes_with_reload(world: dict[s
     at.button(key=f"drill_start_{drill.id}_1").click().run()
     assert not at.exception
     for i, reply in enumerate(REPLIES):
-        if i == 2:  # reload: a new browser session resumes the same turn
-            at = _app(world["newhire"], "pages/drills.py")
-            assert at.chat_message  # the conversation so far is back
         with Session(get_engine()) as session:
             run = session.exec(select(DrillRun)).one()
             assert run.current_index == i
-        at.text_area(key=f"drill_reply_{run.id}_{i}").set_value(reply).run()
+        box = f"drill_reply_{run.id}_{i}"
+        at.text_area(key=box).set_value(reply).run()  # typed, not sent yet: autosaved
+        if i == 2:  # reload: a new browser session resumes the same turn with the typed reply
+            at = _app(world["newhire"], "pages/drills.py")
+            assert len(at.chat_message) == 5  # three customer messages and two replies
+            assert at.text_area(key=box).value == reply
         at.button(key="drill_send_btn").click().run()
         assert not at.exception, at.exception
     with Session(get_engine()) as session:
