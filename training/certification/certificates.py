@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
 from training.auth import audit
 from training.certification.programmes import PASS_EPSILON, all_programmes, certification_papers
 from training.core import clock
-from training.models import Attempt, Certificate, Certification, ExamAssignment, utcnow
+from training.models import (
+    Attempt,
+    Certificate,
+    Certification,
+    CertificationDrill,
+    DrillRun,
+    ExamAssignment,
+    utcnow,
+)
 
 
 def is_valid(cert: Certificate, now: datetime) -> bool:
@@ -94,12 +102,35 @@ def _earning_attempt(
     return max(chosen, key=lambda a: (a.submitted_at, a.id or 0)) if chosen else None
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def drills_passed(session: Session, programme: Certification, user_id: int, since: datetime | None) -> bool:
+    """Whether the user passed every 模拟接待 drill the programme requires (after ``since``).
+
+    A programme may require drills beside its papers (``CertificationDrill``): a finished run
+    scoring at least the pass mark counts, as a released passing attempt does for a paper.
+    """
+    required = session.exec(select(CertificationDrill.drill_id).where(
+        col(CertificationDrill.certification_id) == programme.id)).all()
+    for drill_id in required:
+        finished = session.exec(select(DrillRun.score, DrillRun.finished_at).where(
+            col(DrillRun.user_id) == user_id, col(DrillRun.drill_id) == drill_id,
+            col(DrillRun.finished_at).is_not(None))).all()
+        if not any((score or 0.0) >= programme.pass_mark - PASS_EPSILON and at is not None
+                   and (since is None or _aware(at) > _aware(since)) for score, at in finished):
+            return False
+    return True
+
+
 def evaluate_certificates(
     *, session: Session, user_id: int, now: datetime | None = None
 ) -> list[Certificate]:
     """Issue every certificate the user's final results now earn; commits. Returns the new ones.
 
-    A programme is earned by a released, passing attempt on each of its papers. Attempts must be
+    A programme is earned by a released, passing attempt on each of its papers, and a passing run
+    of each drill it requires (``drills_passed``). Attempts and runs must be
     submitted after the user's latest certificate of that programme was issued (or flagged), so
     an expired or flagged certificate takes a fresh sitting, never the results it was built on.
     """
@@ -115,7 +146,7 @@ def evaluate_certificates(
             continue
         since = max((c.recert_flagged_at or c.issued_at for c in own), default=None)
         latest = _earning_attempt(session, programme, attempts, since)
-        if latest is None:
+        if latest is None or not drills_passed(session, programme, user_id, since):
             continue
         cert = Certificate(
             certification_id=programme.id,

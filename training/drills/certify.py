@@ -3,8 +3,9 @@
 A programme made of drills only (``create_drill_certification``) is issued here, when a run
 finishes: every required drill passed at the programme's pass mark (and every paper it requires,
 if any, passed in a released attempt), all after the user's latest certificate of it was issued
-or flagged, as for papers. Programmes with papers *and* drills also need the certification room
-to check the drills before it issues on papers alone (see the report of issue 22).
+or flagged, as for papers. For a programme with papers *and* drills, the release of the last
+paper issues it through ``training.certification.certificates.evaluate_certificates``, which
+checks the drills as well (``drills_passed``), so whichever is passed last earns the certificate.
 """
 
 from __future__ import annotations
