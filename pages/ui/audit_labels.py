@@ -27,6 +27,9 @@ ACTION_LABELS: dict[str, str] = {
     "chat.import": "导入聊天记录",
     "cohort.create": "新建班组",
     "demo.seed": "载入演示数据",
+    "drill.create": "新建模拟接待",
+    "drill.publish": "发布模拟接待",
+    "drill.update": "修改模拟接待",
     "demo.seed_history": "载入演示历史数据",
     "encoder.activate": "切换模型",
     "encoder.register": "保存新模型版本",
@@ -79,7 +82,8 @@ ACTION_LABELS: dict[str, str] = {
 #: What a numeric target is, by the action's family (``paper.publish`` → 试卷 #12).
 TARGET_KINDS: dict[str, str] = {
     "answer": "回答", "attempt": "答卷", "certificate": "证书", "certification": "认证项目",
-    "knowledge": "知识题", "paper": "试卷", "questions": "问题", "results": "试卷", "retake": "补考安排",
+    "drill": "模拟接待", "knowledge": "知识题", "paper": "试卷", "questions": "问题", "results": "试卷",
+    "retake": "补考安排",
     "rubric": "评分表",
     "script": "话术",
 }

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from training.auth import audit
 from training.auth.permissions import STAFF, require_role
 from training.core.errors import UserError
 from training.drills.sessions import (
@@ -73,6 +74,8 @@ def create_drill(
     _check(drill)
     session.add(drill)
     session.flush()
+    session.flush()
+    audit.record(session=session, actor=editor, action="drill.create", target=str(drill.id))
     session.commit()
     session.refresh(drill)
     return drill
@@ -92,7 +95,7 @@ def update_drill(
     reply_seconds: int | None = None, pass_mark: float | None = None,
 ) -> Drill:
     """Change a draft drill's title, left-out turns, targets or pass mark."""
-    require_role(actor, *STAFF)
+    editor = require_role(actor, *STAFF)
     drill = get_drill(session=session, drill_id=drill_id)
     if drill.status != DrillStatus.DRAFT:
         raise DrillError("已发布的模拟接待不能再修改。")
@@ -106,6 +109,7 @@ def update_drill(
     drill.pass_mark = pass_mark if pass_mark is not None else drill.pass_mark
     _check(drill)
     session.add(drill)
+    audit.record(session=session, actor=editor, action="drill.update", target=str(drill_id))
     session.commit()
     session.refresh(drill)
     return drill
@@ -119,7 +123,7 @@ def publish_drill(
 
     Assigning again adds cohorts; a published drill's turns no longer change.
     """
-    require_role(actor, *STAFF)
+    editor = require_role(actor, *STAFF)
     drill = get_drill(session=session, drill_id=drill_id)
     _check(drill)
     opens = opens_at or utcnow()
@@ -136,6 +140,8 @@ def publish_drill(
         drill.status = DrillStatus.PUBLISHED.value
         drill.published_at = utcnow()
     session.add(drill)
+    audit.record(session=session, actor=editor, action="drill.publish", target=str(drill_id),
+                 detail={"cohorts": list(cohort_ids)})
     session.commit()
     session.refresh(drill)
     return drill
