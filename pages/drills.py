@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import streamlit as st
 
-from pages.ui.actions import act, show
+from pages.ui.actions import act, ask, asked, confirm_step, show
 from pages.ui.common import current_user, db_session, embedder, run_action
 from pages.ui.exam_take import _TYPING_AUTOSAVE_JS
 from pages.ui.markdown import md_escape
@@ -150,7 +150,11 @@ def _run(run_id: int) -> None:
     send, stop = st.columns([3, 1])
     send.button("发送", type="primary", key="drill_send_btn", on_click=_send, args=(run_id, view.index),
                 width="stretch")
-    stop.button("提前结束", key="drill_end_btn", on_click=_end, args=(run_id,), width="stretch")
+    stop.button("提前结束", key="drill_end_btn", on_click=ask, args=("drill_end", run_id), width="stretch")
+    if asked("drill_end") == run_id:
+        confirm_step("drill_end", confirm="确认提前结束", on_confirm=_end,
+                     question=f"确认提前结束「{view.title}」？已发送的回复照常评分，还没回复的轮次记 0 分，"
+                              "结束后不能继续这一次接待。")
 
 
 st.title("模拟接待")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from training.auth import audit
@@ -72,8 +73,10 @@ def create_drill(
                   first_reply_seconds=first_reply_seconds, reply_seconds=reply_seconds, pass_mark=pass_mark,
                   created_by=editor.id)
     _check(drill)
+    if session.exec(select(Drill.id).where(Drill.title == drill.title)).first() is not None:
+        raise DrillError(f"已有名为「{drill.title}」的模拟接待：请换一个标题，"
+                         "或在「已建的模拟接待」中修改原来那个。")
     session.add(drill)
-    session.flush()
     session.flush()
     audit.record(session=session, actor=editor, action="drill.create", target=str(drill.id))
     session.commit()
@@ -104,10 +107,16 @@ def update_drill(
     if excluded is not None:
         seqs = {int(t["seq"]) for t in drill.turns or []}
         drill.excluded = sorted(s for s in excluded if s in seqs)
-    drill.first_reply_seconds = first_reply_seconds or drill.first_reply_seconds
-    drill.reply_seconds = reply_seconds or drill.reply_seconds
+    if first_reply_seconds is not None:  # 0 is a value to refuse, not "unchanged"
+        drill.first_reply_seconds = first_reply_seconds
+    if reply_seconds is not None:
+        drill.reply_seconds = reply_seconds
     drill.pass_mark = pass_mark if pass_mark is not None else drill.pass_mark
-    _check(drill)
+    try:
+        _check(drill)
+    except DrillError:
+        session.rollback()  # the refused values must not stay on the session's copy
+        raise
     session.add(drill)
     audit.record(session=session, actor=editor, action="drill.update", target=str(drill_id))
     session.commit()
@@ -130,8 +139,14 @@ def publish_drill(
     if closes_at is not None and closes_at <= opens:
         raise DrillError("结束时间必须晚于开始时间。")
     for cohort_id in cohort_ids:
-        if session.get(Cohort, cohort_id) is None:
+        cohort = session.get(Cohort, cohort_id)
+        if cohort is None:
             raise DrillError("所选班组不存在。")
+        still_open = or_(col(DrillAssignment.closes_at).is_(None), col(DrillAssignment.closes_at) > opens)
+        if session.exec(select(DrillAssignment.id).where(
+                DrillAssignment.drill_id == drill_id, DrillAssignment.cohort_id == cohort_id,
+                still_open)).first():
+            raise DrillError(f"班组「{cohort.name}」已分配过这个模拟接待，且还没有结束：不能重复分配。")
     session.add_all([DrillAssignment(drill_id=drill_id, cohort_id=c, opens_at=opens, closes_at=closes_at)
                      for c in dict.fromkeys(cohort_ids)])
     if cohort_ids:
