@@ -279,7 +279,8 @@ def test_gift_unsupported_kinds_are_skipped_with_their_lines() -> None:
     assert "数值题" in reasons[0] and "匹配题" in reasons[1]
     assert "简答题" in reasons[2] and "简答题" in reasons[3]
     # a broken question is an error (the file is refused), not an unsupported kind
-    assert [(s.title, s.line) for s in parsed.errors] == [("坏括号", 13)] and "不成对" in parsed.errors[0].reason
+    assert [(s.title, s.line) for s in parsed.errors] == [("坏括号", 13)]
+    assert "不成对" in parsed.errors[0].reason
 
 
 def test_gift_choice_rules() -> None:
