@@ -150,6 +150,12 @@ _index_lock = threading.Lock()
 _indexes: dict[tuple[object, ...], tuple[ScriptIndex, dict[str, ScriptView]]] = {}
 
 
+def forget_indexes() -> None:
+    """Drop every lookup index this process keeps (a database reset or restore behind its back)."""
+    with _index_lock:
+        _indexes.clear()
+
+
 def _bank_generation(session: Session) -> int:
     """The bank's change counter: raised by every transaction that writes a script or a version,
     on any replica (``training.core.generations``); read at most once a second per process."""

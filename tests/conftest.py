@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
+from training.core import generations
 from training.core.config import EMBEDDED_MODEL, get_settings
 from training.core.db import get_engine, make_engine
 from training.core.migrate import upgrade_database
@@ -77,6 +78,11 @@ def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     get_settings.cache_clear()
     if "pages.ui.common" in sys.modules:  # PostgreSQL tests share one URL: no active model carried over
         sys.modules["pages.ui.common"].forget_active_model()
+    # Nor a lookup index: a reset database counts its changes from the start again, so an index
+    # kept from an earlier test could carry the same change counter (training.core.generations).
+    if "scripts_bank.service" in sys.modules:
+        sys.modules["scripts_bank.service"].forget_indexes()
+    generations.forget()
     get_engine.cache_clear()
     yield url
     get_engine().dispose()
